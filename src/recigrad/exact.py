@@ -15,6 +15,8 @@ which torch differentiates.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 
 from recigrad.game import DTYPE, ConfigError, good_signal_probability
@@ -62,6 +64,38 @@ def generator_matrix(pc: torch.Tensor, so: torch.Tensor) -> torch.Tensor:
     return transition - torch.eye(size, dtype=values.dtype)
 
 
+@contextmanager
+def _one_thread():
+    """Batched LU solves on several threads fail in torch's CPU build here
+    (oneMKL rejects the pivots, 'Pivots given to lu_solve must all be >= 1'),
+    and are slower anyway: one thread per solve, batched."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+class _Solve(torch.autograd.Function):
+    """``x = A^{-1} b`` whose forward and backward both solve on one thread."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        with _one_thread():
+            lu, pivots = torch.linalg.lu_factor(a)
+            x = torch.linalg.lu_solve(lu, pivots, b)
+        ctx.save_for_backward(lu, pivots, x)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad):
+        lu, pivots, x = ctx.saved_tensors
+        with _one_thread():
+            adjoint = torch.linalg.lu_solve(lu, pivots, grad, adjoint=True)
+        return -adjoint @ x.transpose(-1, -2), adjoint
+
+
 def stationary(pc: torch.Tensor, so: torch.Tensor) -> torch.Tensor:
     """Stationary distribution ``pi (B, 2^N)`` over reputation states."""
     q = generator_matrix(pc, so)
@@ -70,7 +104,7 @@ def stationary(pc: torch.Tensor, so: torch.Tensor) -> torch.Tensor:
     a[:, -1, :] = 1.0  # replace one balance equation by sum(pi) = 1
     rhs = torch.zeros(q.shape[0], size, 1, dtype=q.dtype)
     rhs[:, -1] = 1.0
-    pi = torch.linalg.solve(a, rhs).squeeze(-1)
+    pi = _Solve.apply(a, rhs).squeeze(-1)
     if not torch.isfinite(pi).all():
         raise ConfigError("the exact chain has no unique stationary distribution (with zero errors a state can be absorbing)")
     return pi

@@ -1,0 +1,200 @@
+"""The ``recigrad`` command line (SPEC section 10).
+
+Every command prints a readable table, or with ``--json`` one JSON object of
+figures on stdout.  Bad input gets one line on stderr (``recigrad: error: ...``)
+and exit status 2, before any work starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+
+import torch
+
+from recigrad import exact, model
+from recigrad.config import Regime, load_config, load_regime, regime_names
+from recigrad.exact import MAX_N
+from recigrad.game import ConfigError, Game, observable
+from recigrad.population import parse_pop
+from recigrad.progress import progress_bar
+from recigrad.world import simulate
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not usage + line
+        raise ConfigError(message)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def _add_population_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--regime", help=f"a shipped regime: {', '.join(regime_names())}")
+    p.add_argument("--config", help="a regime TOML file")
+    p.add_argument("--pop", action="append", default=[], metavar="KIND:NORM:COUNT", help="agents, repeatable, in order")
+    p.add_argument("-b", type=float, default=None, help="benefit (default 5, or the regime's)")
+    p.add_argument("-c", type=float, default=None, help="cost (default 1, or the regime's)")
+    p.add_argument("--e", type=float, default=None, help="execution error (default 0.01, or the regime's)")
+    p.add_argument("--mu", type=float, default=None, help="assessment error (default 0.01, or the regime's)")
+
+
+def _add_output_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print one JSON object of figures on stdout")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="recigrad", description="Learning in indirect-reciprocity games with communication.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("simulate", help="run the game; per-agent payoff per round and fraction of time good")
+    _add_population_flags(p)
+    p.add_argument("--interactions", type=_positive_int, default=100_000, help="counted interactions per population")
+    p.add_argument("--burn-in", type=_nonnegative_int, default=1_000, help="interactions played before counting")
+    p.add_argument("--batch", type=_positive_int, default=1, help="independent populations, seeds SEED..SEED+BATCH-1")
+    p.add_argument("--seed", type=_nonnegative_int, default=0)
+    _add_output_flags(p)
+    p.set_defaults(run=cmd_simulate)
+
+    p = sub.add_parser("exact", help="exact chain (N <= 12) and mean-field answers for the same population")
+    _add_population_flags(p)
+    _add_output_flags(p)
+    p.set_defaults(run=cmd_exact)
+    return parser
+
+
+def resolve(args: argparse.Namespace) -> Regime:
+    """The regime named by ``--regime``/``--config``, or built from ``--pop``;
+    game flags override the regime's game."""
+    given = [flag for flag, value in (("--regime", args.regime), ("--config", args.config), ("--pop", args.pop)) if value]
+    if len(given) > 1:
+        raise ConfigError(f"give one of --regime, --config or --pop, not {' and '.join(given)}")
+    if args.regime:
+        regime = load_regime(args.regime)
+    elif args.config:
+        regime = load_config(args.config)
+    else:
+        regime = Regime("custom", "", Game(), parse_pop(args.pop))
+    overrides = {k: v for k, v in (("b", args.b), ("c", args.c), ("e", args.e), ("mu", args.mu)) if v is not None}
+    if overrides:
+        regime = replace(regime, game=Game(**{**regime.game.__dict__, **overrides}))
+    return regime
+
+
+def _tables(regime: Regime, batch: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    act, sig = regime.population.batched_tables(batch)
+    return observable(act, sig, regime.game)
+
+
+def _floats(t: torch.Tensor) -> list[float]:
+    return [float(v) for v in t.tolist()]
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    cells = [header] + [[f"{v:.6f}" if isinstance(v, float) else str(v) for v in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def cmd_simulate(args: argparse.Namespace) -> dict:
+    regime = resolve(args)
+    game, n = regime.game, regime.population.n
+    pc, so = _tables(regime, args.batch)
+    seeds = list(range(args.seed, args.seed + args.batch))
+    start = time.perf_counter()
+    with progress_bar(total=args.burn_in + args.interactions, desc="simulate", unit="int") as bar:
+        tally, _ = simulate(pc, so, seeds, args.interactions, args.burn_in, progress=bar.update)
+    seconds = time.perf_counter() - start
+    payoff = tally.payoff_per_round(game.b, game.c)
+    good = tally.good_fraction()
+    result = {
+        "payoff": _floats(payoff.mean(0)),
+        "good": _floats(good.mean(0)),
+        "interactions": args.interactions * args.batch,
+        "seconds": seconds,
+        "seeds": seeds,
+        "n": n,
+    }
+    if args.batch > 1:
+        result["payoff_se"] = _floats(payoff.std(0) / args.batch**0.5)
+        result["good_se"] = _floats(good.std(0) / args.batch**0.5)
+    if not args.json:
+        agents = regime.population.agents
+        rows = [[j, a.kind, a.norm, result["payoff"][j], result["good"][j]] for j, a in enumerate(agents)]
+        print(_table(["agent", "kind", "norm", "payoff/round", "good"], rows))
+        rate = result["interactions"] / max(seconds, 1e-9)
+        print(f"{result['interactions']} interactions in {seconds:.2f} s ({rate:,.0f}/s); b - c = {game.b - game.c:g}")
+    return result
+
+
+def cmd_exact(args: argparse.Namespace) -> dict:
+    regime = resolve(args)
+    game, n = regime.game, regime.population.n
+    pc, so = _tables(regime)
+    result: dict = {"n": n}
+    mf = model.solve(pc, so, game.b, game.c)
+    if n <= MAX_N:
+        ex = exact.solve(pc, so, game.b, game.c)
+        result["exact"] = {"payoff": _floats(ex.payoff[0]), "good": _floats(ex.good[0])}
+    result["meanfield"] = {"payoff": _floats(mf.payoff[0]), "good": _floats(mf.good[0])}
+    if "exact" in result:
+        result["meanfield_error"] = {
+            "payoff": float((mf.payoff - ex.payoff).abs().max()),
+            "good": float((mf.good - ex.good).abs().max()),
+        }
+    if not args.json:
+        agents = regime.population.agents
+        header = ["agent", "kind", "norm"]
+        columns = []
+        if "exact" in result:
+            header += ["exact payoff", "exact good"]
+            columns += [result["exact"]["payoff"], result["exact"]["good"]]
+        header += ["mf payoff", "mf good"]
+        columns += [result["meanfield"]["payoff"], result["meanfield"]["good"]]
+        rows = [[j, a.kind, a.norm] + [col[j] for col in columns] for j, a in enumerate(agents)]
+        print(_table(header, rows))
+        if "exact" not in result:
+            print(f"N = {n} > {MAX_N}: exact chain skipped")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        result = args.run(args)
+    except ConfigError as err:
+        print(f"recigrad: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("recigrad: interrupted", file=sys.stderr)
+        return 130
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
