@@ -4,8 +4,8 @@ import itertools
 
 import pytest
 import torch
-from conftest import random_tables
 
+from conftest import random_tables
 from recigrad import exact
 from recigrad.game import Game, observable
 from recigrad.population import parse_pop

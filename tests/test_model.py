@@ -4,8 +4,8 @@ import math
 
 import pytest
 import torch
-from conftest import random_tables
 
+from conftest import random_tables
 from recigrad import exact, model
 from recigrad.game import Game, observable
 from recigrad.population import parse_pop

@@ -7,13 +7,13 @@ standard error is small enough for the comparison to have teeth.
 
 import pytest
 import torch
-from test_model import quadratic_root
 
 from recigrad import exact
 from recigrad.game import Game, observable
 from recigrad.population import parse_pop
 from recigrad.streams import Streams
 from recigrad.world import initial_reputation, play, simulate
+from test_model import quadratic_root
 
 Z = 5.0
 

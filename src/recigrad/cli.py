@@ -16,11 +16,22 @@ from dataclasses import replace
 import torch
 
 from recigrad import exact, model
-from recigrad.config import Regime, load_config, load_regime, regime_names
+from recigrad.config import (
+    COMPONENTS,
+    MODELS,
+    Regime,
+    TrainConfig,
+    load_config,
+    load_regime,
+    regime_names,
+    require_learner,
+)
 from recigrad.exact import MAX_N
 from recigrad.game import ConfigError, Game, observable
 from recigrad.population import parse_pop
 from recigrad.progress import progress_bar
+from recigrad.text import table
+from recigrad.train import METHODS
 from recigrad.world import simulate
 
 
@@ -80,6 +91,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_population_flags(p)
     _add_output_flags(p)
     p.set_defaults(run=cmd_exact)
+
+    p = sub.add_parser("reference", help="best tables and payoff of the first learner against the others' fixed tables")
+    _add_population_flags(p)
+    p.add_argument("--order", type=int, choices=(2, 3), default=3, help="2: tables ignoring own/donor reputation")
+    p.add_argument("--model", choices=("auto", "exact", "meanfield"), default="auto", help="auto: exact for N <= 12")
+    _add_output_flags(p)
+    p.set_defaults(run=cmd_reference)
+
+    p = sub.add_parser("train", help="train one method on one regime, several seeds at once; writes a run folder")
+    _add_population_flags(p)
+    p.add_argument("--method", choices=sorted(METHODS), default="rg", help="rg: the reciprocity gradient")
+    p.add_argument("--seeds", type=_positive_int, default=5, help="number of seeds, trained together")
+    p.add_argument("--seed", type=_nonnegative_int, default=0, help="first seed")
+    p.add_argument("--iterations", type=_positive_int, default=None, help="default: the regime's train.iterations")
+    p.add_argument("--interactions", type=_positive_int, default=None, help="interactions per iteration")
+    p.add_argument("--lr", type=float, default=None, help="learning rate")
+    p.add_argument("--components", choices=COMPONENTS, default=None, help="which tables learn")
+    p.add_argument("--model", choices=MODELS, default=None, help="the learner's model of the chain")
+    p.add_argument("--out", default=None, help="run folder (default runs/REGIME-METHOD-TIME)")
+    _add_output_flags(p)
+    p.set_defaults(run=cmd_train)
     return parser
 
 
@@ -110,14 +142,6 @@ def _floats(t: torch.Tensor) -> list[float]:
     return [float(v) for v in t.tolist()]
 
 
-def _table(header: list[str], rows: list[list]) -> str:
-    cells = [header] + [[f"{v:.6f}" if isinstance(v, float) else str(v) for v in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
 def cmd_simulate(args: argparse.Namespace) -> dict:
     regime = resolve(args)
     game, n = regime.game, regime.population.n
@@ -143,7 +167,7 @@ def cmd_simulate(args: argparse.Namespace) -> dict:
     if not args.json:
         agents = regime.population.agents
         rows = [[j, a.kind, a.norm, result["payoff"][j], result["good"][j]] for j, a in enumerate(agents)]
-        print(_table(["agent", "kind", "norm", "payoff/round", "good"], rows))
+        print(table(["agent", "kind", "norm", "payoff/round", "good"], rows))
         rate = result["interactions"] / max(seconds, 1e-9)
         print(f"{result['interactions']} interactions in {seconds:.2f} s ({rate:,.0f}/s); b - c = {game.b - game.c:g}")
     return result
@@ -174,9 +198,54 @@ def cmd_exact(args: argparse.Namespace) -> dict:
         header += ["mf payoff", "mf good"]
         columns += [result["meanfield"]["payoff"], result["meanfield"]["good"]]
         rows = [[j, a.kind, a.norm] + [col[j] for col in columns] for j, a in enumerate(agents)]
-        print(_table(header, rows))
+        print(table(header, rows))
         if "exact" not in result:
             print(f"N = {n} > {MAX_N}: exact chain skipped")
+    return result
+
+
+def cmd_reference(args: argparse.Namespace) -> dict:
+    from recigrad.reference import reference
+
+    regime = resolve(args)
+    learner = require_learner(regime.population, "reference")
+    act, sig = regime.population.batched_tables(1)
+    start = time.perf_counter()
+    ref = reference(act, sig, learner, regime.game, model=args.model, order=args.order)
+    result = {**ref.row(0), "learner": learner, "seconds": time.perf_counter() - start}
+    if not args.json:
+        print(f"reference of agent {learner} ({ref.model} model, order {args.order}): {result['payoff']:.6f} per round")
+        print("action act[x_own][x_rec]   (* strict)")
+        for xo in (1, 0):
+            cells = [f"{'G' if xo else 'B'}->{'G' if xr else 'B'}: {ref.act[0, xo, xr]:.3g}{'*' if ref.strict_act[0, xo, xr] else ''}"
+                     for xr in (1, 0)]
+            print("  " + "   ".join(cells))
+        print("signal sig[a][x_donor][x_rec]   (* strict)")
+        for a in (1, 0):
+            cells = [f"{'C' if a else 'D'} {'G' if xd else 'B'}->{'G' if xr else 'B'}: {ref.sig[0, a, xd, xr]:.3g}"
+                     f"{'*' if ref.strict_sig[0, a, xd, xr] else ''}" for xd in (1, 0) for xr in (1, 0)]
+            print("  " + "   ".join(cells))
+    return result
+
+
+def cmd_train(args: argparse.Namespace) -> dict:
+    from recigrad import train
+
+    regime = resolve(args)
+    require_learner(regime.population, "train")
+    changes = {k: getattr(args, k) for k in ("interactions", "lr", "components", "model", "iterations")}
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if changes:
+        regime = replace(regime, train=TrainConfig(**{**regime.train.__dict__, **changes}))
+        if regime.train.model == "exact" and regime.population.n > MAX_N:
+            raise ConfigError(f"--model exact needs N <= {MAX_N}, got N = {regime.population.n}; use meanfield")
+    out = args.out or f"runs/{regime.name}-{args.method}-{time.strftime('%Y%m%d-%H%M%S')}"
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    result = train.run(regime, seeds, method=args.method, out=out)
+    result["folder"] = str(out)
+    if not args.json:
+        print(train.summarytable(result))
+        print(f"run folder: {out}")
     return result
 
 

@@ -85,7 +85,9 @@ from recigrad.world import Records
 
 ACT_CONTEXTS = 4
 SIG_CONTEXTS = 8
-_STATS = ("n", "k", "sq", "fast_n", "fast_k", "fast_sq", "cross")
+MAX_WINDOW = 62
+_FLOAT_STATS = ("n", "k", "sq", "fast_n", "fast_k", "fast_sq")
+_INT_STATS = ("bits", "filled", "resets")
 
 
 @dataclass(frozen=True)
@@ -93,18 +95,21 @@ class EstimatorConfig:
     """Estimator settings; the module docstring gives the reasons for the defaults.
 
     prior_mean, prior_strength: the base Beta prior (mean, pseudo-count) for a
-        context that no (alike) agent has seen.
-    pool: pool records of alike agents into an empirical-Bayes prior.
+        context that no alike agent has seen.
+    pool: pool the records of alike agents into an empirical-Bayes prior.
     pool_strength: pseudo-count of the pooled prior in an agent's posterior mean.
     pool_threshold: two agents are alike while no context's G statistic between
         their long memories exceeds this.
-    detect_change: compare each context's fast window with its older records and
-        replace the long memory by the fast one when they differ.
-    fast_horizon: the fast window, in records of the context (decay ``1 - 1/h``).
+    detect_change: test every context for a change after every update and, on a
+        change, restart its long memory from the records after the change.
+    window: records of each context kept exactly (at most 62, one bit each) to
+        test every split point and to restart from.
+    fast_horizon: horizon of the fast exponential window, in records of the
+        context (decay ``1 - 1 / fast_horizon`` per record), to detect slow drifts.
     change_threshold: G statistic above which a change is declared.
     forget: plain forgetting factor of the long memory per interaction of the
-        population (1.0 = none; e.g. ``0.98 ** (1 / 200)`` reproduces the SPEC's
-        prototype, for ablations).
+        population (1.0 = none; e.g. ``0.98 ** (1 / 200)`` is the SPEC's
+        prototype, for ablations; needs ``detect_change = False``).
     """
 
     prior_mean: float = 0.5
@@ -113,29 +118,32 @@ class EstimatorConfig:
     pool_strength: float = 2.0
     pool_threshold: float = 12.0
     detect_change: bool = True
-    fast_horizon: float = 50.0
+    window: int = 62
+    fast_horizon: float = 200.0
     change_threshold: float = 30.0
     forget: float = 1.0
 
     def __post_init__(self) -> None:
         checks = {
-            "prior_mean": 0.0 < self.prior_mean < 1.0,
-            "prior_strength": self.prior_strength > 0.0,
-            "pool_strength": self.pool_strength > 0.0,
-            "pool_threshold": self.pool_threshold > 0.0,
-            "fast_horizon": self.fast_horizon > 1.0,
-            "change_threshold": self.change_threshold > 0.0,
-            "forget": 0.0 < self.forget <= 1.0,
+            "prior_mean": (0.0 < self.prior_mean < 1.0, "in (0, 1)"),
+            "prior_strength": (self.prior_strength > 0.0, "> 0"),
+            "pool_strength": (self.pool_strength > 0.0, "> 0"),
+            "pool_threshold": (self.pool_threshold > 0.0, "> 0"),
+            "fast_horizon": (self.fast_horizon > 1.0, "> 1"),
+            "change_threshold": (self.change_threshold > 0.0, "> 0"),
+            "forget": (0.0 < self.forget <= 1.0, "in (0, 1]"),
         }
-        allowed = {
-            "prior_mean": "in (0, 1)",
-            "fast_horizon": "> 1",
-            "forget": "in (0, 1]",
-        }
-        for name, ok in checks.items():
+        for name, (ok, allowed) in checks.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not ok:
-                raise ConfigError(f"estimator {name} must be {allowed.get(name, '> 0')}, got {value!r}")
+                raise ConfigError(f"estimator {name} must be {allowed}, got {value!r}")
+        if isinstance(self.window, bool) or not isinstance(self.window, int) or not 1 <= self.window <= MAX_WINDOW:
+            raise ConfigError(f"estimator window must be an integer in [1, {MAX_WINDOW}], got {self.window!r}")
+        for name in ("pool", "detect_change"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"estimator {name} must be true or false, got {getattr(self, name)!r}")
+        if self.forget < 1.0 and self.detect_change:
+            raise ConfigError("estimator forget < 1 needs detect_change = false (plain forgetting is an ablation)")
 
     @property
     def fast_decay(self) -> float:
@@ -147,13 +155,14 @@ class EstimatorState:
     """Counts per (population, agent, context); tensors only, so a checkpoint is
     ``to_dict`` / ``from_dict``.
 
-    ``act_*`` are ``(B, N, 2, 2)`` over ``[x_d, x_r]`` (the agent as donor) and
+    ``act_*`` are ``(B, N, 2, 2)`` over ``[x_d, x_r]`` (the agent as donor),
     ``sig_*`` are ``(B, N, 2, 2, 2)`` over ``[a, x_d, x_r]`` (the agent as
-    observer), float64.  ``n, k, sq``: long memory (sum of weights, of weights
-    times outcome, of squared weights); ``fast_n, fast_k, fast_sq``: the fast
-    window; ``cross``: sum of long-memory weight times fast weight;
-    ``*_resets`` (int64): changes detected; ``interactions`` ``(B,)`` (int64):
-    records seen per population.
+    observer).  Float64: ``n, k, sq`` the long memory (sum of weights, of
+    weights times outcome, of squared weights; weights are 1 unless ``forget``),
+    ``fast_n, fast_k, fast_sq`` the fast exponential window.  Int64: ``bits``
+    the last records' outcomes (bit ``t`` = the ``t``-th most recent),
+    ``filled`` how many of them are in the long memory, ``resets`` the changes
+    detected.  ``interactions (B,)``: records seen per population.
     """
 
     act_n: torch.Tensor
@@ -162,7 +171,8 @@ class EstimatorState:
     act_fast_n: torch.Tensor
     act_fast_k: torch.Tensor
     act_fast_sq: torch.Tensor
-    act_cross: torch.Tensor
+    act_bits: torch.Tensor
+    act_filled: torch.Tensor
     act_resets: torch.Tensor
     sig_n: torch.Tensor
     sig_k: torch.Tensor
@@ -170,7 +180,8 @@ class EstimatorState:
     sig_fast_n: torch.Tensor
     sig_fast_k: torch.Tensor
     sig_fast_sq: torch.Tensor
-    sig_cross: torch.Tensor
+    sig_bits: torch.Tensor
+    sig_filled: torch.Tensor
     sig_resets: torch.Tensor
     interactions: torch.Tensor
 
@@ -191,35 +202,41 @@ class EstimatorState:
 
 
 def init_state(batch: int, n: int, config: EstimatorConfig | None = None, device=None) -> EstimatorState:
-    """Empty counts for ``batch`` populations of ``n`` agents (``config`` is
-    accepted for symmetry; the empty state does not depend on it)."""
+    """Empty counts for ``batch`` populations of ``n`` agents (the empty state
+    does not depend on ``config``; it is accepted for symmetry)."""
     if batch < 1 or n < 2:
         raise ValueError(f"need batch >= 1 and n >= 2, got batch={batch}, n={n}")
     tensors: dict[str, torch.Tensor] = {}
     for table, shape in (("act", (2, 2)), ("sig", (2, 2, 2))):
-        for stat in _STATS:
+        for stat in _FLOAT_STATS:
             tensors[f"{table}_{stat}"] = torch.zeros(batch, n, *shape, dtype=DTYPE, device=device)
-        tensors[f"{table}_resets"] = torch.zeros(batch, n, *shape, dtype=torch.int64, device=device)
+        for stat in _INT_STATS:
+            tensors[f"{table}_{stat}"] = torch.zeros(batch, n, *shape, dtype=torch.int64, device=device)
     tensors["interactions"] = torch.zeros(batch, dtype=torch.int64, device=device)
     return EstimatorState(**tensors)
 
 
-def _table(state: EstimatorState, table: str) -> dict[str, torch.Tensor]:
-    """Flat ``(B*N*C,)`` views of one table's statistics."""
-    return {stat: getattr(state, f"{table}_{stat}").reshape(-1) for stat in (*_STATS, "resets")}
-
-
 def _later_counts(idx: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
     """For each record, how many records of the same flat index come after it
-    (records are ordered in time within each index, as ``idx`` is flattened
-    population-major, time-minor)."""
+    (``idx`` is flattened population-major, time-minor, so a stable sort keeps
+    each index's records in time order)."""
     order = torch.sort(idx, stable=True).indices
-    sorted_idx = idx[order]
+    sorted_idx = idx.gather(0, order)
     starts = torch.cumsum(counts, 0) - counts
-    rank = torch.arange(idx.numel(), device=idx.device) - starts[sorted_idx]
-    later = torch.empty_like(idx)
-    later[order] = counts[sorted_idx] - 1 - rank
-    return later
+    rank = torch.arange(idx.numel(), device=idx.device) - starts.gather(0, sorted_idx)
+    return torch.empty_like(idx).scatter_(0, order, counts.gather(0, sorted_idx) - 1 - rank)
+
+
+def _xlogx(x: torch.Tensor) -> torch.Tensor:
+    return torch.xlogy(x, x)
+
+
+def _split_points(window: int, device=None) -> torch.Tensor:
+    """Split points of the windowed change test: every ``tau`` up to 8, then
+    steps of 2, 4 and 6 (a restart keeps at most a few records from before a
+    change that is more than 8 records old), and the whole window."""
+    points = [*range(1, 9), 10, 12, 14, 16, 20, 24, 28, 32, 38, 44, 50, 56, window]
+    return torch.tensor(sorted({p for p in points if p <= window}), dtype=torch.int64, device=device)
 
 
 def _kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
@@ -231,18 +248,17 @@ def _kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
 
 def g_statistic(n1, k1, sq1, n2, k2, sq2) -> torch.Tensor:
     """Two-sample likelihood-ratio (G) statistic between two weighted Bernoulli
-    samples given as (sum of weights, weighted successes, sum of squared
-    weights); each sample counts with its effective size ``n**2 / sq``.  An
-    empty sample gives 0.  Under "same probability" it is about chi-square(1)."""
+    samples, each given as (sum of weights, weighted successes, sum of squared
+    weights) and counted with its effective size ``n**2 / sq``.  An empty sample
+    gives 0.  For two unweighted samples with the same probability it is about
+    chi-square with one degree of freedom."""
     tiny = 1e-12
-    e1 = torch.where(sq1 > tiny, n1.square() / sq1.clamp_min(tiny), torch.zeros_like(n1))
-    e2 = torch.where(sq2 > tiny, n2.square() / sq2.clamp_min(tiny), torch.zeros_like(n2))
-    e1 = torch.where(n1 > tiny, e1, torch.zeros_like(e1))
-    e2 = torch.where(n2 > tiny, e2, torch.zeros_like(e2))
+    zero = torch.zeros((), dtype=DTYPE, device=n1.device)
+    e1 = torch.where((sq1 > tiny) & (n1 > tiny), n1.square() / sq1.clamp_min(tiny), zero)
+    e2 = torch.where((sq2 > tiny) & (n2 > tiny), n2.square() / sq2.clamp_min(tiny), zero)
     p1 = (k1 / n1.clamp_min(tiny)).clamp(0.0, 1.0)
     p2 = (k2 / n2.clamp_min(tiny)).clamp(0.0, 1.0)
-    total = e1 + e2
-    q = ((e1 * p1 + e2 * p2) / total.clamp_min(tiny)).clamp(0.0, 1.0)
+    q = ((e1 * p1 + e2 * p2) / (e1 + e2).clamp_min(tiny)).clamp(0.0, 1.0)
     return 2.0 * (e1 * _kl(p1, q) + e2 * _kl(p2, q))
 
 
@@ -254,39 +270,102 @@ def _update_table(
     long_factor: torch.Tensor | None,
     config: EstimatorConfig,
 ) -> dict[str, torch.Tensor]:
-    """New flat statistics of one table after the records ``idx`` (flat context
-    indices), outcomes ``y`` and long-memory weights ``v`` (None: all 1)."""
+    """New flat ``(M,)`` statistics of one table after records with flat context
+    indices ``idx``, outcomes ``y`` (int64 0/1) and long-memory weights ``v``
+    (None: all 1; ``long_factor`` then None too)."""
     size = stats["n"].numel()
+    device = idx.device
+    window = config.window
     lam = config.fast_decay
     counts = torch.bincount(idx, minlength=size)
-    w = lam ** _later_counts(idx, counts).to(DTYPE)
+    later = _later_counts(idx, counts)
+    yf = y.to(DTYPE)
+    w = lam ** later.to(DTYPE)
     decay = lam ** counts.to(DTYPE)
-    n, k, sq, cross = stats["n"], stats["k"], stats["sq"], stats["cross"]
-    if long_factor is not None:  # plain forgetting of the long memory (per population, broadcast)
-        n, k, sq, cross = n * long_factor, k * long_factor, sq * long_factor.square(), cross * long_factor
-    ones = v is None
-    v = torch.ones_like(w) if ones else v
+    n, k, sq = stats["n"], stats["k"], stats["sq"]
+    if long_factor is not None:  # plain forgetting of the long memory
+        n, k, sq = n * long_factor, k * long_factor, sq * long_factor.square()
+    v = torch.ones_like(w) if v is None else v
     new = {
         "n": n + torch.bincount(idx, weights=v, minlength=size),
-        "k": k + torch.bincount(idx, weights=v * y, minlength=size),
+        "k": k + torch.bincount(idx, weights=v * yf, minlength=size),
         "sq": sq + torch.bincount(idx, weights=v.square(), minlength=size),
         "fast_n": stats["fast_n"] * decay + torch.bincount(idx, weights=w, minlength=size),
-        "fast_k": stats["fast_k"] * decay + torch.bincount(idx, weights=w * y, minlength=size),
+        "fast_k": stats["fast_k"] * decay + torch.bincount(idx, weights=w * yf, minlength=size),
         "fast_sq": stats["fast_sq"] * decay.square() + torch.bincount(idx, weights=w.square(), minlength=size),
-        "cross": cross * decay + torch.bincount(idx, weights=v * w, minlength=size),
         "resets": stats["resets"],
     }
+    # the window of the last records, one bit each (bit t = the t-th most recent)
+    shift = counts.clamp(max=window)
+    one = torch.ones((), dtype=torch.int64, device=device)
+    kept = stats["bits"] & ((one << (window - shift)) - 1)
+    recent = later < window
+    fresh = torch.zeros(size, dtype=torch.int64, device=device)
+    fresh.index_add_(0, idx[recent], y[recent] << later[recent])
+    new["bits"] = (kept << shift) | fresh
+    new["filled"] = (stats["filled"] + counts).clamp(max=window)
     if config.detect_change:
-        old_n = (new["n"] - new["fast_n"]).clamp_min(0.0)
-        old_k = (new["k"] - new["fast_k"]).clamp(min=0.0).minimum(old_n)
-        old_sq = (new["sq"] - 2.0 * new["cross"] + new["fast_sq"]).clamp_min(0.0)
-        g = g_statistic(new["fast_n"], new["fast_k"], new["fast_sq"], old_n, old_k, old_sq)
-        changed = (g > config.change_threshold) & (counts > 0)
-        new["n"] = torch.where(changed, new["fast_n"], new["n"])
-        new["k"] = torch.where(changed, new["fast_k"], new["k"])
-        new["sq"] = torch.where(changed, new["fast_sq"], new["sq"])
-        new["cross"] = torch.where(changed, new["fast_sq"], new["cross"])  # long weights = fast weights now
-        new["resets"] = new["resets"] + changed.to(torch.int64)
+        new = _detect(new, counts > 0, config)
+    return new
+
+
+def _detect(new: dict[str, torch.Tensor], touched: torch.Tensor, config: EstimatorConfig) -> dict[str, torch.Tensor]:
+    """Change detection in the contexts that got records (long memory
+    unweighted, ``v = 1``): a split of the window (the last ``tau`` records
+    against all earlier ones in the long memory, every ``tau``: a windowed GLR
+    test) or the fast window against the older records; on a change, the long
+    memory restarts from the window's last ``tau`` records (the best split, or
+    the whole window when only the fast window saw the change)."""
+    sel = touched.nonzero().squeeze(1)
+    if sel.numel() == 0:
+        return new
+    window = config.window
+    device = touched.device
+    part = {stat: value.index_select(0, sel) for stat, value in new.items()}
+    n, k, filled = part["n"], part["k"], part["filled"]
+    # windowed GLR: G(tau) = 2 [LL(last tau) + LL(older) - LL(all)], LL(m, s) = f(s) + f(m - s) - f(m), f = x log x,
+    # at the split points of _split_points (every tau up to 8, then about every eighth)
+    steps = torch.arange(window, device=device)
+    outcome = ((part["bits"].unsqueeze(1) >> steps) & 1).to(DTYPE)  # (S, window), column t = t-th most recent
+    cumulative = outcome.cumsum(1)
+    points = _split_points(window, device)
+    ones = cumulative.index_select(1, points - 1)
+    tau = points.to(DTYPE)
+    older_n = n.unsqueeze(1) - tau
+    older_k = k.unsqueeze(1) - ones
+    split = 2.0 * (
+        _xlogx(ones)
+        + _xlogx(tau - ones)
+        - _xlogx(tau)
+        + _xlogx(older_k)
+        + _xlogx(older_n - older_k)
+        - _xlogx(older_n)
+        - (_xlogx(k) + _xlogx(n - k) - _xlogx(n)).unsqueeze(1)
+    )
+    split = torch.where(points <= filled.unsqueeze(1), split, torch.zeros((), dtype=DTYPE, device=device))
+    split_max, best = split.max(1)
+    # fast exponential window against the older records (weights 1 - w)
+    old_n = (n - part["fast_n"]).clamp_min(0.0)
+    old_k = (k - part["fast_k"]).clamp(min=0.0).minimum(old_n)
+    old_sq = (n - 2.0 * part["fast_n"] + part["fast_sq"]).clamp_min(0.0)
+    fast = g_statistic(part["fast_n"], part["fast_k"], part["fast_sq"], old_n, old_k, old_sq)
+    by_split = split_max > config.change_threshold
+    changed = (by_split | (fast > config.change_threshold)) & (filled > 0)
+    keep = torch.where(by_split, points.gather(0, best), filled).clamp(min=1)  # records to restart from
+    position = (keep - 1).unsqueeze(1)
+    decay = config.fast_decay ** steps.to(DTYPE)
+    restart = {
+        "n": keep.to(DTYPE),
+        "k": cumulative.gather(1, position).squeeze(1),
+        "sq": keep.to(DTYPE),
+        "fast_n": decay.cumsum(0).gather(0, keep - 1),
+        "fast_k": (outcome * decay).cumsum(1).gather(1, position).squeeze(1),
+        "fast_sq": decay.square().cumsum(0).gather(0, keep - 1),
+        "filled": keep,
+        "resets": part["resets"] + 1,
+    }
+    for stat, value in restart.items():
+        new[stat] = new[stat].index_copy(0, sel, torch.where(changed, value, part[stat]))
     return new
 
 
@@ -296,7 +375,7 @@ def update(state: EstimatorState, records: Records | None, config: EstimatorConf
     its own state and records."""
     config = config or EstimatorConfig()
     if records is None or len(records) == 0:
-        return EstimatorState.from_dict({k: t.clone() for k, t in state.to_dict().items()})
+        return EstimatorState.from_dict({name: t.clone() for name, t in state.to_dict().items()})
     batch, n = state.batch, state.n
     device = state.act_n.device
     if records.donor.shape[0] != batch:
@@ -308,43 +387,39 @@ def update(state: EstimatorState, records: Records | None, config: EstimatorConf
 
     donor, observer = field("donor"), field("observer")
     x_d, x_r, a, s = field("donor_rep"), field("recipient_rep"), field("action"), field("signal")
-    if steps and (int(donor.max()) >= n or int(observer.max()) >= n or int(donor.min()) < 0):
-        raise ValueError(f"agent index out of range for a population of {n}")
+    for name, agents in (("donor", donor), ("observer", observer)):
+        if int(agents.min()) < 0 or int(agents.max()) >= n:
+            raise ValueError(f"records: {name} index out of range for a population of {n}")
     pop = torch.arange(batch, device=device).unsqueeze(1) * n
-    act_idx = (((pop + donor) * 4) + 2 * x_d + x_r).reshape(-1)
-    sig_idx = (((pop + observer) * 8) + 4 * a + 2 * x_d + x_r).reshape(-1)
+    act_idx = ((pop + donor) * ACT_CONTEXTS + 2 * x_d + x_r).reshape(-1)
+    sig_idx = ((pop + observer) * SIG_CONTEXTS + 4 * a + 2 * x_d + x_r).reshape(-1)
 
     v: torch.Tensor | None = None
-    long_factor: torch.Tensor | None = None
+    factor: torch.Tensor | None = None
     if config.forget < 1.0:
         age = torch.arange(steps - 1, -1, -1, device=device, dtype=DTYPE)
         v = (config.forget**age).expand(batch, steps).reshape(-1)
-        long_factor = torch.full((batch, 1), config.forget**steps, dtype=DTYPE, device=device)
+        factor = torch.tensor(config.forget**steps, dtype=DTYPE, device=device)
 
     out: dict[str, torch.Tensor] = {}
-    for table, idx, y, contexts, shape in (
-        ("act", act_idx, a, ACT_CONTEXTS, (2, 2)),
-        ("sig", sig_idx, s, SIG_CONTEXTS, (2, 2, 2)),
-    ):
-        factor = None
-        if long_factor is not None:
-            factor = long_factor.expand(batch, n * contexts).reshape(-1)
-        new = _update_table(_table(state, table), idx, y.reshape(-1).to(DTYPE), v, factor, config)
+    for table, idx, y in (("act", act_idx, a), ("sig", sig_idx, s)):
+        shape = getattr(state, f"{table}_n").shape
+        flat = {stat: getattr(state, f"{table}_{stat}").reshape(-1) for stat in (*_FLOAT_STATS, *_INT_STATS)}
+        new = _update_table(flat, idx, y.reshape(-1), v, factor, config)
         for stat, tensor in new.items():
-            out[f"{table}_{stat}"] = tensor.reshape(batch, n, *shape)
+            out[f"{table}_{stat}"] = tensor.reshape(shape)
     out["interactions"] = state.interactions + steps
     return EstimatorState(**out)
 
 
 def alike(n: torch.Tensor, k: torch.Tensor, sq: torch.Tensor, threshold: float) -> torch.Tensor:
-    """``(B, N, N)`` bool: agents ``j`` and ``l != j`` whose long memories differ
-    in no context by a G statistic above ``threshold`` (inputs ``(B, N, C)``)."""
+    """``(B, N, N)`` bool: agents ``j`` and ``l != j`` whose long memories
+    ``(B, N, C)`` differ in no context by a G statistic above ``threshold``."""
     g = g_statistic(
         n.unsqueeze(2), k.unsqueeze(2), sq.unsqueeze(2), n.unsqueeze(1), k.unsqueeze(1), sq.unsqueeze(1)
     )
-    same = g.amax(-1) <= threshold
     eye = torch.eye(n.shape[1], dtype=torch.bool, device=n.device)
-    return same & ~eye
+    return (g.amax(-1) <= threshold) & ~eye
 
 
 def _posterior_mean(n: torch.Tensor, k: torch.Tensor, sq: torch.Tensor, config: EstimatorConfig) -> torch.Tensor:
@@ -356,21 +431,21 @@ def _posterior_mean(n: torch.Tensor, k: torch.Tensor, sq: torch.Tensor, config: 
     pooled_n = torch.einsum("bjl,blc->bjc", weight, n)
     pooled_k = torch.einsum("bjl,blc->bjc", weight, k)
     prior = (pooled_k + base_strength * base_mean) / (pooled_n + base_strength)
-    # with no alike agent's record in the context, the base prior keeps its own strength
-    strength = torch.where(pooled_n > 0, torch.full_like(n, config.pool_strength), torch.full_like(n, base_strength))
+    # where no alike agent has a record of the context, the base prior keeps its own strength
+    strength = torch.where(pooled_n > 0, config.pool_strength, base_strength).to(n.dtype)
     return (k + strength * prior) / (n + strength)
 
 
 def estimate(state: EstimatorState, config: EstimatorConfig | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Estimated observable tables ``(pc_hat (B, N, 2, 2), so_hat (B, N, 2, 2, 2))``,
-    float64, no gradient (constants for the learners)."""
+    float64, without gradient (constants for the learners)."""
     config = config or EstimatorConfig()
     batch, n = state.batch, state.n
     result = []
     for table, contexts in (("act", ACT_CONTEXTS), ("sig", SIG_CONTEXTS)):
+        shape = getattr(state, f"{table}_n").shape
         counts = [getattr(state, f"{table}_{stat}").reshape(batch, n, contexts) for stat in ("n", "k", "sq")]
-        mean = _posterior_mean(*counts, config)
-        result.append(mean.reshape(getattr(state, f"{table}_n").shape).detach())
+        result.append(_posterior_mean(*counts, config).reshape(shape).detach())
     return result[0], result[1]
 
 
@@ -396,15 +471,15 @@ def substitute(
 
     ``pc_hat (B, N, 2, 2)``, ``so_hat (B, N, 2, 2, 2)``: estimates;
     ``pc_own (B, L, 2, 2)``, ``so_own (B, L, 2, 2, 2)``: the live observable
-    tables of the ``L`` learners ``learners``.  Returns ``(B, L, N, ...)`` tables,
-    view ``l`` differentiable in learner ``l``'s row only."""
+    tables of the ``L`` learners ``learners``.  Returns ``(B, L, N, ...)``
+    tables; view ``l`` is differentiable in learner ``l``'s row only (fold
+    ``L`` into the batch to solve the model for every learner at once)."""
     n = pc_hat.shape[1]
     mask = torch.zeros(len(learners), n, dtype=pc_hat.dtype, device=pc_hat.device)
     mask[torch.arange(len(learners)), torch.tensor(learners, dtype=torch.int64)] = 1.0
 
     def mix(hat: torch.Tensor, own: torch.Tensor) -> torch.Tensor:
-        extra = (1,) * (hat.dim() - 2)
-        m = mask.reshape(1, len(learners), n, *extra)
+        m = mask.reshape(1, len(learners), n, *(1,) * (hat.dim() - 2))
         return hat.detach().unsqueeze(1) * (1.0 - m) + own.unsqueeze(2) * m
 
     return mix(pc_hat, pc_own), mix(so_hat, so_own)

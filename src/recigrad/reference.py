@@ -35,6 +35,8 @@ ROUND = 1e-6  # reported entries this close to 0 or 1 are rounded
 TIE = 1e-12  # payoffs this close count as equal (first deterministic table wins; snapping)
 IMPROVE = 1e-9  # a stochastic table is reported only when it beats the deterministic best by more
 MEMORY = 2**30  # bytes per evaluation chunk, roughly
+PATIENCE, STALL = 20, 1e-10  # the ascent stops when no start gained more than STALL in PATIENCE steps
+BETAS, DECAY = (0.5, 0.5), 0.01  # Adam's moment decays; final learning rate / initial
 MODELS = ("auto", "exact", "meanfield")
 
 
@@ -165,18 +167,27 @@ def _ascend(act, sig, learner, logits, game, model, order, steps, lr) -> tuple[t
     for i in range(0, batch * k, size):
         theta = flat[i : i + size].clone().requires_grad_(True)
         a, s = act[population[i : i + size]], sig[population[i : i + size]]
-        optimiser = torch.optim.Adam([theta], lr=lr)
+        # Short moment memories and no epsilon keep steps near ``lr`` in logit space while
+        # gradients shrink as entries saturate (rare contexts have tiny gradients too);
+        # the rate decays geometrically to ``lr * DECAY`` to settle on interior optima.
+        optimiser = torch.optim.Adam([theta], lr=lr, betas=BETAS, eps=1e-30)
+        schedule = torch.optim.lr_scheduler.ExponentialLR(optimiser, gamma=DECAY ** (1 / max(steps, 1)))
         best = torch.full((theta.shape[0],), -torch.inf, dtype=DTYPE)
         keep = torch.sigmoid(theta.detach())
-        for _ in range(steps + 1):
+        history = []
+        for step in range(steps + 1):
             entries = torch.sigmoid(theta)
             payoff = _payoff_flat(a, s, learner, *expand(entries, order), game, model)
             better = payoff.detach() > best
             best = torch.where(better, payoff.detach(), best)
             keep = torch.where(better.unsqueeze(1), entries.detach(), keep)
+            history.append(best)
+            if step >= PATIENCE and (best - history[step - PATIENCE]).max() < STALL:
+                break
             optimiser.zero_grad()
             (-payoff.sum()).backward()
             optimiser.step()
+            schedule.step()
         best_entries.append(keep)
         best_payoffs.append(best)
     return torch.cat(best_entries).reshape(batch, k, p), torch.cat(best_payoffs).reshape(batch, k)
@@ -232,8 +243,8 @@ def reference(
     order: int = 3,
     starts: int = 16,
     seed: int = 0,
-    steps: int = 300,
-    lr: float = 0.1,
+    steps: int = 200,
+    lr: float = 0.5,
     top: int = 4,
 ) -> Reference:
     """Reference of agent ``learner`` against the others' fixed tables (SPEC section 8).
@@ -241,8 +252,8 @@ def reference(
     ``act (B, N, 2, 2)`` and ``sig (B, N, 2, 2, 2)`` are intended tables; the
     learner's own are ignored.  The ascent starts from the ``top`` best
     deterministic policies (logits +-4) and from ``starts`` random ones (a seeded
-    generator, so the answer is reproducible), runs ``steps`` Adam steps of rate
-    ``lr`` and reports a stochastic policy only when it beats the best
+    generator, so the answer is reproducible), runs up to ``steps`` Adam steps of
+    rate ``lr`` (fewer when every start has stalled) and reports a stochastic policy only when it beats the best
     deterministic one by more than ``IMPROVE``.
     """
     act, sig = act.to(DTYPE), sig.to(DTYPE)

@@ -16,7 +16,8 @@ in distribution this is the two-stage rule of the SPEC.
 
 Three uniforms per interaction are drawn per population from its own
 generator in fixed chunks of ``CHUNK`` interactions, so a population's run does
-not depend on the batch it is in.
+not depend on the batch it is in; the sequential loop over them is compiled
+(``recigrad.kernel``).
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
+from recigrad import kernel
 from recigrad.game import DTYPE
 from recigrad.streams import Streams
 
@@ -79,16 +82,6 @@ def initial_reputation(batch: int, n: int) -> torch.Tensor:
     return torch.ones(batch, n, dtype=torch.int64)
 
 
-def _draw_matches(u: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Donor uniform; recipient and observer uniform over the agents other than the donor."""
-    k = (u * (n * (n - 1) * (n - 1))).long()
-    donor, rest = k // ((n - 1) * (n - 1)), k % ((n - 1) * (n - 1))
-    recipient, observer = rest // (n - 1), rest % (n - 1)
-    recipient = recipient + (recipient >= donor)
-    observer = observer + (observer >= donor)
-    return donor, recipient, observer
-
-
 def play(
     pc: torch.Tensor,
     so: torch.Tensor,
@@ -107,67 +100,27 @@ def play(
     batch, n = reputation.shape
     if len(streams) != batch:
         raise ValueError(f"{len(streams)} random streams for a batch of {batch}")
-    pc_flat = pc.detach().to(DTYPE).reshape(batch, n * 4).contiguous()
-    so_flat = so.detach().to(DTYPE).reshape(batch, n * 8).contiguous()
-    x = reputation.to(torch.int64).clone()
-    given = torch.zeros(batch, n, dtype=DTYPE)
-    received = torch.zeros(batch, n, dtype=DTYPE)
-    good = torch.zeros(batch, n, dtype=DTYPE)
-    parts: list[Records] = []
+    pc_flat = np.ascontiguousarray(pc.detach().to(DTYPE).reshape(batch, n * 4).numpy())
+    so_flat = np.ascontiguousarray(so.detach().to(DTYPE).reshape(batch, n * 8).numpy())
+    x = reputation.to(torch.int64).numpy().copy()
+    given, received, good = (np.zeros((batch, n)) for _ in range(3))
+    parts: list[np.ndarray] = []
     done = 0
     while done < interactions:
         steps = min(CHUNK, interactions - done)
-        u = streams.uniform(steps, 3)
-        donor, recipient, observer = _draw_matches(u[..., 0], n)
-        x_start = x.clone()
-        codes, signals = _run_chunk(pc_flat, so_flat, x, donor, recipient, observer, u[..., 1], u[..., 2])
-        # codes = 4 a + 2 x_d + x_r, as (B, T)
-        action = codes >= 4
-        donor_rep = (codes // 2) % 2
-        given.scatter_add_(1, donor, action.to(DTYPE))
-        received.scatter_add_(1, recipient, action.to(DTYPE))
-        # time spent good: every state from the chunk's start up to its last interaction
-        remaining = torch.arange(steps - 1, -1, -1, dtype=DTYPE)
-        good += steps * x_start.to(DTYPE)
-        good.scatter_add_(1, donor, (signals - donor_rep).to(DTYPE) * remaining)
+        uniforms = streams.uniform_numpy(steps, 3)
+        rec = kernel.play_chunk(pc_flat, so_flat, x, uniforms, given, received, good, record)
         if record:
-            parts.append(
-                Records(
-                    donor.to(torch.int32),
-                    recipient.to(torch.int32),
-                    observer.to(torch.int32),
-                    donor_rep.to(torch.uint8),
-                    (codes % 2).to(torch.uint8),
-                    action.to(torch.uint8),
-                    signals.to(torch.uint8),
-                )
-            )
+            parts.append(rec)
         done += steps
         if progress is not None:
             progress(steps)
-    records = Records.cat(parts) if record and parts else None
-    return x, Tally(given, received, good, interactions), records
-
-
-def _run_chunk(pc_flat, so_flat, x, donor, recipient, observer, u_action, u_signal):
-    """The sequential part: ``x`` is updated in place; returns context codes and signals ``(B, T)``."""
-    steps = donor.shape[1]
-    donor_t = donor.t().contiguous().unsqueeze(-1)
-    recipient_t = recipient.t().contiguous().unsqueeze(-1)
-    act_base = donor_t * 4
-    sig_base = observer.t().contiguous().unsqueeze(-1) * 8
-    u_action = u_action.t().contiguous().unsqueeze(-1)
-    u_signal = u_signal.t().contiguous().unsqueeze(-1)
-    codes = torch.empty_like(donor_t)
-    signals = torch.empty_like(donor_t)
-    for t in range(steps):
-        d = donor_t[t]
-        context = x.gather(1, d) * 2 + x.gather(1, recipient_t[t])
-        action = u_action[t] < pc_flat.gather(1, act_base[t] + context)
-        code = torch.add(context, action, alpha=4, out=codes[t])
-        signal = torch.lt(u_signal[t], so_flat.gather(1, sig_base[t] + code), out=signals[t])
-        x.scatter_(1, d, signal)
-    return codes.squeeze(-1).t(), signals.squeeze(-1).t()
+    tally = Tally(*(torch.from_numpy(a) for a in (given, received, good)), interactions)
+    records = None
+    if record and parts:
+        rec = torch.from_numpy(np.concatenate(parts, axis=2))
+        records = Records(*(rec[i] if i < 3 else rec[i].to(torch.uint8) for i in range(7)))
+    return torch.from_numpy(x), tally, records
 
 
 def simulate(

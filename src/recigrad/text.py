@@ -1,0 +1,22 @@
+"""Plain-text tables for the command line."""
+
+from __future__ import annotations
+
+
+def cell(value, digits: int = 6) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def table(header: list[str], rows: list[list], digits: int = 6) -> str:
+    """Right-aligned columns under a header and a rule."""
+    cells = [header] + [[cell(v, digits) for v in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -1,0 +1,218 @@
+"""Training runs: one method on one regime, many seeds batched in one process.
+
+A *method* is a module with ``start(regime, seeds) -> state`` and
+``step(state)``, whose state has ``tables()`` (everyone's current true tables,
+for evaluation) and ``interactions`` (played so far per population).  This
+driver evaluates the learners against exact theory as they train and writes a
+run folder:
+
+- ``config.json``: the regime, the method and its settings, the seeds;
+- ``metrics.jsonl``: one line per evaluation (iteration, interactions, seconds,
+  per-seed payoff and percent of reference, or society metrics);
+- ``tables.json``: every learner's final tables per seed;
+- ``curve.png``: payoff against interactions, with the reference line;
+- ``result.json``: the summary, as ``recigrad train --json`` prints it.
+
+The folder is built under a temporary name and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from recigrad import metrics
+from recigrad.config import Regime
+from recigrad.progress import progress_bar
+from recigrad.reference import Reference, best_response_gap, reference
+from recigrad.text import table
+
+METHODS = {"rg": "recigrad.learner"}
+THRESHOLDS = (95.0, 99.0)
+
+
+def method_module(name: str):
+    return importlib.import_module(METHODS[name])
+
+
+def regime_reference(regime: Regime) -> Reference | None:
+    """The reference of the regime's learner (single-learner regimes; fixed
+    opponents are the same in every seed, so it is computed once)."""
+    learners = regime.population.learners
+    if len(learners) != 1:
+        return None
+    act, sig = regime.population.batched_tables(1)
+    return reference(act, sig, learners[0], regime.game)
+
+
+def _evaluate(state, regime: Regime, ref: Reference | None) -> dict[str, torch.Tensor]:
+    act, sig = state.tables()
+    learners = regime.population.learners
+    if ref is not None:
+        return metrics.learner_report(act, sig, learners[0], regime.game, ref)
+    return metrics.society_report(act, sig, learners, regime.game)
+
+
+def _floats(t: torch.Tensor) -> list:
+    return [None if (isinstance(v, float) and math.isnan(v)) else v for v in t.tolist()]
+
+
+def run(
+    regime: Regime,
+    seeds: list[int],
+    method: str = "rg",
+    iterations: int | None = None,
+    eval_every: int | None = None,
+    out: str | Path | None = None,
+) -> dict:
+    """Train ``method`` on ``regime`` for every seed at once; returns the summary
+    (the ``train`` JSON of SPEC section 10) and writes the run folder to ``out``."""
+    iterations = iterations or regime.train.iterations
+    eval_every = eval_every or max(1, iterations // 100)
+    module = method_module(method)
+    ref = regime_reference(regime)
+    clock = time.perf_counter()
+    state = module.start(regime, seeds)
+    curve: list[dict] = []
+    reached: dict[float, list] = {t: [None] * len(seeds) for t in THRESHOLDS}
+    with progress_bar(iterations, f"{regime.name} {method}", "it") as bar:
+        for iteration in range(1, iterations + 1):
+            module.step(state)
+            if iteration % eval_every and iteration != iterations:
+                bar.update(1)
+                continue
+            report = _evaluate(state, regime, ref)
+            line = {"iteration": iteration, "interactions": state.interactions, "seconds": time.perf_counter() - clock}
+            line.update({k: _floats(v.float() if v.dtype == torch.bool else v) for k, v in report.items()})
+            curve.append(line)
+            if ref is not None:
+                for threshold in THRESHOLDS:
+                    for k, value in enumerate(report["percent_of_reference"].tolist()):
+                        if reached[threshold][k] is None and value >= threshold:
+                            reached[threshold][k] = state.interactions
+                bar.set_postfix_str(f"{report['percent_of_reference'].mean():.2f}% of reference")
+            bar.update(1)
+    seconds = time.perf_counter() - clock
+    result = _summary(state, regime, method, seeds, ref, curve[-1], reached, seconds)
+    if out is not None:
+        write_run_folder(Path(out), regime, method, seeds, state, ref, curve, result)
+    return result
+
+
+def _summary(state, regime, method, seeds, ref, last, reached, seconds) -> dict:
+    runs = []
+    learners = regime.population.learners
+    nashconv = None
+    if ref is None:
+        act, sig = state.tables()
+        nashconv, _, _ = best_response_gap(act, sig, regime.game, learners, model="meanfield")
+    for k, seed in enumerate(seeds):
+        entry = {"seed": seed, "interactions": state.interactions, "seconds": seconds}
+        if ref is not None:
+            for key in ("payoff", "reference", "percent_of_reference", "adherence", "action_sensitivity",
+                        "signal_sensitivity"):
+                entry[key] = last[key][k]
+            entry["collapsed"] = bool(last["collapsed"][k])
+            entry["interactions_to_95"] = reached[95.0][k]
+            entry["interactions_to_99"] = reached[99.0][k]
+        else:
+            entry["mean_payoff"] = last["mean_payoff"][k]
+            entry["cooperation"] = last["cooperation"][k]
+            entry["nashconv"] = float(nashconv[k])
+        runs.append(entry)
+    result = {"regime": regime.name, "method": method, "runs": runs, "seconds": seconds}
+    if ref is not None:
+        result["reference"] = ref.row(0)
+    else:
+        result["benefit_minus_cost"] = regime.game.b - regime.game.c
+    return result
+
+
+def _write_json(path: Path, data) -> None:
+    path.write_text(json.dumps(data, indent=1) + "\n")
+
+
+def write_run_folder(out: Path, regime, method, seeds, state, ref, curve, result) -> None:
+    """Write the run folder atomically: built under a temporary name, then renamed."""
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        config = {
+            "regime": {"name": regime.name, "description": regime.description, "game": asdict(regime.game),
+                       "agents": [asdict(a) for a in regime.population.agents], "train": asdict(regime.train)},
+            "method": method,
+            "seeds": seeds,
+        }
+        _write_json(tmp / "config.json", config)
+        with open(tmp / "metrics.jsonl", "w") as f:
+            for line in curve:
+                f.write(json.dumps(line) + "\n")
+        act, sig = state.tables()
+        learners = regime.population.learners
+        tables = {
+            "learners": learners,
+            "runs": [{"seed": s, "act": act[k, learners].tolist(), "sig": sig[k, learners].tolist()}
+                     for k, s in enumerate(seeds)],
+        }
+        _write_json(tmp / "tables.json", tables)
+        _write_json(tmp / "result.json", result)
+        plot_curve(curve, ref, regime, method, tmp / "curve.png")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def plot_curve(curve: list[dict], ref: Reference | None, regime, method: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    key = "payoff" if ref is not None else "mean_payoff"
+    x = [line["interactions"] for line in curve]
+    ys = list(zip(*[line[key] for line in curve]))
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for k, y in enumerate(ys):
+        ax.plot(x, y, lw=1, alpha=0.7, label="seeds" if k == 0 else None, color="C0")
+    if ref is not None:
+        ax.axhline(float(ref.payoff[0]), color="k", ls="--", lw=1, label=f"reference {float(ref.payoff[0]):.4f}")
+        ax.set_ylabel("learner payoff per round (exact)")
+    else:
+        ax.axhline(regime.game.b - regime.game.c, color="k", ls="--", lw=1, label="b - c")
+        ax.set_ylabel("mean learner payoff per round (exact)")
+    ax.set_xlabel("interactions per population")
+    ax.set_title(f"{regime.name}: {method}")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def summary_table(result: dict) -> str:
+    """A readable table of a ``run`` summary, one row per seed."""
+    if "reference" in result:
+        header = ["seed", "payoff", "% of ref", "adherence", "act sens", "sig sens", "collapsed", "to 95%", "to 99%"]
+        keys = ["seed", "payoff", "percent_of_reference", "adherence", "action_sensitivity", "signal_sensitivity",
+                "collapsed", "interactions_to_95", "interactions_to_99"]
+        title = f"{result['regime']} / {result['method']}: reference {result['reference']['payoff']:.4f} per round"
+    else:
+        header = ["seed", "mean payoff", "cooperation", "NashConv"]
+        keys = ["seed", "mean_payoff", "cooperation", "nashconv"]
+        title = f"{result['regime']} / {result['method']}: b - c = {result['benefit_minus_cost']:g}"
+    runs = result["runs"]
+    body = table(header, [[run[k] for k in keys] for run in runs], digits=4)
+    footer = f"{len(runs)} seeds, {runs[0]['interactions']} interactions each, {result['seconds']:.1f} s"
+    return "\n".join([title, body, footer])
