@@ -16,6 +16,7 @@ from dataclasses import replace
 import torch
 
 from recigrad import exact, model
+from recigrad.bench import QUICK_REGIMES
 from recigrad.config import (
     COMPONENTS,
     MODELS,
@@ -112,6 +113,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="run folder (default runs/REGIME-METHOD-TIME)")
     _add_output_flags(p)
     p.set_defaults(run=cmd_train)
+
+    p = sub.add_parser("bench", help="the benchmark suite: methods x regimes x seeds; a table and a report folder")
+    p.add_argument("--regimes", default=None, help="comma-separated regime names (default: the whole suite)")
+    p.add_argument("--methods", default=None, help=f"comma-separated methods (default: {','.join(sorted(METHODS))})")
+    p.add_argument("--seeds", type=_positive_int, default=5, help="number of seeds per (regime, method)")
+    p.add_argument("--seed", type=_nonnegative_int, default=0, help="first seed")
+    p.add_argument("--quick", action="store_true", help="the quick suite: " + ", ".join(QUICK_REGIMES))
+    p.add_argument("--out", default=None, help="report folder (default reports/bench-TIME)")
+    _add_output_flags(p)
+    p.set_defaults(run=cmd_bench)
     return parser
 
 
@@ -247,6 +258,36 @@ def cmd_train(args: argparse.Namespace) -> dict:
         print(train.summarytable(result))
         print(f"run folder: {out}")
     return result
+
+
+def _names(text: str | None, allowed: list[str], flag: str) -> list[str] | None:
+    if text is None:
+        return None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    for name in names:
+        if name not in allowed:
+            raise ConfigError(f"{flag}: unknown name {name!r}; allowed: {', '.join(allowed)}")
+    if not names:
+        raise ConfigError(f"{flag}: give at least one name")
+    return names
+
+
+def cmd_bench(args: argparse.Namespace) -> dict:
+    from recigrad import bench
+
+    if args.quick and args.regimes:
+        raise ConfigError("give --quick or --regimes, not both")
+    regimes = _names(args.regimes, regime_names(), "--regimes") or (
+        list(QUICK_REGIMES) if args.quick else bench.suite_regimes())
+    methods = _names(args.methods, sorted(METHODS), "--methods") or [m for m in bench.METHOD_ORDER if m in METHODS]
+    out = args.out or f"reports/bench-{time.strftime('%Y%m%d-%H%M%S')}"
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    summary = bench.run_suite(regimes, methods, seeds, out)
+    summary["folder"] = str(out)
+    if not args.json:
+        print(bench.summary_table(summary))
+        print(f"report folder: {out} (summary.md, runs.csv, PNGs)")
+    return summary
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,281 @@
+"""The benchmark suite (SPEC section 9): methods x regimes x seeds, side by side.
+
+Each (regime, method) is one ``recigrad.train.run`` over all seeds at once.  The
+report folder holds
+
+- ``runs.csv``: every run (one row per regime, method and seed);
+- ``summary.md``: mean and 95% interval over seeds per (regime, method), the
+  collapse rate, interactions to 95% of the reference and the baselines'
+  interaction ratio to the reciprocity gradient; the warm-up grid and the
+  society regimes as tables of their own;
+- ``curves-REGIME.png``: payoff against interactions per method, with the
+  reference line; ``percent.png``: percent of reference per method and regime;
+- ``bench.json``: the rows, as ``recigrad bench --json`` prints them;
+- ``runs/``: the run folder of every (regime, method).
+
+The folder is built under a temporary name and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from recigrad import train
+from recigrad.config import load_regime, regime_names
+
+QUICK_REGIMES = ("discriminative-sj", "hybrid-alld", "degenerate-allc", "society-L6")
+METHOD_ORDER = ("rg", "reinforce", "ppo")
+RUN_FIELDS = ("regime", "method", "seed", "payoff", "reference", "percent_of_reference", "adherence",
+              "action_sensitivity", "signal_sensitivity", "collapsed", "interactions_to_95", "interactions_to_99",
+              "mean_payoff", "cooperation", "nashconv", "interactions", "seconds")
+# t quantiles (0.975) for 95% intervals over n seeds, n - 1 degrees of freedom
+_T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
+         15: 2.131, 20: 2.086, 30: 2.042}
+
+
+def suite_regimes() -> list[str]:
+    """Every shipped regime, single-learner ones first, then the warm-up grid and the societies."""
+    names = regime_names()
+    key = lambda n: (n.startswith("warmup"), n.startswith("society"), n)  # noqa: E731
+    return sorted(names, key=key)
+
+
+def _t975(n: int) -> float:
+    if n < 2:
+        return math.nan
+    df = n - 1
+    return _T975.get(df) or _T975[min((d for d in _T975 if d >= df), default=30)]
+
+
+def interval(values: list[float]) -> tuple[float, float]:
+    """Mean and half-width of the 95% t-interval."""
+    values = [v for v in values if v is not None and not math.isnan(v)]
+    if not values:
+        return math.nan, math.nan
+    mean = statistics.fmean(values)
+    if len(values) < 2:
+        return mean, math.nan
+    return mean, _t975(len(values)) * statistics.stdev(values) / math.sqrt(len(values))
+
+
+def median_reached(values: list) -> float | None:
+    """Median over seeds of the interactions to a threshold, ``None`` (never) counted as infinite;
+    ``None`` when the median itself was not reached."""
+    ordered = sorted(math.inf if v is None else v for v in values)
+    med = statistics.median(ordered)
+    return None if math.isinf(med) else med
+
+
+def _row(result: dict, seeds: list[int]) -> dict:
+    runs = result["runs"]
+    mean = lambda key: interval([r.get(key) for r in runs])[0]  # noqa: E731
+    row = {"regime": result["regime"], "method": result["method"], "seeds": len(seeds), "seconds": result["seconds"]}
+    if "reference" in result:
+        row.update(
+            payoff_mean=mean("payoff"),
+            reference=result["reference"]["payoff"],
+            percent_of_reference_mean=mean("percent_of_reference"),
+            adherence_mean=mean("adherence"),
+            collapse_rate=sum(bool(r["collapsed"]) for r in runs) / len(runs),
+            interactions_to_95=median_reached([r["interactions_to_95"] for r in runs]),
+            interactions_to_99=median_reached([r["interactions_to_99"] for r in runs]),
+        )
+    else:
+        row.update(
+            payoff_mean=mean("mean_payoff"),
+            percent_of_reference_mean=None,
+            adherence_mean=None,
+            collapse_rate=None,
+            interactions_to_95=None,
+            cooperation_mean=mean("cooperation"),
+            nashconv_mean=mean("nashconv"),
+        )
+    row["interactions"] = runs[0]["interactions"]
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+
+
+def run_suite(regimes: list[str], methods: list[str], seeds: list[int], out: str | Path) -> dict:
+    """Train every method on every regime; write the report folder; return ``{"rows": [...]}``."""
+    out = Path(out).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    clock = time.perf_counter()
+    try:
+        results, rows = [], []
+        for name in regimes:
+            regime = load_regime(name)
+            for method in methods:
+                result = train.run(regime, seeds, method=method, out=tmp / "runs" / f"{name}-{method}")
+                results.append(result)
+                rows.append(_row(result, seeds))
+        summary = {"rows": rows, "seeds": seeds, "methods": methods, "regimes": regimes,
+                   "seconds": time.perf_counter() - clock}
+        _write_runs_csv(tmp / "runs.csv", results)
+        (tmp / "bench.json").write_text(json.dumps(summary, indent=1) + "\n")
+        (tmp / "summary.md").write_text(markdown_summary(results, rows))
+        _plot_curves(tmp, regimes, methods)
+        _plot_percent(tmp / "percent.png", rows)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return summary
+
+
+def _write_runs_csv(path: Path, results: list[dict]) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=RUN_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        for result in results:
+            for run in result["runs"]:
+                writer.writerow({"regime": result["regime"], "method": result["method"], **run})
+
+
+def _fmt(mean: float, half: float, digits: int = 3) -> str:
+    if mean is None or math.isnan(mean):
+        return "-"
+    if half is None or math.isnan(half):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {half:.{digits}f}"
+
+
+def _int(v) -> str:
+    return "not reached" if v is None else f"{int(v):,}"
+
+
+def markdown_summary(results: list[dict], rows: list[dict]) -> str:
+    """Markdown tables: single-learner regimes, the warm-up grid, the societies."""
+    by_key = {(r["regime"], r["method"]): r for r in results}
+    lines = ["# recigrad benchmark", "",
+             "Mean ± 95% interval over seeds; payoffs per round from the exact chain with everyone's true tables.", ""]
+    single = [r for r in rows if r["percent_of_reference_mean"] is not None and not r["regime"].startswith("warmup")]
+    if single:
+        lines += ["## Single learner against fixed opponents", "",
+                  "| regime | method | payoff | reference | % of reference | adherence | collapse rate "
+                  "| interactions to 95% | ratio to rg |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for r in single:
+            runs = by_key[(r["regime"], r["method"])]["runs"]
+            rg = next((x for x in rows if x["regime"] == r["regime"] and x["method"] == "rg"), None)
+            ratio = "-"
+            if r["method"] != "rg" and rg and rg["interactions_to_95"]:
+                ratio = (f"{r['interactions_to_95'] / rg['interactions_to_95']:.0f}x" if r["interactions_to_95"]
+                         else f"> {r['interactions'] / rg['interactions_to_95']:.0f}x")
+            lines.append(
+                f"| {r['regime']} | {r['method']} | {_fmt(*interval([x['payoff'] for x in runs]))} | {r['reference']:.4f} | "
+                f"{_fmt(*interval([x['percent_of_reference'] for x in runs]), digits=2)} | "
+                f"{_fmt(*interval([x['adherence'] for x in runs]))} | {r['collapse_rate']:.2f} | "
+                f"{_int(r['interactions_to_95'])} | {ratio} |"
+            )
+        lines.append("")
+    warm = [r for r in rows if r["regime"].startswith("warmup")]
+    if warm:
+        lines += ["## Warm-up grid (learner warmed up at W among discriminators of norm O)", "",
+                  "| warm-up W | opponents O | components | method | % of reference | adherence |",
+                  "| --- | --- | --- | --- | --- | --- |"]
+        for r in warm:
+            _, w, _, o, comp = r["regime"].split("-")
+            runs = by_key[(r["regime"], r["method"])]["runs"]
+            cell = "diagonal" if w == o else "off-diagonal"
+            lines.append(f"| {w} | {o} ({cell}) | {comp} | {r['method']} | "
+                         f"{_fmt(*interval([x['percent_of_reference'] for x in runs]), digits=2)} | "
+                         f"{_fmt(*interval([x['adherence'] for x in runs]))} |")
+        lines.append("")
+    society = [r for r in rows if r["percent_of_reference_mean"] is None]
+    if society:
+        lines += ["## Societies (all agents learn)", "",
+                  "| regime | method | mean payoff (b - c = 4) | cooperation | NashConv |", "| --- | --- | --- | --- | --- |"]
+        for r in society:
+            runs = by_key[(r["regime"], r["method"])]["runs"]
+            lines.append(f"| {r['regime']} | {r['method']} | {_fmt(*interval([x['mean_payoff'] for x in runs]))} | "
+                         f"{_fmt(*interval([x['cooperation'] for x in runs]))} | {_fmt(*interval([x['nashconv'] for x in runs]))} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _curve(folder: Path) -> list[dict]:
+    with open(folder / "metrics.jsonl") as f:
+        return [json.loads(line) for line in f]
+
+
+def _plot_curves(tmp: Path, regimes: list[str], methods: list[str]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    for name in regimes:
+        fig, ax = plt.subplots(figsize=(6.4, 4.0))
+        reference = None
+        for k, method in enumerate(methods):
+            folder = tmp / "runs" / f"{name}-{method}"
+            curve = _curve(folder)
+            key = "payoff" if "payoff" in curve[0] else "mean_payoff"
+            x = [line["interactions"] for line in curve]
+            per_seed = [line[key] for line in curve]
+            mean = [statistics.fmean(v) for v in per_seed]
+            ax.plot(x, mean, color=f"C{k}", label=method)
+            ax.fill_between(x, [min(v) for v in per_seed], [max(v) for v in per_seed], color=f"C{k}", alpha=0.2)
+            result = json.loads((folder / "result.json").read_text())
+            reference = result.get("reference", {}).get("payoff", reference)
+            benefit_minus_cost = result.get("benefit_minus_cost")
+        if reference is not None:
+            ax.axhline(reference, color="k", ls="--", lw=1, label=f"reference {reference:.3f}")
+        elif benefit_minus_cost is not None:
+            ax.axhline(benefit_minus_cost, color="k", ls="--", lw=1, label="b - c")
+        ax.set_xscale("log")
+        ax.set_xlabel("interactions per population")
+        ax.set_ylabel("payoff per round (exact; mean and range over seeds)")
+        ax.set_title(name)
+        ax.legend(loc="lower right")
+        fig.tight_layout()
+        fig.savefig(tmp / f"curves-{name}.png", dpi=110)
+        plt.close(fig)
+
+
+def _plot_percent(path: Path, rows: list[dict]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in rows if r["percent_of_reference_mean"] is not None]
+    if not rows:
+        return
+    regimes = list(dict.fromkeys(r["regime"] for r in rows))
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    width = 0.8 / len(methods)
+    fig, ax = plt.subplots(figsize=(max(6.4, 0.9 * len(regimes) + 2), 4.2))
+    for k, method in enumerate(methods):
+        values = [next((r["percent_of_reference_mean"] for r in rows if r["regime"] == g and r["method"] == method), 0.0)
+                  for g in regimes]
+        ax.bar([i + (k - (len(methods) - 1) / 2) * width for i in range(len(regimes))], values, width, label=method,
+               color=f"C{k}")
+    ax.axhline(100, color="k", lw=1, ls="--")
+    ax.set_xticks(range(len(regimes)), regimes, rotation=30, ha="right")
+    ax.set_ylabel("% of reference (mean over seeds)")
+    ax.set_ylim(min(0, min(r["percent_of_reference_mean"] for r in rows)) - 5, 105)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def summary_table(summary: dict) -> str:
+    from recigrad.text import table
+
+    header = ["regime", "method", "payoff", "% of ref", "adherence", "collapse", "to 95%", "seconds"]
+    rows = [[r["regime"], r["method"], r["payoff_mean"], r["percent_of_reference_mean"], r["adherence_mean"],
+             r["collapse_rate"], None if r["interactions_to_95"] is None else int(r["interactions_to_95"]), r["seconds"]]
+            for r in summary["rows"]]
+    return table(header, rows, digits=3)

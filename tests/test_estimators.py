@@ -1,0 +1,384 @@
+"""Estimators of the other agents' observable tables from public records (SPEC section 5)."""
+
+import math
+import random
+
+import pytest
+import torch
+
+from recigrad import estimators as E
+from recigrad.game import ConfigError, Game, observable
+from recigrad.norms import action_table, signal_table
+from recigrad.population import parse_pop
+from recigrad.streams import Streams
+from recigrad.world import Records, initial_reputation, play
+
+NO_DETECT = E.EstimatorConfig(detect_change=False)
+
+
+def handmade_records(rows):
+    """Records from per-population lists of (donor, recipient, observer, x_d, x_r, a, s)."""
+    columns = list(zip(*[list(zip(*row)) for row in rows]))  # field -> populations -> values
+    dtypes = [torch.int32] * 3 + [torch.uint8] * 4
+    return Records(*(torch.tensor(col, dtype=dt) for col, dt in zip(columns, dtypes)))
+
+
+def random_rows(rng, batch, n, steps):
+    rows = []
+    for _ in range(batch):
+        row = []
+        for _ in range(steps):
+            d = rng.randrange(n)
+            r = rng.choice([j for j in range(n) if j != d])
+            o = rng.choice([j for j in range(n) if j != d])
+            row.append((d, r, o, rng.randrange(2), rng.randrange(2), rng.randrange(2), rng.randrange(2)))
+        rows.append(row)
+    return rows
+
+
+def plain_counts(rows, n):
+    """Independent count: act[b][j][x_d][x_r] = [records, C], sig[b][o][a][x_d][x_r] = [records, good]."""
+    act = [[[[[0, 0] for _ in range(2)] for _ in range(2)] for _ in range(n)] for _ in rows]
+    sig = [[[[[[0, 0] for _ in range(2)] for _ in range(2)] for _ in range(2)] for _ in range(n)] for _ in rows]
+    for b, row in enumerate(rows):
+        for d, _r, o, xd, xr, a, s in row:
+            act[b][d][xd][xr][0] += 1
+            act[b][d][xd][xr][1] += a
+            sig[b][o][a][xd][xr][0] += 1
+            sig[b][o][a][xd][xr][1] += s
+    t = torch.tensor(act, dtype=torch.float64), torch.tensor(sig, dtype=torch.float64)
+    return t[0][..., 0], t[0][..., 1], t[1][..., 0], t[1][..., 1]
+
+
+def context_counts(records, batch, n):
+    """Records per (population, agent, context), counted with plain tensor indexing."""
+    act = torch.zeros(batch, n, 2, 2)
+    sig = torch.zeros(batch, n, 2, 2, 2)
+    ones = torch.ones(records.donor.shape[1])
+    for b in range(batch):
+        d, o = records.donor[b].long(), records.observer[b].long()
+        xd, xr, a = records.donor_rep[b].long(), records.recipient_rep[b].long(), records.action[b].long()
+        act[b].index_put_((d, xd, xr), ones, accumulate=True)
+        sig[b].index_put_((o, a, xd, xr), ones, accumulate=True)
+    return act, sig
+
+
+def mixed_population(batch, seed=0):
+    """3 disc + stern judging, 2 alld + stern judging, 1 allc + shunning, 2 random stochastic agents."""
+    pop = parse_pop(["disc:stern-judging:3", "alld:stern-judging:2", "allc:shunning:1", "disc:shunning:2"])
+    act, sig = pop.batched_tables(batch)
+    g = torch.Generator().manual_seed(seed)
+    act[:, 6:] = torch.rand(batch, 2, 2, 2, generator=g, dtype=torch.float64)
+    sig[:, 6:] = torch.rand(batch, 2, 2, 2, 2, generator=g, dtype=torch.float64)
+    return act, sig
+
+
+# ---------------------------------------------------------------- counting
+
+
+@pytest.mark.parametrize("config", [E.EstimatorConfig(), NO_DETECT], ids=["default", "no-detect"])
+def test_counts_equal_a_plain_python_count(config):
+    rng = random.Random(3)
+    n = 4
+    rows = random_rows(rng, 3, n, 60)
+    state = E.update(E.init_state(3, n), handmade_records(rows), config)
+    act_n, act_k, sig_n, sig_k = plain_counts(rows, n)
+    assert int(state.act_resets.sum()) == 0 and int(state.sig_resets.sum()) == 0
+    assert torch.equal(state.act_n, act_n) and torch.equal(state.act_k, act_k)
+    assert torch.equal(state.sig_n, sig_n) and torch.equal(state.sig_k, sig_k)
+    assert torch.equal(state.interactions, torch.tensor([60, 60, 60]))
+    ess_act, ess_sig = E.effective_sample_size(state)
+    assert torch.equal(ess_act, act_n) and torch.equal(ess_sig, sig_n)
+    # the window holds the last records' outcomes, most recent in bit 0
+    b, j = 1, rows[1][-1][0]
+    xd, xr = rows[1][-1][3], rows[1][-1][4]
+    history = [a for d, _r, _o, x, y, a, _s in rows[1] if (d, x, y) == (j, xd, xr)]
+    bits = int(state.act_bits[b, j, xd, xr])
+    assert [(bits >> t) & 1 for t in range(len(history))] == history[::-1]
+    assert int(state.act_filled[b, j, xd, xr]) == min(len(history), config.window)
+
+
+def test_update_in_pieces_equals_update_at_once_and_does_not_mutate():
+    rng = random.Random(5)
+    rows = random_rows(rng, 2, 5, 90)
+    whole = handmade_records(rows)
+    first = handmade_records([row[:37] for row in rows])
+    second = handmade_records([row[37:] for row in rows])
+    state0 = E.init_state(2, 5)
+    once = E.update(state0, whole, NO_DETECT)
+    before = {k: v.clone() for k, v in once.to_dict().items()}
+    pieces = E.update(E.update(state0, first, NO_DETECT), second, NO_DETECT)
+    for name, value in once.to_dict().items():
+        assert same(value, getattr(pieces, name)), name
+    E.update(once, whole, E.EstimatorConfig())
+    E.estimate(once)
+    assert all(torch.equal(v, before[k]) for k, v in once.to_dict().items())
+    assert all(v.abs().sum() == 0 for v in state0.to_dict().values())
+    restored = E.EstimatorState.from_dict(once.to_dict())
+    assert all(torch.equal(a, b) for a, b in zip(E.estimate(restored), E.estimate(once)))
+
+
+# ---------------------------------------------------------------- prior and pooling
+
+
+def test_unseen_contexts_return_the_prior():
+    config = E.EstimatorConfig(prior_mean=0.3)
+    pc, so = E.estimate(E.init_state(2, 3), config)
+    assert torch.equal(pc, torch.full((2, 3, 2, 2), 0.3)) and torch.equal(so, torch.full((2, 3, 2, 2, 2), 0.3))
+
+    # population 0: agent 0 donates 4 times in context (1, 1), cooperating 3 times; observer 1 judges all good
+    rows = [[(0, 1, 1, 1, 1, a, 1) for a in (1, 1, 0, 1)], [(2, 0, 0, 0, 1, 0, 0)] * 4]
+    state = E.update(E.init_state(2, 3), handmade_records(rows), config)
+    pc, so = E.estimate(state, config)
+    seen_act = torch.zeros(2, 3, 2, 2, dtype=torch.bool)
+    seen_act[0, 0, 1, 1] = seen_act[1, 2, 0, 1] = True
+    # contexts nobody in the population has seen: exactly the prior
+    for b, (x_d, x_r) in [(0, (0, 0)), (0, (0, 1)), (0, (1, 0)), (1, (0, 0)), (1, (1, 1))]:
+        assert torch.equal(pc[b, :, x_d, x_r], torch.full((3,), 0.3))
+    # the agent itself: posterior mean with the base prior (no other agent has records of the context)
+    assert pc[0, 0, 1, 1] == pytest.approx((3 + 0.3) / (4 + 1))
+    # an alike agent that has not seen it borrows the pooled estimate as its prior mean
+    pooled = (3 + 0.3) / (4 + 1)
+    assert pc[0, 1, 1, 1] == pytest.approx(pooled) and pc[0, 2, 1, 1] == pytest.approx(pooled)
+    assert so[0, 1, 1, 1, 1] == pytest.approx(3.3 / 4) and so[0, 1, 0, 1, 1] == pytest.approx(1.3 / 2)
+    assert so[0, 0, 1, 1, 1] == pytest.approx(3.3 / 4)  # borrowed from observer 1: (3 + 0.3) / (3 + 1)
+    assert pc[1, 2, 0, 1] == pytest.approx(0.3 / 5) and pc[1, 0, 0, 1] == pytest.approx(0.3 / 5)
+    # without pooling every agent's unseen context is the prior
+    plain = E.EstimatorConfig(prior_mean=0.3, pool=False)
+    pc, so = E.estimate(state, plain)
+    assert torch.equal(pc[~seen_act], torch.full((int((~seen_act).sum()),), 0.3))
+    assert pc[0, 0, 1, 1] == pytest.approx(3.3 / 5) and so[0, 1, 1, 1, 1] == pytest.approx(3.3 / 4)
+
+
+def test_pooling_only_across_alike_agents():
+    # agents 0 and 1 cooperate in context (1, 1) (40 records each), agent 2 defects (40 records); in context
+    # (0, 1) only agent 0 has records (all C) and only agent 2 has records of context (1, 0) (all D)
+    rows = [[(0, 1, 2, 1, 1, 1, 1)] * 40 + [(1, 0, 2, 1, 1, 1, 1)] * 40 + [(2, 0, 1, 1, 1, 0, 0)] * 40
+            + [(0, 1, 2, 0, 1, 1, 1)] * 5 + [(2, 0, 1, 1, 0, 0, 1)] * 5]
+    state = E.update(E.init_state(1, 3), handmade_records(rows), E.EstimatorConfig())
+    alike = E.alike(state.act_n.reshape(1, 3, 4), state.act_k.reshape(1, 3, 4), state.act_sq.reshape(1, 3, 4), 12.0)
+    assert alike[0].tolist() == [[False, True, False], [True, False, False], [False, False, False]]
+    pc, _ = E.estimate(state)
+    assert pc[0, 1, 0, 1] == pytest.approx((5 + 0.5) / (5 + 1))  # borrowed from agent 0
+    assert pc[0, 2, 0, 1] == pytest.approx(0.5)  # agent 2 is like nobody: base prior
+    assert pc[0, 0, 1, 0] == pytest.approx(0.5) and pc[0, 2, 1, 0] == pytest.approx(0.5 / 6)
+
+
+# ---------------------------------------------------------------- against fixed agents
+
+
+def test_converges_to_the_true_tables_against_fixed_agents():
+    game = Game()
+    batch, n, steps = 2, 8, 30000
+    act, sig = mixed_population(batch)
+    pc, so = observable(act, sig, game)
+    streams = Streams([11, 12])
+    x = initial_reputation(batch, n)
+    config = E.EstimatorConfig()
+    state = E.init_state(batch, n, config)
+    parts = []
+    for _ in range(steps // 500):
+        x, _, records = play(pc, so, x, streams, 500, record=True)
+        state = E.update(state, records, config)
+        parts.append(records)
+    count_act, count_sig = context_counts(Records.cat(parts), batch, n)
+    assert torch.equal(state.act_n, count_act) and torch.equal(state.sig_n, count_sig)
+    assert int(state.act_resets.sum()) == 0 and int(state.sig_resets.sum()) == 0  # no false alarm
+    pc_hat, so_hat = E.estimate(state, config)
+    checked = 0
+    chi2 = []
+    for hat, true, count in ((pc_hat, pc, count_act), (so_hat, so, count_sig)):
+        often = count >= 50
+        sd = (true * (1 - true) / count.clamp_min(1)).sqrt()
+        # 5 binomial standard errors plus the prior's pull (worth pool_strength = 2 records)
+        bound = 5 * sd + 2.0 / (count + 2.0)
+        error = (hat - true).abs()
+        assert (error[often] <= bound[often]).all(), (error - bound)[often].max()
+        stochastic = often & (true > 0.05) & (true < 0.95)
+        chi2.append(((hat - true)[stochastic] / sd[stochastic]).square())
+        checked += int(often.sum())
+    chi2 = torch.cat(chi2)
+    assert checked >= 150 and chi2.numel() >= 40
+    assert chi2.mean() < 1.6  # standardised errors behave like N(0, 1) draws: mean square about 1
+
+
+def test_rare_contexts_borrow_from_alike_agents():
+    """Among discriminators with shunning, observers see a defection against a good recipient only
+    through execution errors; pooling the observers makes those few records count."""
+    game = Game()
+    batch, n = 2, 8
+    pc, so = observable(*parse_pop(["disc:shunning:8"]).batched_tables(batch), game)
+    streams = Streams([21, 22])
+    x = initial_reputation(batch, n)
+    pooled, plain = E.init_state(batch, n), E.init_state(batch, n)
+    config_plain = E.EstimatorConfig(pool=False)
+    for _ in range(16):
+        x, _, records = play(pc, so, x, streams, 500, record=True)
+        pooled, plain = E.update(pooled, records), E.update(plain, records, config_plain)
+    rare = (pooled.sig_n >= 1) & (pooled.sig_n <= 10)
+    assert int(rare.sum()) >= 8
+    error_pooled = (E.estimate(pooled)[1] - so).abs()[rare].mean()
+    error_plain = (E.estimate(plain, config_plain)[1] - so).abs()[rare].mean()
+    assert error_pooled < 0.03 and error_plain > 2 * error_pooled
+
+
+# ---------------------------------------------------------------- following a change
+
+
+def test_follows_an_agent_who_changes_and_keeps_the_others_long_memory():
+    """Agent 0 switches from disc + stern judging to alld that also judges cooperation with a good
+    recipient as bad.  Within 30 records of the new behaviour in a context, its estimate is within
+    0.05 of the new value; the agents who did not change never lose a record of long memory."""
+    game = Game()
+    batch, n = 4, 8
+    act, sig = parse_pop(["disc:stern-judging:8"]).batched_tables(batch)
+    pc, so = observable(act, sig, game)
+    streams = Streams([31, 32, 33, 34])
+    x = initial_reputation(batch, n)
+    config = E.EstimatorConfig()
+    state = stale = E.init_state(batch, n)
+    for _ in range(12):
+        x, _, records = play(pc, so, x, streams, 500, record=True)
+        state, stale = E.update(state, records, config), E.update(stale, records, NO_DETECT)
+    act[:, 0] = action_table("alld")
+    sig[:, 0, 1, :, 1] = 0.0  # cooperation with a good recipient is judged bad
+    pc_new, so_new = observable(act, sig, game)
+    # agent 0's common contexts after the switch: donor bad and recipient good; observing C to good by a good donor
+    watched = [("act", (0, 0, 1), 0.0), ("sig", (0, 1, 1, 1), game.mu)]
+    seen = {name: torch.zeros(batch) for name, _, _ in watched}
+    followed = {name: torch.zeros(batch, dtype=torch.bool) for name, _, _ in watched}
+    ess_before = E.effective_sample_size(state)
+    for _ in range(20):
+        x, _, records = play(pc_new, so_new, x, streams, 100, record=True)
+        state, stale = E.update(state, records, config), E.update(stale, records, NO_DETECT)
+        count_act, count_sig = context_counts(records, batch, n)
+        pc_hat, so_hat = E.estimate(state, config)
+        for name, index, value in watched:
+            count, hat = (count_act, pc_hat) if name == "act" else (count_sig, so_hat)
+            seen[name] += count[(slice(None), *index)]
+            error = (hat[(slice(None), *index)] - value).abs()
+            assert (error[seen[name] >= 30] < 0.05).all(), (name, seen[name], error)
+            followed[name] |= seen[name] >= 30
+        ess_after = E.effective_sample_size(state)
+        for before, after in zip(ess_before, ess_after):
+            assert (after[:, 1:] >= before[:, 1:]).all()  # the others' memories only grow
+        ess_before = ess_after
+    assert all(f.all() for f in followed.values())
+    assert int(state.act_resets[:, 1:].sum()) == 0 and int(state.sig_resets[:, 1:].sum()) == 0
+    assert (state.act_resets[:, 0, 0, 1] >= 1).all() and (state.sig_resets[:, 0, 1, 1, 1] >= 1).all()
+    # the others are still estimated from all their records, and well
+    pc_hat, so_hat = E.estimate(state, config)
+    assert torch.equal(state.act_n[:, 1:], stale.act_n[:, 1:])
+    common = state.act_n[:, 1:] >= 200
+    assert ((pc_hat[:, 1:] - pc[:, 1:]).abs()[common] < 0.02).all()
+    # without change detection the stale estimate would still be far from the new behaviour
+    _, so_stale = E.estimate(stale, NO_DETECT)
+    assert (so_stale[:, 0, 1, 1, 1] > 0.5).all()
+
+
+def test_restart_keeps_exactly_the_records_after_the_change():
+    # one context: 100 C, then 5 D (one update, and record by record)
+    history = [1] * 100 + [0] * 5
+    rows = [[(0, 1, 2, 1, 1, a, 1) for a in history]]
+    state = E.update(E.init_state(1, 3), handmade_records(rows))
+    assert int(state.act_resets[0, 0, 1, 1]) == 1
+    assert state.act_n[0, 0, 1, 1] == 5 and state.act_k[0, 0, 1, 1] == 0
+    assert state.sig_n[0, 2, 1, 1, 1] == 100  # the observer saw no change
+    step = E.init_state(1, 3)
+    for a in history:
+        step = E.update(step, handmade_records([[(0, 1, 2, 1, 1, a, 1)]]))
+    assert int(step.act_resets[0, 0, 1, 1]) == 1 and step.act_k[0, 0, 1, 1] == 0
+    assert 4 <= step.act_n[0, 0, 1, 1] <= 5
+
+
+def test_slow_drift_is_tracked():
+    """A context drifts from 0.99 to 0.5 over 3000 records: the estimate ends within 0.1 of the truth."""
+    g = torch.Generator().manual_seed(7)
+    batch, per = 8, 50
+    state = E.init_state(batch, 3)
+    z8 = torch.zeros(batch, per, dtype=torch.uint8)
+    donor, recipient, observer = (torch.full((batch, per), j, dtype=torch.int32) for j in range(3))
+    for t in range(0, 6000, per):
+        p = 0.99 - 0.49 * min(max(t - 2000, 0) / 3000, 1.0)
+        a = (torch.rand(batch, per, generator=g, dtype=torch.float64) < p).to(torch.uint8)
+        state = E.update(state, Records(donor, recipient, observer, z8 + 1, z8 + 1, a, z8))
+    pc_hat, _ = E.estimate(state)
+    assert ((pc_hat[:, 0, 1, 1] - 0.5).abs() < 0.1).all()
+    assert (state.act_resets[:, 0, 1, 1] >= 1).all()
+
+
+# ---------------------------------------------------------------- batches, API
+
+
+def same(x, y):
+    """Equal counts (integers exactly; float sums up to the order of summation)."""
+    if x.dtype == torch.int64:
+        return torch.equal(x, y)
+    return torch.allclose(x, y, rtol=1e-12, atol=1e-12)
+
+
+def test_populations_are_independent_in_a_batch():
+    game = Game()
+    batch, n = 3, 6
+    act, sig = mixed_population(batch)[0][:, :n], mixed_population(batch)[1][:, :n]
+    act[1, 0] = 1.0 - act[1, 0]
+    pc, so = observable(act, sig, game)
+    streams = Streams([41, 42, 43])
+    x = initial_reputation(batch, n)
+    together = E.init_state(batch, n)
+    alone = [E.init_state(1, n) for _ in range(batch)]
+    for steps in (700, 300, 900):
+        x, _, records = play(pc, so, x, streams, steps, record=True)
+        together = E.update(together, records)
+        for b in range(batch):
+            rows = Records(*(getattr(records, f)[b : b + 1] for f in Records.FIELDS))
+            alone[b] = E.update(alone[b], rows)
+    pc_hat, so_hat = E.estimate(together)
+    for b in range(batch):
+        for name, value in alone[b].to_dict().items():
+            assert same(value[0], getattr(together, name)[b]), name
+        pc_b, so_b = E.estimate(alone[b])
+        assert same(pc_b[0], pc_hat[b]) and same(so_b[0], so_hat[b])
+    # changing another population's records changes nothing in population 0
+    x, _, records = play(pc, so, x, streams, 400, record=True)
+    shuffled = Records(*(getattr(records, f).clone() for f in Records.FIELDS))
+    shuffled.action[1:] = 1 - shuffled.action[1:]
+    shuffled.donor[1:] = shuffled.donor[1:].flip(1)
+    a, b = E.update(together, records), E.update(together, shuffled)
+    assert all(same(getattr(a, f)[0], getattr(b, f)[0]) for f in a.to_dict())
+    assert not same(a.act_k[1], b.act_k[1])
+
+
+def test_substitute_puts_each_learners_live_tables_in_its_own_row():
+    pc_hat = torch.rand(2, 4, 2, 2, dtype=torch.float64)
+    so_hat = torch.rand(2, 4, 2, 2, 2, dtype=torch.float64)
+    pc_own = torch.rand(2, 2, 2, 2, dtype=torch.float64, requires_grad=True)
+    so_own = torch.rand(2, 2, 2, 2, 2, dtype=torch.float64, requires_grad=True)
+    pc_view, so_view = E.substitute(pc_hat, so_hat, [0, 2], pc_own, so_own)
+    assert pc_view.shape == (2, 2, 4, 2, 2) and so_view.shape == (2, 2, 4, 2, 2, 2)
+    assert torch.equal(pc_view[:, 0, 0], pc_own[:, 0]) and torch.equal(pc_view[:, 1, 2], pc_own[:, 1])
+    assert torch.equal(pc_view[:, 0, 2], pc_hat[:, 2]) and torch.equal(so_view[:, 1, 0], so_hat[:, 0])
+    pc_view[:, 0].sum().backward()
+    assert torch.equal(pc_own.grad[:, 0], torch.ones(2, 2, 2)) and pc_own.grad[:, 1].abs().sum() == 0
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"prior_mean": 1.0}, {"pool_strength": 0.0}, {"window": 63}, {"window": 0}, {"fast_horizon": 1.0},
+     {"change_threshold": math.nan}, {"forget": 0.9}, {"forget": 1.5, "detect_change": False}, {"pool": 1}],
+)
+def test_bad_settings_are_refused(kwargs):
+    with pytest.raises(ConfigError, match="estimator"):
+        E.EstimatorConfig(**kwargs)
+
+
+def test_plain_forgetting_ablation():
+    """``forget`` discounts the long memory per interaction, as the SPEC's prototype did."""
+    config = E.EstimatorConfig(detect_change=False, forget=0.5)
+    rows = [[(0, 1, 2, 1, 1, 1, 1), (1, 0, 2, 1, 1, 1, 1), (0, 1, 2, 1, 1, 0, 1)]]
+    state = E.update(E.init_state(1, 3), handmade_records(rows), config)
+    assert state.act_n[0, 0, 1, 1] == pytest.approx(0.25 + 1.0) and state.act_k[0, 0, 1, 1] == pytest.approx(0.25)
+    state = E.update(state, handmade_records([[(1, 0, 2, 1, 1, 1, 1)]]), config)
+    assert state.act_n[0, 0, 1, 1] == pytest.approx(0.625)
+    ess, _ = E.effective_sample_size(state)
+    assert ess[0, 0, 1, 1] == pytest.approx(0.625**2 / (0.125**2 + 0.5**2))
