@@ -1,17 +1,20 @@
-"""Throughput of the batched torch simulator (``recigrad.world.play``) against the
-plain-Python one (``recigrad.plain.play_plain``), and against two bounds measured
-in the same run on the same batch:
+"""Throughput of the batched simulator (``recigrad.world.play``: numpy streams and
+a compiled loop, torch tensors in and out) against the plain-Python one
+(``recigrad.plain.play_plain``), and against bounds measured in the same run on
+the same batch:
 
 - ``uniforms``: generating the three uniforms per interaction alone
-  (``Streams.uniform``, one generator per population, in chunks of ``world.CHUNK``);
-- ``bare loop``: a per-step Python loop of one gather and one scatter on ``(B, N)``
-  tensors, the least a sequential step can cost in torch on this machine.
+  (``Streams.uniform(steps, 3)``, one generator per population), the random-number bound;
+- ``copy``: one copy of those uniforms (read and write 48 bytes per interaction), the memory bound;
+- ``torch loop``: a bare per-step loop of one gather and one scatter on ``(B, N)``
+  torch tensors: the most a simulator stepping in torch could reach.
 
-``sim / bound`` is the simulator's rate as a fraction of a bound's rate;
-``sim / both`` uses the time of both bounds together (uniforms + bare loop).
-Population: N = 8 discriminators with stern-judging signals, observable tables.
-Rates are interactions per second (all populations of the batch together), the
-median of several repeats.
+``% rng`` is the simulator's rate as a fraction of the uniforms' rate, ``% rng+mem``
+as a fraction of the rate of uniforms and copy together (time added).  Population:
+N = 8 discriminators with stern-judging signals, observable tables.  Rates are
+interactions per second (all populations of the batch together), medians over
+repeats; the measurements of one repeat are interleaved, so that load from
+other processes falls on all of them alike.
 
     python benchmarks/simulator_throughput.py [--quick] [--json]
 """
@@ -24,6 +27,7 @@ import platform
 import statistics
 import time
 
+import numpy as np
 import torch
 
 from recigrad import world
@@ -33,31 +37,29 @@ from recigrad.population import parse_pop
 from recigrad.streams import Streams
 
 N = 8
-# batch -> (interactions per population, repeats); full and --quick
-PLAN = {1: (4096, 5), 64: (4096, 5), 1024: (2048, 5), 16384: (512, 5)}
-QUICK = {1: (1024, 3), 64: (1024, 3), 1024: (512, 3), 16384: (512, 1)}
-PLAIN = (200_000, 5)
-PLAIN_QUICK = (50_000, 3)
+POPULATION = f"disc:stern-judging:{N}"
+# batch -> interactions per population; repeats
+PLAN = {1: 262_144, 64: 16_384, 1024: 2048, 16384: 512}
+QUICK = {1: 32_768, 64: 4096, 1024: 1024, 16384: 512}
+REPEATS, QUICK_REPEATS = 7, 3
+PLAIN_STEPS, PLAIN_QUICK_STEPS = 200_000, 50_000
+TORCH_LOOP_STEPS = 2048  # the bare torch loop is slow at small batch: fewer steps suffice
 
 
-def median_rate(run, work: int, repeats: int) -> float:
-    """Median of ``work / seconds`` over ``repeats`` calls of ``run`` (after one untimed warm-up call)."""
+def timed(run) -> float:
+    start = time.perf_counter()
     run()
-    rates = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        rates.append(work / (time.perf_counter() - start))
-    return statistics.median(rates)
+    return time.perf_counter() - start
 
 
 def bench_batch(batch: int, steps: int, repeats: int, game: Game) -> dict:
-    act, sig = parse_pop([f"disc:stern-judging:{N}"]).batched_tables(batch)
+    act, sig = parse_pop([POPULATION]).batched_tables(batch)
     pc, so = observable(act, sig, game)
-    work = batch * steps
     streams = Streams(range(batch), "world")
     x = world.initial_reputation(batch, N)
-    sim = median_rate(lambda: world.play(pc, so, x, streams, steps), work, repeats)
+
+    def simulator():
+        world.play(pc, so, x, streams, steps)
 
     bound_streams = Streams(range(batch), "bound")
 
@@ -68,29 +70,42 @@ def bench_batch(batch: int, steps: int, repeats: int, game: Game) -> dict:
             bound_streams.uniform(chunk, 3)
             done += chunk
 
-    unif = median_rate(uniforms, work, repeats)
+    chunk = min(world.CHUNK, steps)
+    source = np.random.default_rng(0).random((batch, chunk, 3))
+    target = np.empty_like(source)
 
+    def copy():
+        for _ in range(steps // chunk):
+            np.copyto(target, source)
+
+    loop_steps = min(steps, TORCH_LOOP_STEPS)
     generator = torch.Generator().manual_seed(0)
-    source = torch.randint(0, N, (steps, batch, 1), generator=generator)
-    target = torch.randint(0, N, (steps, batch, 1), generator=generator)
+    take = torch.randint(0, N, (loop_steps, batch, 1), generator=generator)
+    put = torch.randint(0, N, (loop_steps, batch, 1), generator=generator)
     state = torch.ones(batch, N, dtype=torch.int64)
 
-    def bare_loop():
-        for t in range(steps):
-            state.scatter_(1, target[t], state.gather(1, source[t]))
+    def torch_loop():
+        for t in range(loop_steps):
+            state.scatter_(1, put[t], state.gather(1, take[t]))
 
-    loop = median_rate(bare_loop, work, repeats)
-    both = 1.0 / (1.0 / unif + 1.0 / loop)
+    runs = {"world": (simulator, steps), "uniforms": (uniforms, steps), "copy": (copy, steps)}
+    runs["torch_loop"] = (torch_loop, loop_steps)
+    for run, _ in runs.values():  # warm-up (compilation, allocations)
+        run()
+    rates: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, (run, work) in runs.items():
+            rates[name].append(batch * work / timed(run))
+    med = {name: statistics.median(values) for name, values in rates.items()}
+    rng_mem = 1.0 / (1.0 / med["uniforms"] + 1.0 / med["copy"])
     return {
         "batch": batch,
         "interactions_per_population": steps,
         "repeats": repeats,
-        "torch": sim,
-        "uniforms": unif,
-        "bare_loop": loop,
-        "sim_over_uniforms": sim / unif,
-        "sim_over_bare_loop": sim / loop,
-        "sim_over_both": sim / both,
+        **med,
+        "world_over_uniforms": med["world"] / med["uniforms"],
+        "world_over_uniforms_and_copy": med["world"] / rng_mem,
+        "world_over_torch_loop": med["world"] / med["torch_loop"],
     }
 
 
@@ -98,48 +113,65 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short run (~20 s)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument("--threads", type=int, default=0, help="intra-op threads (torch and numba); default: leave as configured")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        try:
+            import numba
+
+            numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+        except ImportError:  # pragma: no cover
+            pass
     plan = QUICK if args.quick else PLAN
-    plain_steps, plain_repeats = PLAIN_QUICK if args.quick else PLAIN
+    repeats = QUICK_REPEATS if args.quick else REPEATS
+    plain_steps = PLAIN_QUICK_STEPS if args.quick else PLAIN_STEPS
     game = Game()
 
-    act, sig = parse_pop([f"disc:stern-judging:{N}"]).tables()
+    act, sig = parse_pop([POPULATION]).tables()
     act_list, sig_list = act.tolist(), sig.tolist()
-    plain = median_rate(lambda: play_plain(act_list, sig_list, game, plain_steps, seed=0), plain_steps, plain_repeats)
+    plain_times = [timed(lambda: play_plain(act_list, sig_list, game, plain_steps, seed=0)) for _ in range(repeats)]
+    plain = plain_steps / statistics.median(plain_times)
     rows = []
-    for batch, (steps, repeats) in plan.items():
+    for batch, steps in plan.items():
         row = bench_batch(batch, steps, repeats, game)
         row["plain"] = plain
-        row["torch_over_plain"] = row["torch"] / plain
+        row["world_over_plain"] = row["world"] / plain
         rows.append(row)
 
+    try:
+        import numba
+
+        numba_threads = numba.get_num_threads()
+    except ImportError:  # pragma: no cover
+        numba_threads = None
+    meta = {
+        "population": POPULATION,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "numba_threads": numba_threads,
+        "plain_interactions": plain_steps,
+        "repeats": repeats,
+    }
     if args.json:
-        meta = {
-            "n": N,
-            "population": f"disc:stern-judging:{N}",
-            "torch": torch.__version__,
-            "threads": torch.get_num_threads(),
-            "python": platform.python_version(),
-            "plain_interactions": plain_steps,
-            "plain_repeats": plain_repeats,
-        }
         print(json.dumps({"meta": meta, "plain": plain, "rows": rows}))
         return
     print(
-        f"N = {N}, disc + stern-judging; interactions/s, median of repeats; "
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+        f"{POPULATION}; interactions/s, median of {repeats} repeats; "
+        f"torch {torch.__version__} ({meta['torch_threads']} threads), numba threads {numba_threads}"
     )
-    print(f"plain Python: {plain:,.0f} interactions/s")
-    header = (
-        f"{'batch':>6} {'steps':>6} {'torch':>12} {'torch/plain':>11} {'uniforms':>12} "
-        f"{'bare loop':>12} {'sim/unif':>8} {'sim/loop':>8} {'sim/both':>8}"
+    print(f"plain Python (play_plain): {plain:,.0f} interactions/s")
+    print(
+        f"{'batch':>6} {'steps':>7} {'world.play':>12} {'/plain':>7} {'uniforms':>12} {'copy':>13} "
+        f"{'torch loop':>11} {'% rng':>6} {'% rng+mem':>9} {'/torch loop':>11}"
     )
-    print(header)
     for r in rows:
         print(
-            f"{r['batch']:>6} {r['interactions_per_population']:>6} {r['torch']:>12,.0f} "
-            f"{r['torch_over_plain']:>11.2f} {r['uniforms']:>12,.0f} {r['bare_loop']:>12,.0f} "
-            f"{r['sim_over_uniforms']:>8.3f} {r['sim_over_bare_loop']:>8.3f} {r['sim_over_both']:>8.3f}"
+            f"{r['batch']:>6} {r['interactions_per_population']:>7} {r['world']:>12,.0f} {r['world_over_plain']:>7.1f} "
+            f"{r['uniforms']:>12,.0f} {r['copy']:>13,.0f} {r['torch_loop']:>11,.0f} "
+            f"{100 * r['world_over_uniforms']:>6.0f} {100 * r['world_over_uniforms_and_copy']:>9.0f} "
+            f"{r['world_over_torch_loop']:>11.1f}"
         )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import replace
@@ -291,6 +292,8 @@ def cmd_bench(args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # the work is many small tensor operations: on a busy 2-core machine extra threads only contend
+    torch.set_num_threads(int(os.environ.get("RECIGRAD_THREADS", "1")))
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -36,7 +36,7 @@ from recigrad.progress import progress_bar
 from recigrad.reference import Reference, best_response_gap, reference
 from recigrad.text import table
 
-METHODS = {"rg": "recigrad.learner"}
+METHODS = {"rg": "recigrad.learner", "reinforce": "recigrad.baselines.reinforce", "ppo": "recigrad.baselines.ppo"}
 THRESHOLDS = (95.0, 99.0)
 
 
@@ -84,6 +84,7 @@ def run(
     state = module.start(regime, seeds)
     curve: list[dict] = []
     reached: dict[float, list] = {t: [None] * len(seeds) for t in THRESHOLDS}
+    reached_seconds: dict[float, list] = {t: [None] * len(seeds) for t in THRESHOLDS}
     with progress_bar(iterations, f"{regime.name} {method}", "it") as bar:
         for iteration in range(1, iterations + 1):
             module.step(state)
@@ -99,16 +100,17 @@ def run(
                     for k, value in enumerate(report["percent_of_reference"].tolist()):
                         if reached[threshold][k] is None and value >= threshold:
                             reached[threshold][k] = state.interactions
+                            reached_seconds[threshold][k] = line["seconds"]
                 bar.set_postfix_str(f"{report['percent_of_reference'].mean():.2f}% of reference")
             bar.update(1)
     seconds = time.perf_counter() - clock
-    result = _summary(state, regime, method, seeds, ref, curve[-1], reached, seconds)
+    result = _summary(state, regime, method, seeds, ref, curve[-1], reached, reached_seconds, seconds)
     if out is not None:
         write_run_folder(Path(out), regime, method, seeds, state, ref, curve, result)
     return result
 
 
-def _summary(state, regime, method, seeds, ref, last, reached, seconds) -> dict:
+def _summary(state, regime, method, seeds, ref, last, reached, reached_seconds, seconds) -> dict:
     runs = []
     learners = regime.population.learners
     nashconv = None
@@ -124,6 +126,8 @@ def _summary(state, regime, method, seeds, ref, last, reached, seconds) -> dict:
             entry["collapsed"] = bool(last["collapsed"][k])
             entry["interactions_to_95"] = reached[95.0][k]
             entry["interactions_to_99"] = reached[99.0][k]
+            entry["seconds_to_95"] = reached_seconds[95.0][k]
+            entry["seconds_to_99"] = reached_seconds[99.0][k]
         else:
             entry["mean_payoff"] = last["mean_payoff"][k]
             entry["cooperation"] = last["cooperation"][k]
