@@ -93,12 +93,14 @@ def test_learner_never_reads_true_tables():
     assert torch.equal(a.logits_act, b.logits_act) and torch.equal(a.logits_sig, b.logits_sig)
 
 
-def test_seed_alone_equals_seed_in_batch():
-    regime = load_regime("hybrid-alld")
+@pytest.mark.parametrize("name", ["hybrid-alld", "society-L6"])
+def test_seed_alone_equals_seed_in_batch(name):
+    """Bit for bit: per-population convergence in the model and batch-invariant sigmoids."""
+    regime = load_regime(name)
     regime = replace(regime, train=replace(regime.train, interactions=300))
-    batch = learner.start(regime, [5, 6, 7])
+    batch = learner.start(regime, [5, 6, 7, 8, 9])
     alone = learner.start(regime, [6])
-    for _ in range(5):
+    for _ in range(25):
         learner.step(batch)
         learner.step(alone)
     assert torch.equal(batch.logits_act[1], alone.logits_act[0]) and torch.equal(batch.logits_sig[1], alone.logits_sig[0])

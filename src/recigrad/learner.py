@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from recigrad import estimators, exact, model
+from recigrad import estimators, exact, model, numerics
 from recigrad.config import Regime
 from recigrad.game import DTYPE, Game, observable
 from recigrad.norms import action_table, signal_table
@@ -52,7 +52,7 @@ def own_payoffs(
 ) -> torch.Tensor:
     """``J (B, L)``: each learner's per-round payoff in its own model of the
     population, differentiable in its own logits ``(B, L, 2, 2)`` / ``(B, L, 2, 2, 2)``."""
-    pc_own, so_own = observable(torch.sigmoid(logits_act), torch.sigmoid(logits_sig), game)
+    pc_own, so_own = observable(numerics.sigmoid(logits_act), numerics.sigmoid(logits_sig), game)
     pc_view, so_view = estimators.substitute(pc_hat, so_hat, learners, pc_own, so_own)
     batch, n_learners, n = pc_view.shape[:3]
     solution = SOLVERS[solver](pc_view.flatten(0, 1), so_view.flatten(0, 1), game.b, game.c)
@@ -90,8 +90,8 @@ class Learners:
     def tables(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Everyone's current true intended tables ``(B, N, ...)`` (for the world and for evaluation only)."""
         act, sig = self.fixed_act.clone(), self.fixed_sig.clone()
-        act[:, self.learners] = torch.sigmoid(self.logits_act.detach())
-        sig[:, self.learners] = torch.sigmoid(self.logits_sig.detach())
+        act[:, self.learners] = numerics.sigmoid(self.logits_act.detach())
+        sig[:, self.learners] = numerics.sigmoid(self.logits_sig.detach())
         return act, sig
 
 

@@ -68,12 +68,15 @@ def stationary_good(pc: torch.Tensor, so: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
         sd = s.detach()
         g = torch.ones(s.shape[:2], dtype=s.dtype)
+        # each population stops on its own, so its answer does not depend on the batch
+        done = torch.zeros(s.shape[0], 1, dtype=torch.bool)
         for _ in range(MAX_STEPS):
             phi, slope = _phi(sd, _others_mean(g))
             residual = g - phi
             step = _solve_rank_one(slope / (n - 1), residual, transpose=False)
-            g = (g - step).clamp(0.0, 1.0)
-            if step.abs().max() < TOLERANCE:
+            g = torch.where(done, g, (g - step).clamp(0.0, 1.0))
+            done |= step.abs().amax(-1, keepdim=True) < TOLERANCE
+            if done.all():
                 break
         _, slope = _phi(sd, _others_mean(g))
         u = slope / (n - 1)
