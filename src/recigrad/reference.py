@@ -29,7 +29,9 @@ two others are equal, ``recigrad.exact.solve`` answers on the full chain.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import wraps
 
 import torch
 
@@ -71,6 +73,33 @@ class Reference:
 
 
 # ---------------------------------------------------------------------------
+# threads
+
+
+def _one_thread(function):
+    """Run on one thread: the solver's tensors are small, and several threads
+    are slower (much slower on a busy machine) and trip batched LU solves in
+    torch's CPU build (see ``recigrad.exact``)."""
+
+    @wraps(function)
+    def wrapper(*args, **kwargs):
+        with _threads(1):
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
+@contextmanager
+def _threads(count: int):
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+# ---------------------------------------------------------------------------
 # the lumped exact chain
 
 
@@ -104,6 +133,7 @@ def _count_states(sizes: list[int]) -> torch.Tensor:
     return torch.stack([grid.reshape(-1) for grid in grids], dim=1)
 
 
+@_one_thread
 def lumped_payoff(act: torch.Tensor, sig: torch.Tensor, learner: int, groups: Groups, game: Game) -> torch.Tensor:
     """Learner's exact per-round payoff ``(M,)`` for populations ``act (M, N, 2, 2)``,
     ``sig (M, N, 2, 2, 2)`` whose other agents have equal tables within each of
@@ -161,7 +191,7 @@ def _stationary(generator: torch.Tensor) -> torch.Tensor:
     a[:, -1, :] = 1.0  # one balance equation replaced by sum(pi) = 1
     rhs = torch.zeros(a.shape[0], a.shape[1], 1, dtype=DTYPE)
     rhs[:, -1] = 1.0
-    pi = exact._Solve.apply(a, rhs).squeeze(-1)
+    pi = exact._Solve.apply(a, rhs).squeeze(-1)  # one-thread LU, also in backward (see recigrad.exact)
     if not torch.isfinite(pi).all():
         raise ConfigError("the exact chain has no unique stationary distribution (with zero errors a state can be absorbing)")
     return pi
@@ -250,6 +280,7 @@ def _evaluate(evaluator, act, sig, learner, cand_act, cand_sig, game) -> torch.T
     return torch.cat(parts).reshape(batch, k)
 
 
+@_one_thread
 def payoff_of(act, sig, learner: int, cand_act, cand_sig, game: Game, model: str = "auto") -> torch.Tensor:
     """Learner ``learner``'s per-round payoff when its tables are replaced by each
     candidate, the others' tables fixed.
@@ -408,6 +439,7 @@ def _solve_class(evaluator, act, sig, learner, random_logits, game, order, steps
     return payoff, entries, _strictness(evaluator, act, sig, learner, entries, payoff, game)
 
 
+@_one_thread
 def reference(
     act: torch.Tensor,
     sig: torch.Tensor,
