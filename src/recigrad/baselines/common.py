@@ -31,11 +31,14 @@ from __future__ import annotations
 
 import json
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from importlib import resources
 
 import torch
+import torch.nn.functional as F
 
+from recigrad import numerics
 from recigrad.config import Regime
 from recigrad.game import DTYPE, Game, observable
 from recigrad.learner import warmup_logits
@@ -101,6 +104,11 @@ class Events:
     count: torch.Tensor  # long (B, L): events per learner
 
     @property
+    def pair(self) -> torch.Tensor:
+        """``(B, L, T)``: ``2 context + outcome``, the index of the event's (context, outcome) pair (0..23)."""
+        return 2 * self.context + (self.outcome > 0.5).to(torch.long)
+
+    @property
     def slots(self) -> int:
         return self.context.shape[-1]
 
@@ -139,31 +147,44 @@ def decision_events(records: Records, learners: list[int], game: Game) -> Events
 # log-probabilities
 
 
+def rowwise(fn, *xs: torch.Tensor) -> torch.Tensor:
+    """``fn(*xs)`` for an element-wise ``fn`` of tensors of one shape, each population
+    (leading row) padded to whole vector blocks, so that its values, and those of
+    the backward pass, do not depend on the other populations of the batch
+    (transcendental functions may differ in the last bit between torch's scalar
+    and vector code; see ``recigrad.numerics``)."""
+    batch, shape = xs[0].shape[0], xs[0].shape
+    flat = [x.reshape(batch, -1) for x in xs]
+    pad = (-flat[0].shape[1]) % numerics.BLOCK
+    return fn(*(F.pad(x, (0, pad)) for x in flat))[:, : flat[0].shape[1]].reshape(shape)
+
+
 def _log(x: float) -> float:
     return math.log(x) if x > 0 else -math.inf
 
 
-def log_prob(logits: torch.Tensor, events: Events, game: Game) -> torch.Tensor:
-    """``(B, L, T)``: log-probability of each event's realised outcome under the
-    learner's observable table (0 on padding).  ``logits (B, L, 12)``.
+def outcome_log_probs(logits: torch.Tensor, game: Game) -> torch.Tensor:
+    """``(B, L, 12, 2)``: log-probability of each outcome (0, 1) in each context under
+    the learner's observable table, from ``logits (B, L, 12)``.
 
     An outcome's probability is ``lo (1 - q) + hi q`` with ``q = sigmoid(z)``:
-    ``(lo, hi) = (0, 1 - e)`` for a realised C, ``(mu, 1 - mu)`` for an observed
-    "good"; computed in log space (log-sigmoid, log-add-exp) for stability.
+    ``(lo, hi) = (0, 1 - e)`` for a realised C (and ``(1, e)`` for D), ``(mu, 1 - mu)``
+    for an observed "good" (and ``(1 - mu, mu)`` for "bad"); computed in log space
+    (log-sigmoid, log-add-exp) for stability.
     """
-    z = logits.gather(-1, events.context)
-    donor = events.context < ACTION_CONTEXTS
-    log_q, log_not_q = torch.nn.functional.logsigmoid(z), torch.nn.functional.logsigmoid(-z)
-
-    def mix(lo_donor: float, hi_donor: float, lo_obs: float, hi_obs: float) -> torch.Tensor:
-        lo = torch.where(donor, _log(lo_donor), _log(lo_obs))
-        hi = torch.where(donor, _log(hi_donor), _log(hi_obs))
-        return torch.logaddexp(lo + log_not_q, hi + log_q)
-
+    log_q = rowwise(F.logsigmoid, logits).unsqueeze(-1)
+    log_not_q = rowwise(lambda z: F.logsigmoid(-z), logits).unsqueeze(-1)
     e, mu = game.e, game.mu
-    yes = mix(0.0, 1.0 - e, mu, 1.0 - mu)
-    no = mix(1.0, e, 1.0 - mu, mu)
-    return torch.where(events.outcome > 0.5, yes, no) * events.valid
+    donor = torch.arange(CONTEXTS).view(-1, 1) < ACTION_CONTEXTS  # (12, 1)
+    lo = torch.where(donor, torch.tensor([[_log(1.0), _log(0.0)]]), torch.tensor([[_log(1.0 - mu), _log(mu)]]))
+    hi = torch.where(donor, torch.tensor([[_log(e), _log(1.0 - e)]]), torch.tensor([[_log(mu), _log(1.0 - mu)]]))
+    return rowwise(torch.logaddexp, lo.to(logits.dtype) + log_not_q, hi.to(logits.dtype) + log_q)
+
+
+def log_prob(logits: torch.Tensor, events: Events, game: Game) -> torch.Tensor:
+    """``(B, L, T)``: log-probability of each event's realised outcome under the
+    learner's observable table (0 on padding).  ``logits (B, L, 12)``."""
+    return outcome_log_probs(logits, game).flatten(-2).gather(-1, events.pair) * events.valid
 
 
 # ---------------------------------------------------------------------------
@@ -300,8 +321,8 @@ class BaselineState:
     def tables(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Everyone's current true intended tables ``(B, N, ...)`` (for the world and for evaluation only)."""
         act, sig = self.fixed_act.clone(), self.fixed_sig.clone()
-        act[:, self.learners] = torch.sigmoid(self.logits_act.detach())
-        sig[:, self.learners] = torch.sigmoid(self.logits_sig.detach())
+        act[:, self.learners] = numerics.sigmoid(self.logits_act.detach())
+        sig[:, self.learners] = numerics.sigmoid(self.logits_sig.detach())
         return act, sig
 
 
@@ -330,6 +351,18 @@ def start_state(regime: Regime, seeds: list[int], config, purpose: str) -> Basel
     )
 
 
+@contextmanager
+def one_thread():
+    """Run on one torch thread: the tensors are small, and several threads are
+    slower (an order of magnitude on a busy machine)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def play_and_update(state: BaselineState, update) -> torch.Tensor:
     """One driver iteration: play ``regime.train.interactions`` interactions (the
     same budget per iteration as every method), updating with ``update(state,
@@ -337,6 +370,11 @@ def play_and_update(state: BaselineState, update) -> torch.Tensor:
     updates per iteration, or one every few iterations).  The tables change only
     at updates.  Returns each learner's mean payoff per round over the
     interactions played, ``(B, L)``, read from the records."""
+    with one_thread():
+        return _play_and_update(state, update)
+
+
+def _play_and_update(state: BaselineState, update) -> torch.Tensor:
     game, per_step, size = state.game, state.regime.train.interactions, state.batch_interactions
     played, parts = 0, []
     while played < per_step:
