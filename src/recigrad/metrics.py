@@ -1,6 +1,9 @@
 """Metrics of SPEC section 8, computed from true tables (evaluation only).
 
-- **percent of reference**: payoff / reference payoff;
+- **percent of reference**: payoff / reference payoff, ``100 (1 - (ref - payoff) / scale)``
+  with ``scale = max(|ref|, c)``: equal to ``100 payoff / ref`` whenever the
+  reference is at least ``c``, and still meaningful where the reference is 0
+  (against unconditional defectors, 99% means losing at most ``0.01 c`` per round);
 - **adherence**: over the reference's strict contexts, weighted by how often
   each context occurs under the learner's stationary play, the probability the
   learner puts on the reference output;
@@ -73,6 +76,12 @@ def sensitivity(head: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     return (high - low).clamp_min(0.0)
 
 
+def percent_of_reference(payoff: torch.Tensor, reference: torch.Tensor, game: Game) -> torch.Tensor:
+    """``100 payoff / reference``, with the reference's scale floored at the cost ``c``."""
+    scale = reference.abs().clamp_min(game.c)
+    return 100.0 * (1.0 - (reference - payoff) / scale)
+
+
 def learner_report(act, sig, agent: int, game: Game, ref=None) -> dict[str, torch.Tensor]:
     """Per-population metrics of one learner, everyone's true tables given."""
     solution = evaluate(act, sig, game)
@@ -86,7 +95,7 @@ def learner_report(act, sig, agent: int, game: Game, ref=None) -> dict[str, torc
     if ref is not None:
         ref_act, ref_sig = ref.act.expand_as(own_act), ref.sig.expand_as(own_sig)
         out["reference"] = ref.payoff.expand_as(out["payoff"])
-        out["percent_of_reference"] = 100.0 * out["payoff"] / out["reference"]
+        out["percent_of_reference"] = percent_of_reference(out["payoff"], out["reference"], game)
         both = lambda a, s: torch.cat([a.flatten(1), s.flatten(1)], 1)  # noqa: E731
         out["adherence"] = adherence(
             both(own_act, own_sig), both(ref_act, ref_sig),

@@ -1,0 +1,49 @@
+"""The reciprocity gradient, learning from estimates of the others (never their true
+tables), reaches the exact reference: SPEC section 9's single-learner regimes."""
+
+import pytest
+
+from recigrad import train
+from recigrad.config import load_regime
+
+SEEDS = list(range(5))
+BUDGET = 120_000  # interactions per population: 300 iterations of 400
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["discriminative-sj", "discriminative-ss", "discriminative-sh", "hybrid-alld", "hybrid-allc",
+     "degenerate-allc", "degenerate-alld"],
+)
+def test_reaches_99_percent_of_reference(name):
+    result = train.run(load_regime(name), SEEDS)
+    strict = any(result["reference"]["strict_act"][x][y] for x in (0, 1) for y in (0, 1))
+    for run in result["runs"]:
+        assert run["interactions"] == BUDGET
+        assert run["percent_of_reference"] >= 99.0, run
+        if strict:
+            assert run["adherence"] >= 0.99, run
+        assert run["interactions_to_99"] is not None and run["interactions_to_99"] <= BUDGET
+
+
+@pytest.mark.parametrize("norm", [f"L{k}" for k in range(1, 9)])
+def test_leading_eight_reach_98_percent_of_exact_reference(norm):
+    result = train.run(load_regime(f"leading-eight-{norm}"), SEEDS)
+    assert result["reference"]["model"] == "exact"
+    for run in result["runs"]:
+        assert run["percent_of_reference"] >= 98.0, run
+
+
+def test_run_folder(tmp_path):
+    import json
+
+    regime = load_regime("degenerate-allc")
+    result = train.run(regime, [0, 1], iterations=20, out=tmp_path / "run")
+    folder = tmp_path / "run"
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "curve.png", "metrics.jsonl", "result.json", "tables.json"]
+    lines = [json.loads(x) for x in (folder / "metrics.jsonl").read_text().splitlines()]
+    assert [x["iteration"] for x in lines][-1] == 20 and len(lines[-1]["payoff"]) == 2
+    assert json.loads((folder / "result.json").read_text()) == json.loads(json.dumps(result))
+    tables = json.loads((folder / "tables.json").read_text())
+    assert tables["learners"] == [0] and len(tables["runs"]) == 2
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left behind
