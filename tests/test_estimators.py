@@ -8,7 +8,7 @@ import torch
 
 from recigrad import estimators as E
 from recigrad.game import ConfigError, Game, observable
-from recigrad.norms import action_table, signal_table
+from recigrad.norms import action_table
 from recigrad.population import parse_pop
 from recigrad.streams import Streams
 from recigrad.world import Records, initial_reputation, play
@@ -52,15 +52,35 @@ def plain_counts(rows, n):
 
 def context_counts(records, batch, n):
     """Records per (population, agent, context), counted with plain tensor indexing."""
-    act = torch.zeros(batch, n, 2, 2)
-    sig = torch.zeros(batch, n, 2, 2, 2)
-    ones = torch.ones(records.donor.shape[1])
+    act = torch.zeros(batch, n, 2, 2, dtype=torch.float64)
+    sig = torch.zeros(batch, n, 2, 2, 2, dtype=torch.float64)
+    ones = torch.ones(records.donor.shape[1], dtype=torch.float64)
     for b in range(batch):
         d, o = records.donor[b].long(), records.observer[b].long()
         xd, xr, a = records.donor_rep[b].long(), records.recipient_rep[b].long(), records.action[b].long()
         act[b].index_put_((d, xd, xr), ones, accumulate=True)
         sig[b].index_put_((o, a, xd, xr), ones, accumulate=True)
     return act, sig
+
+
+def in_context(records, table, agent, context):
+    """``(B, T)`` mask of the records of ``agent`` (donor for "act", observer for "sig") in
+    ``context``, and the outcomes (realised action or observed signal)."""
+    if table == "act":
+        who, fields, outcome = records.donor, (records.donor_rep, records.recipient_rep), records.action
+    else:
+        who, fields, outcome = records.observer, (records.action, records.donor_rep, records.recipient_rep), records.signal
+    mask = who == agent
+    for field, value in zip(fields, context):
+        mask = mask & (field == value)
+    return mask, outcome
+
+
+def same(x, y):
+    """Equal counts (integers exactly; float sums up to the order of summation)."""
+    if x.dtype == torch.int64:
+        return torch.equal(x, y)
+    return torch.allclose(x, y, rtol=1e-12, atol=1e-12)
 
 
 def mixed_population(batch, seed=0):
@@ -96,6 +116,22 @@ def test_counts_equal_a_plain_python_count(config):
     bits = int(state.act_bits[b, j, xd, xr])
     assert [(bits >> t) & 1 for t in range(len(history))] == history[::-1]
     assert int(state.act_filled[b, j, xd, xr]) == min(len(history), config.window)
+
+
+def test_window_keeps_the_last_records_across_updates():
+    rng = random.Random(9)
+    history = [rng.randrange(2) for _ in range(150)]
+    state = E.init_state(1, 3)
+    done = 0
+    for size in (1, 5, 70, 2, 63, 9):  # pieces shorter and longer than the window
+        piece = history[done : done + size]
+        state = E.update(state, handmade_records([[(2, 0, 1, 0, 1, a, 0) for a in piece]]), NO_DETECT)
+        done += size
+        last = history[:done][::-1][:62]
+        assert int(state.act_bits[0, 2, 0, 1]) == sum(a << t for t, a in enumerate(last))
+        assert int(state.act_filled[0, 2, 0, 1]) == len(last)
+        fast = sum((1 - 1 / 300) ** t for t in range(done))
+        assert float(state.act_fast_n[0, 2, 0, 1]) == pytest.approx(fast, rel=1e-12)
 
 
 def test_update_in_pieces_equals_update_at_once_and_does_not_mutate():
@@ -153,8 +189,13 @@ def test_unseen_contexts_return_the_prior():
 def test_pooling_only_across_alike_agents():
     # agents 0 and 1 cooperate in context (1, 1) (40 records each), agent 2 defects (40 records); in context
     # (0, 1) only agent 0 has records (all C) and only agent 2 has records of context (1, 0) (all D)
-    rows = [[(0, 1, 2, 1, 1, 1, 1)] * 40 + [(1, 0, 2, 1, 1, 1, 1)] * 40 + [(2, 0, 1, 1, 1, 0, 0)] * 40
-            + [(0, 1, 2, 0, 1, 1, 1)] * 5 + [(2, 0, 1, 1, 0, 0, 1)] * 5]
+    rows = [
+        [(0, 1, 2, 1, 1, 1, 1)] * 40
+        + [(1, 0, 2, 1, 1, 1, 1)] * 40
+        + [(2, 0, 1, 1, 1, 0, 0)] * 40
+        + [(0, 1, 2, 0, 1, 1, 1)] * 5
+        + [(2, 0, 1, 1, 0, 0, 1)] * 5
+    ]
     state = E.update(E.init_state(1, 3), handmade_records(rows), E.EstimatorConfig())
     alike = E.alike(state.act_n.reshape(1, 3, 4), state.act_k.reshape(1, 3, 4), state.act_sq.reshape(1, 3, 4), 12.0)
     assert alike[0].tolist() == [[False, True, False], [True, False, False], [False, False, False]]
@@ -199,7 +240,7 @@ def test_converges_to_the_true_tables_against_fixed_agents():
         checked += int(often.sum())
     chi2 = torch.cat(chi2)
     assert checked >= 150 and chi2.numel() >= 40
-    assert chi2.mean() < 1.6  # standardised errors behave like N(0, 1) draws: mean square about 1
+    assert chi2.mean() < 1.7  # standardised errors behave like N(0, 1) draws: mean square about 1
 
 
 def test_rare_contexts_borrow_from_alike_agents():
@@ -212,14 +253,14 @@ def test_rare_contexts_borrow_from_alike_agents():
     x = initial_reputation(batch, n)
     pooled, plain = E.init_state(batch, n), E.init_state(batch, n)
     config_plain = E.EstimatorConfig(pool=False)
-    for _ in range(16):
+    for _ in range(40):
         x, _, records = play(pc, so, x, streams, 500, record=True)
         pooled, plain = E.update(pooled, records), E.update(plain, records, config_plain)
     rare = (pooled.sig_n >= 1) & (pooled.sig_n <= 10)
     assert int(rare.sum()) >= 8
     error_pooled = (E.estimate(pooled)[1] - so).abs()[rare].mean()
     error_plain = (E.estimate(plain, config_plain)[1] - so).abs()[rare].mean()
-    assert error_pooled < 0.03 and error_plain > 2 * error_pooled
+    assert error_pooled < 0.05 and error_plain > 2 * error_pooled
 
 
 # ---------------------------------------------------------------- following a change
@@ -227,8 +268,9 @@ def test_rare_contexts_borrow_from_alike_agents():
 
 def test_follows_an_agent_who_changes_and_keeps_the_others_long_memory():
     """Agent 0 switches from disc + stern judging to alld that also judges cooperation with a good
-    recipient as bad.  Within 30 records of the new behaviour in a context, its estimate is within
-    0.05 of the new value; the agents who did not change never lose a record of long memory."""
+    recipient as bad.  Once a context has 30 records of the new behaviour, its estimate is within 0.05
+    of their mean (the thousands of records from before are forgotten); the agents who did not change
+    never lose a record of long memory."""
     game = Game()
     batch, n = 4, 8
     act, sig = parse_pop(["disc:stern-judging:8"]).batched_tables(batch)
@@ -237,37 +279,44 @@ def test_follows_an_agent_who_changes_and_keeps_the_others_long_memory():
     x = initial_reputation(batch, n)
     config = E.EstimatorConfig()
     state = stale = E.init_state(batch, n)
-    for _ in range(12):
+    for _ in range(48):
         x, _, records = play(pc, so, x, streams, 500, record=True)
         state, stale = E.update(state, records, config), E.update(stale, records, NO_DETECT)
     act[:, 0] = action_table("alld")
     sig[:, 0, 1, :, 1] = 0.0  # cooperation with a good recipient is judged bad
     pc_new, so_new = observable(act, sig, game)
-    # agent 0's common contexts after the switch: donor bad and recipient good; observing C to good by a good donor
-    watched = [("act", (0, 0, 1), 0.0), ("sig", (0, 1, 1, 1), game.mu)]
-    seen = {name: torch.zeros(batch) for name, _, _ in watched}
-    followed = {name: torch.zeros(batch, dtype=torch.bool) for name, _, _ in watched}
+    # agent 0's common contexts after the switch: as a bad donor to a good recipient, and as the
+    # observer of a good donor cooperating with a good recipient
+    watched = {"act": (0, 0, 1), "sig": (0, 1, 1, 1)}
+    records_since = {name: torch.zeros(batch) for name in watched}
+    outcomes_since = {name: torch.zeros(batch) for name in watched}
     ess_before = E.effective_sample_size(state)
     for _ in range(20):
         x, _, records = play(pc_new, so_new, x, streams, 100, record=True)
         state, stale = E.update(state, records, config), E.update(stale, records, NO_DETECT)
-        count_act, count_sig = context_counts(records, batch, n)
         pc_hat, so_hat = E.estimate(state, config)
-        for name, index, value in watched:
-            count, hat = (count_act, pc_hat) if name == "act" else (count_sig, so_hat)
-            seen[name] += count[(slice(None), *index)]
-            error = (hat[(slice(None), *index)] - value).abs()
-            assert (error[seen[name] >= 30] < 0.05).all(), (name, seen[name], error)
-            followed[name] |= seen[name] >= 30
+        for name, (j, *context) in watched.items():
+            mask, outcome = in_context(records, name, j, context)
+            records_since[name] += mask.sum(1)
+            outcomes_since[name] += (mask & (outcome == 1)).sum(1)
+            hat = (pc_hat if name == "act" else so_hat)[(slice(None), j, *context)]
+            mean_since = outcomes_since[name] / records_since[name].clamp_min(1)
+            followed = records_since[name] >= 30
+            assert ((hat - mean_since).abs()[followed] < 0.05).all(), (name, records_since[name], hat, mean_since)
         ess_after = E.effective_sample_size(state)
         for before, after in zip(ess_before, ess_after):
             assert (after[:, 1:] >= before[:, 1:]).all()  # the others' memories only grow
         ess_before = ess_after
-    assert all(f.all() for f in followed.values())
+    assert all((count >= 100).all() for count in records_since.values())
     assert int(state.act_resets[:, 1:].sum()) == 0 and int(state.sig_resets[:, 1:].sum()) == 0
     assert (state.act_resets[:, 0, 0, 1] >= 1).all() and (state.sig_resets[:, 0, 1, 1, 1] >= 1).all()
-    # the others are still estimated from all their records, and well
+    # against the new truth, within binomial noise of the records since the change
     pc_hat, so_hat = E.estimate(state, config)
+    for name, hat, true in (("act", pc_hat, pc_new), ("sig", so_hat, so_new)):
+        index = (slice(None), *watched[name])
+        sd = (true[index] * (1 - true[index]) / records_since[name]).sqrt()
+        assert ((hat[index] - true[index]).abs() < 5 * sd + 2 / records_since[name]).all()
+    # the others are still estimated from all their records, and well
     assert torch.equal(state.act_n[:, 1:], stale.act_n[:, 1:])
     common = state.act_n[:, 1:] >= 200
     assert ((pc_hat[:, 1:] - pc[:, 1:]).abs()[common] < 0.02).all()
@@ -276,19 +325,26 @@ def test_follows_an_agent_who_changes_and_keeps_the_others_long_memory():
     assert (so_stale[:, 0, 1, 1, 1] > 0.5).all()
 
 
-def test_restart_keeps_exactly_the_records_after_the_change():
-    # one context: 100 C, then 5 D (one update, and record by record)
-    history = [1] * 100 + [0] * 5
+def test_restart_keeps_only_records_after_the_change():
+    # one context: 100 C, then 8 D.  In one update, the shortest split significant against all the
+    # records before it is the last 6 (G = 37.4; the last 5: 29.9); record by record, the change is
+    # detected at the 4th D (G = 33.9, the 3rd: 27.1) and the later D are added to the restarted memory
+    history = [1] * 100 + [0] * 8
     rows = [[(0, 1, 2, 1, 1, a, 1) for a in history]]
     state = E.update(E.init_state(1, 3), handmade_records(rows))
     assert int(state.act_resets[0, 0, 1, 1]) == 1
-    assert state.act_n[0, 0, 1, 1] == 5 and state.act_k[0, 0, 1, 1] == 0
-    assert state.sig_n[0, 2, 1, 1, 1] == 100  # the observer saw no change
+    assert state.act_n[0, 0, 1, 1] == 6 and state.act_k[0, 0, 1, 1] == 0
+    assert state.sig_n[0, 2, 1, 1, 1] == 100 and state.sig_n[0, 2, 0, 1, 1] == 8  # the observer: no change
+    assert int(state.sig_resets.sum()) == 0
     step = E.init_state(1, 3)
     for a in history:
         step = E.update(step, handmade_records([[(0, 1, 2, 1, 1, a, 1)]]))
-    assert int(step.act_resets[0, 0, 1, 1]) == 1 and step.act_k[0, 0, 1, 1] == 0
-    assert 4 <= step.act_n[0, 0, 1, 1] <= 5
+    assert int(step.act_resets[0, 0, 1, 1]) == 1
+    assert step.act_n[0, 0, 1, 1] == 8 and step.act_k[0, 0, 1, 1] == 0
+    # two rare D just before the change are not taken for the new regime's
+    history = [1] * 100 + [0, 1, 1, 0, 1, 1] + [0] * 5
+    state = E.update(E.init_state(1, 3), handmade_records([[(0, 1, 2, 1, 1, a, 1) for a in history]]))
+    assert int(state.act_resets[0, 0, 1, 1]) == 1 and state.act_k[0, 0, 1, 1] == 0
 
 
 def test_slow_drift_is_tracked():
@@ -310,43 +366,38 @@ def test_slow_drift_is_tracked():
 # ---------------------------------------------------------------- batches, API
 
 
-def same(x, y):
-    """Equal counts (integers exactly; float sums up to the order of summation)."""
-    if x.dtype == torch.int64:
-        return torch.equal(x, y)
-    return torch.allclose(x, y, rtol=1e-12, atol=1e-12)
-
-
 def test_populations_are_independent_in_a_batch():
     game = Game()
     batch, n = 3, 6
-    act, sig = mixed_population(batch)[0][:, :n], mixed_population(batch)[1][:, :n]
-    act[1, 0] = 1.0 - act[1, 0]
-    pc, so = observable(act, sig, game)
+    act, sig = (table[:, :n].clone() for table in mixed_population(batch))
     streams = Streams([41, 42, 43])
     x = initial_reputation(batch, n)
     together = E.init_state(batch, n)
     alone = [E.init_state(1, n) for _ in range(batch)]
     for steps in (700, 300, 900):
+        pc, so = observable(act, sig, game)
+        sig[1, 0] = 1.0 - sig[1, 0]  # population 1's agent 0 inverts its signals after every piece
         x, _, records = play(pc, so, x, streams, steps, record=True)
         together = E.update(together, records)
         for b in range(batch):
             rows = Records(*(getattr(records, f)[b : b + 1] for f in Records.FIELDS))
             alone[b] = E.update(alone[b], rows)
+    assert int(together.sig_resets[1, 0].sum()) >= 2
+    assert int(together.act_resets[[0, 2]].sum()) == 0 and int(together.sig_resets[[0, 2]].sum()) == 0
     pc_hat, so_hat = E.estimate(together)
-    for b in range(batch):
+    for b in range(batch):  # bit for bit
         for name, value in alone[b].to_dict().items():
-            assert same(value[0], getattr(together, name)[b]), name
+            assert torch.equal(value[0], getattr(together, name)[b]), name
         pc_b, so_b = E.estimate(alone[b])
-        assert same(pc_b[0], pc_hat[b]) and same(so_b[0], so_hat[b])
+        assert torch.equal(pc_b[0], pc_hat[b]) and torch.equal(so_b[0], so_hat[b])
     # changing another population's records changes nothing in population 0
     x, _, records = play(pc, so, x, streams, 400, record=True)
     shuffled = Records(*(getattr(records, f).clone() for f in Records.FIELDS))
     shuffled.action[1:] = 1 - shuffled.action[1:]
     shuffled.donor[1:] = shuffled.donor[1:].flip(1)
     a, b = E.update(together, records), E.update(together, shuffled)
-    assert all(same(getattr(a, f)[0], getattr(b, f)[0]) for f in a.to_dict())
-    assert not same(a.act_k[1], b.act_k[1])
+    assert all(torch.equal(getattr(a, f)[0], getattr(b, f)[0]) for f in a.to_dict())
+    assert not torch.equal(a.act_k[1], b.act_k[1])
 
 
 def test_substitute_puts_each_learners_live_tables_in_its_own_row():
@@ -364,8 +415,17 @@ def test_substitute_puts_each_learners_live_tables_in_its_own_row():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"prior_mean": 1.0}, {"pool_strength": 0.0}, {"window": 63}, {"window": 0}, {"fast_horizon": 1.0},
-     {"change_threshold": math.nan}, {"forget": 0.9}, {"forget": 1.5, "detect_change": False}, {"pool": 1}],
+    [
+        {"prior_mean": 1.0},
+        {"pool_strength": 0.0},
+        {"window": 63},
+        {"window": 0},
+        {"fast_horizon": 1.0},
+        {"change_threshold": math.nan},
+        {"forget": 0.9},
+        {"forget": 1.5, "detect_change": False},
+        {"pool": 1},
+    ],
 )
 def test_bad_settings_are_refused(kwargs):
     with pytest.raises(ConfigError, match="estimator"):

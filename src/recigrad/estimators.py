@@ -21,9 +21,15 @@ API (pure functions over tensors batched on the leading population dimension;
     state = update(state, records, config)        # after each played batch
     pc_hat, so_hat = estimate(state, config)      # (B, N, 2, 2), (B, N, 2, 2, 2), float64
 
-Counts are updated with ``bincount`` over the flat indices
-``(b*N + j)*4 + 2*x_d + x_r`` (donor ``j``) and ``(b*N + o)*8 + 4*a + 2*x_d + x_r``
-(observer ``o``); no Python loop runs over records.
+Also ``effective_sample_size(state)`` (records behind each estimate),
+``substitute(...)`` (each learner's view: estimates of the others, its own live
+row) and ``EstimatorState.to_dict`` / ``from_dict`` (checkpoints).  Counts are
+updated with ``bincount`` over the flat indices ``(b*N + j)*4 + 2*x_d + x_r``
+(donor ``j``) and ``(b*N + o)*8 + 4*a + 2*x_d + x_r`` (observer ``o``); no Python
+loop runs over records.  On the CPU a population's state and estimates are the
+same bit for bit alone or in any batch: counts are whole numbers, decay weights
+come from a running product rather than ``pow``, and logarithms go through
+``recigrad.numerics.per_population``.
 
 Design.  Per (population, agent, context) the state keeps
 
@@ -39,8 +45,11 @@ records of the long memory (a windowed Bernoulli GLR test), and (b) the fast
 memory against the records that have left it (a G test with effective sample
 sizes; it catches slow drifts the window is too short to see).  If either G
 statistic exceeds ``change_threshold``, the long memory restarts from the
-records after the change: the window's last ``tau`` records at the best split,
-or the whole window when only the fast memory saw the change.  This is "forget
+records after the change: the window's last ``tau`` records for the shortest
+split whose G exceeds the threshold (records at the boundary that could belong
+to either regime are dropped: a dropped record costs a little precision, a kept
+record of the old regime a bias that fades only as ``1/n``), or the whole
+window when only the fast memory saw the change.  This is "forget
 only what changed": against fixed agents nothing is ever forgotten, and when an
 agent changes, the pre-change records leave its estimate at once instead of
 being diluted slowly.  Time is counted in records of the context, so the test
@@ -66,14 +75,14 @@ Defaults and why:
   errors keep only a handful of records; without forgetting it reached 99.95%.
 * ``change_threshold = 30`` (a chi-square(1) tail of 4e-8 for one test): over
   2.6e7 records of fixed agents (6144 contexts with probabilities from 0 to 1)
-  it raised no false alarm (threshold 25 raised 20, threshold 20 raised 258),
-  while a switch between deterministic outputs (0.99 -> 0) is detected after
-  3-5 records of the new behaviour.
+  it raised no false alarm (threshold 25 raised 21), while a switch between
+  deterministic outputs (0.99 -> 0) is detected after 4-5 records of the new
+  behaviour.
 * ``window = 62`` (one int64 per context); the test looks at 21 split points
   (every record up to 8, then about every eighth of the distance), a third of
   the cost of all 62, and a detected change is located at every split.
 * ``fast_horizon = 300`` records: a compromise measured between abrupt moderate
-  changes (shorter is faster: 0.5 -> 0.8 is followed to 0.05 in a median of 175
+  changes (shorter is faster: 0.5 -> 0.8 is followed to 0.05 in a median of 140
   records) and slow drifts (longer is more sensitive: a logistic drift from 0.94
   to 0.05 over 20000 records is tracked with a mean error of 0.04).
 * ``pool_strength = 2``: a weak prior, worth two records, so that pooling
@@ -92,6 +101,7 @@ from dataclasses import dataclass, fields
 import torch
 
 from recigrad.game import DTYPE, ConfigError
+from recigrad.numerics import per_population
 from recigrad.world import Records
 
 ACT_CONTEXTS = 4
@@ -238,8 +248,25 @@ def _later_counts(idx: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
     return torch.empty_like(idx).scatter_(0, order, counts.gather(0, sorted_idx) - 1 - rank)
 
 
+def _powers(base: float, size: int, device=None) -> torch.Tensor:
+    """``base ** t`` for ``t < size`` by a running product, so that every entry is
+    the same number whatever ``size`` (a vectorised ``pow`` may differ in the last
+    bit between its vector and scalar paths, i.e. with the batch)."""
+    steps = torch.full((max(size, 1),), base, dtype=DTYPE, device=device)
+    steps[0] = 1.0
+    return steps.cumprod(0)
+
+
 def _xlogx(x: torch.Tensor) -> torch.Tensor:
-    return torch.xlogy(x, x)
+    """``x log x`` (0 at 0) for a tensor with a leading population dimension,
+    computed so that population ``k``'s values do not depend on the batch."""
+    return per_population(lambda t: torch.xlogy(t, t), x.clamp_min(0.0))
+
+
+def _loglik(trials: torch.Tensor, ones: torch.Tensor) -> torch.Tensor:
+    """Maximised Bernoulli log-likelihood of ``ones`` successes in ``trials``:
+    ``f(ones) + f(trials - ones) - f(trials)``, ``f(x) = x log x``."""
+    return _xlogx(ones) + _xlogx(trials - ones) - _xlogx(trials)
 
 
 def _split_points(window: int, device=None) -> torch.Tensor:
@@ -253,46 +280,33 @@ def _split_points(window: int, device=None) -> torch.Tensor:
 def _split_statistic(
     n: torch.Tensor, k: torch.Tensor, cumulative: torch.Tensor, points: torch.Tensor, filled: torch.Tensor
 ) -> torch.Tensor:
-    """G statistics ``(S, P)`` of the splits "last ``tau`` records against all earlier
-    records of the long memory" for ``tau`` in ``points`` (0 where ``tau > filled``):
-    ``G = 2 [LL(last tau) + LL(earlier) - LL(all)]``, ``LL(m, s) = f(s) + f(m - s) - f(m)``,
-    ``f(x) = x log x``.  ``cumulative[:, t]``: outcomes 1 among the last ``t + 1`` records."""
-    ones = cumulative.index_select(1, points - 1)
-    tau = points.to(DTYPE)
-    earlier_n = n.unsqueeze(1) - tau
-    earlier_k = k.unsqueeze(1) - ones
-    split = 2.0 * (
-        _xlogx(ones)
-        + _xlogx(tau - ones)
-        - _xlogx(tau)
-        + _xlogx(earlier_k)
-        + _xlogx(earlier_n - earlier_k)
-        - _xlogx(earlier_n)
-        - (_xlogx(k) + _xlogx(n - k) - _xlogx(n)).unsqueeze(1)
-    )
-    return torch.where(points <= filled.unsqueeze(1), split, torch.zeros((), dtype=DTYPE, device=n.device))
-
-
-def _kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    """Bernoulli KL divergence ``KL(p || q)`` (0 log 0 = 0)."""
-    return (torch.xlogy(p, p) - torch.xlogy(p, q) + torch.xlogy(1.0 - p, 1.0 - p) - torch.xlogy(1.0 - p, 1.0 - q)).clamp_min(0.0)
+    """G statistics ``(B, W, P)`` of the splits "last ``tau`` records against all
+    earlier records of the long memory" for ``tau`` in ``points`` (0 where
+    ``tau > filled``): ``G = 2 [LL(last tau) + LL(earlier) - LL(all)]``.
+    ``n, k, filled``: ``(B, W)``; ``cumulative[..., t]``: outcomes 1 among the last
+    ``t + 1`` records."""
+    ones = cumulative.index_select(-1, points - 1)
+    tau = points.to(DTYPE).expand_as(ones)
+    n_, k_ = n.unsqueeze(-1), k.unsqueeze(-1)
+    split = 2.0 * (_loglik(tau, ones) + _loglik(n_ - tau, k_ - ones) - _loglik(n_, k_))
+    return torch.where(points <= filled.unsqueeze(-1), split, torch.zeros((), dtype=DTYPE, device=n.device))
 
 
 def g_statistic(n1, k1, sq1, n2, k2, sq2) -> torch.Tensor:
     """Two-sample likelihood-ratio (G) statistic between two weighted Bernoulli
     samples, each given as (sum of weights, weighted successes, sum of squared
-    weights) and counted with its effective size ``n**2 / sq``.  An empty sample
-    gives 0.  For two unweighted samples with the same probability it is about
-    chi-square with one degree of freedom."""
+    weights) and counted with its effective size ``n**2 / sq``; inputs have a
+    leading population dimension.  An empty sample gives 0.  For two unweighted
+    samples with the same probability it is about chi-square with one degree of
+    freedom."""
     tiny = 1e-12
     zero = torch.zeros((), dtype=DTYPE, device=n1.device)
     e1 = torch.where((sq1 > tiny) & (n1 > tiny), n1.square() / sq1.clamp_min(tiny), zero)
     e2 = torch.where((sq2 > tiny) & (n2 > tiny), n2.square() / sq2.clamp_min(tiny), zero)
-    p1 = (k1 / n1.clamp_min(tiny)).clamp(0.0, 1.0)
-    p2 = (k2 / n2.clamp_min(tiny)).clamp(0.0, 1.0)
-    q = ((e1 * p1 + e2 * p2) / (e1 + e2).clamp_min(tiny)).clamp(0.0, 1.0)
-    # an empty sample contributes nothing (its KL may be infinite)
-    return 2.0 * (torch.where(e1 > 0, e1 * _kl(p1, q), zero) + torch.where(e2 > 0, e2 * _kl(p2, q), zero))
+    a1 = e1 * (k1 / n1.clamp_min(tiny)).clamp(0.0, 1.0)
+    a2 = e2 * (k2 / n2.clamp_min(tiny)).clamp(0.0, 1.0)
+    g = 2.0 * (_loglik(e1, a1) + _loglik(e2, a2) - _loglik(e1 + e2, a1 + a2))
+    return g.clamp_min(0.0)
 
 
 def _update_table(
@@ -300,32 +314,38 @@ def _update_table(
     idx: torch.Tensor,
     y: torch.Tensor,
     v: torch.Tensor | None,
-    long_factor: torch.Tensor | None,
+    long_factor: float | None,
     config: EstimatorConfig,
 ) -> dict[str, torch.Tensor]:
-    """New flat ``(M,)`` statistics of one table after records with flat context
-    indices ``idx``, outcomes ``y`` (int64 0/1) and long-memory weights ``v``
-    (None: all 1; ``long_factor`` then None too)."""
+    """New ``(B, W)`` statistics of one table (``W = N * contexts``) after records
+    with flat context indices ``idx`` (into ``B * W``), outcomes ``y`` (int64 0/1)
+    and long-memory weights ``v`` (None: all 1; ``long_factor`` then None too)."""
+    shape = stats["n"].shape
     size = stats["n"].numel()
     device = idx.device
     window = config.window
-    lam = config.fast_decay
     counts = torch.bincount(idx, minlength=size)
     later = _later_counts(idx, counts)
+    powers = _powers(config.fast_decay, int(counts.max()) + 1, device)
+    w = powers.gather(0, later)
+    decay = powers.gather(0, counts).view(shape)
+    counts = counts.view(shape)
     yf = y.to(DTYPE)
-    w = lam ** later.to(DTYPE)
-    decay = lam ** counts.to(DTYPE)
     n, k, sq = stats["n"], stats["k"], stats["sq"]
     if long_factor is not None:  # plain forgetting of the long memory
-        n, k, sq = n * long_factor, k * long_factor, sq * long_factor.square()
+        n, k, sq = n * long_factor, k * long_factor, sq * (long_factor * long_factor)
     v = torch.ones_like(w) if v is None else v
+
+    def add(weights: torch.Tensor) -> torch.Tensor:
+        return torch.bincount(idx, weights=weights, minlength=size).view(shape)
+
     new = {
-        "n": n + torch.bincount(idx, weights=v, minlength=size),
-        "k": k + torch.bincount(idx, weights=v * yf, minlength=size),
-        "sq": sq + torch.bincount(idx, weights=v.square(), minlength=size),
-        "fast_n": stats["fast_n"] * decay + torch.bincount(idx, weights=w, minlength=size),
-        "fast_k": stats["fast_k"] * decay + torch.bincount(idx, weights=w * yf, minlength=size),
-        "fast_sq": stats["fast_sq"] * decay.square() + torch.bincount(idx, weights=w.square(), minlength=size),
+        "n": n + add(v),
+        "k": k + add(v * yf),
+        "sq": sq + add(v.square()),
+        "fast_n": stats["fast_n"] * decay + add(w),
+        "fast_k": stats["fast_k"] * decay + add(w * yf),
+        "fast_sq": stats["fast_sq"] * decay.square() + add(w.square()),
         "resets": stats["resets"],
     }
     # the window of the last records, one bit each (bit t = the t-th most recent)
@@ -333,7 +353,7 @@ def _update_table(
     one = torch.ones((), dtype=torch.int64, device=device)
     kept = stats["bits"] & ((one << (window - shift)) - 1)
     bit = torch.where(later < window, y << later.clamp(max=window - 1), torch.zeros_like(y))
-    fresh = torch.zeros(size, dtype=torch.int64, device=device).index_add_(0, idx, bit)
+    fresh = torch.zeros(size, dtype=torch.int64, device=device).index_add_(0, idx, bit).view(shape)
     new["bits"] = (kept << shift) | fresh
     new["filled"] = (stats["filled"] + counts).clamp(max=window)
     if config.detect_change:
@@ -343,59 +363,63 @@ def _update_table(
 
 def _detect(new: dict[str, torch.Tensor], touched: torch.Tensor, config: EstimatorConfig) -> dict[str, torch.Tensor]:
     """Change detection in the contexts that got records (long memory
-    unweighted, ``v = 1``): a split of the window (the last ``tau`` records
-    against all earlier ones in the long memory, every ``tau``: a windowed GLR
+    unweighted, ``v = 1``; tensors ``(B, W)``): a split of the window (the last
+    ``tau`` records against all earlier ones in the long memory: a windowed GLR
     test) or the fast window against the older records; on a change, the long
-    memory restarts from the window's last ``tau`` records (the best split, or
-    the whole window when only the fast window saw the change)."""
-    sel = touched.nonzero().squeeze(1)
-    if sel.numel() == 0:
-        return new
+    memory restarts from the window's last ``tau`` records (the shortest
+    significant split, or the whole window when only the fast window saw the
+    change)."""
     window = config.window
     device = touched.device
-    part = {stat: value.index_select(0, sel) for stat, value in new.items()}
-    n, k, filled = part["n"], part["k"], part["filled"]
-    # windowed GLR test at the split points of _split_points (every tau up to 8, then about every eighth)
+    n, k, filled = new["n"], new["k"], new["filled"]
     steps = torch.arange(window, device=device)
-    outcome = ((part["bits"].unsqueeze(1) >> steps) & 1).to(DTYPE)  # (S, window), column t = t-th most recent
-    cumulative = outcome.cumsum(1)
+    outcome = ((new["bits"].unsqueeze(-1) >> steps) & 1).to(DTYPE)  # (B, W, window), t-th most recent
+    cumulative = outcome.cumsum(-1)
+    # the windowed GLR test at the split points of _split_points
     points = _split_points(window, device)
-    split = _split_statistic(n, k, cumulative, points, filled)
-    split_max, best = split.max(1)
-    # fast exponential window against the older records (weights 1 - w)
-    old_n = (n - part["fast_n"]).clamp_min(0.0)
-    old_k = (k - part["fast_k"]).clamp(min=0.0).minimum(old_n)
-    old_sq = (n - 2.0 * part["fast_n"] + part["fast_sq"]).clamp_min(0.0)
-    fast = g_statistic(part["fast_n"], part["fast_k"], part["fast_sq"], old_n, old_k, old_sq)
+    split_max, best = _split_statistic(n, k, cumulative, points, filled).max(-1)
+    # the fast exponential window against the older records (weights 1 - w)
+    old_n = (n - new["fast_n"]).clamp_min(0.0)
+    old_k = (k - new["fast_k"]).clamp(min=0.0).minimum(old_n)
+    old_sq = (n - 2.0 * new["fast_n"] + new["fast_sq"]).clamp_min(0.0)
+    fast = g_statistic(new["fast_n"], new["fast_k"], new["fast_sq"], old_n, old_k, old_sq)
     by_split = split_max > config.change_threshold
-    changed = (by_split | (fast > config.change_threshold)) & (filled > 0)
-    keep = torch.where(by_split, points.gather(0, best), filled)  # records to restart from
-    refine = (changed & by_split).nonzero().squeeze(1)
-    if refine.numel():  # locate the change at every split, in the (few) contexts that changed
-        full = _split_statistic(n[refine], k[refine], cumulative[refine], steps + 1, filled[refine])
-        keep = keep.index_copy(0, refine, full.argmax(1) + 1)
+    changed = touched & (by_split | (fast > config.change_threshold)) & (filled > 0)
+    if not bool(changed.any()):
+        return new
+    keep = torch.where(by_split, points.gather(0, best.view(-1)).view(best.shape), filled)  # records kept
+    located = changed & by_split
+    rows = located.any(-1).nonzero().squeeze(-1)
+    if rows.numel():
+        # locate the change at every split, in the populations where one was seen: the shortest split that
+        # is itself evidence of a change (records at the boundary that fit both regimes are left out
+        # rather than risk restarting from records of the old one)
+        part = [value.index_select(0, rows) for value in (n, k, cumulative, filled)]
+        significant = _split_statistic(*part[:3], steps + 1, part[3]) > config.change_threshold
+        shortest = significant.to(torch.int64).argmax(-1) + 1
+        keep = keep.index_copy(0, rows, torch.where(located.index_select(0, rows), shortest, keep.index_select(0, rows)))
     keep = keep.clamp(min=1)
-    position = (keep - 1).unsqueeze(1)
-    decay = config.fast_decay ** steps.to(DTYPE)
+    position = (keep - 1).unsqueeze(-1)
+    decay = _powers(config.fast_decay, window, device)
     restart = {
         "n": keep.to(DTYPE),
-        "k": cumulative.gather(1, position).squeeze(1),
+        "k": cumulative.gather(-1, position).squeeze(-1),
         "sq": keep.to(DTYPE),
-        "fast_n": decay.cumsum(0).gather(0, keep - 1),
-        "fast_k": (outcome * decay).cumsum(1).gather(1, position).squeeze(1),
-        "fast_sq": decay.square().cumsum(0).gather(0, keep - 1),
+        "fast_n": decay.cumsum(0).take(keep - 1),
+        "fast_k": (outcome * decay).cumsum(-1).gather(-1, position).squeeze(-1),
+        "fast_sq": decay.square().cumsum(0).take(keep - 1),
         "filled": keep,
-        "resets": part["resets"] + 1,
+        "resets": new["resets"] + 1,
     }
     for stat, value in restart.items():
-        new[stat] = new[stat].index_copy(0, sel, torch.where(changed, value, part[stat]))
+        new[stat] = torch.where(changed, value, new[stat])
     return new
 
 
 def update(state: EstimatorState, records: Records | None, config: EstimatorConfig | None = None) -> EstimatorState:
     """The state after the public ``records`` (fields ``(B, T)``, in time order);
     the input state is not modified.  Population ``k``'s new state depends only on
-    its own state and records."""
+    its own state and records, bit for bit (on the CPU)."""
     config = config or EstimatorConfig()
     if records is None or len(records) == 0:
         return EstimatorState.from_dict({name: t.clone() for name, t in state.to_dict().items()})
@@ -406,7 +430,7 @@ def update(state: EstimatorState, records: Records | None, config: EstimatorConf
     steps = records.donor.shape[1]
 
     def field(name: str) -> torch.Tensor:
-        return getattr(records, name).to(device=device, dtype=torch.int64)
+        return torch.as_tensor(getattr(records, name)).to(device=device, dtype=torch.int64)
 
     donor, observer = field("donor"), field("observer")
     x_d, x_r, a, s = field("donor_rep"), field("recipient_rep"), field("action"), field("signal")
@@ -418,16 +442,15 @@ def update(state: EstimatorState, records: Records | None, config: EstimatorConf
     sig_idx = ((pop + observer) * SIG_CONTEXTS + 4 * a + 2 * x_d + x_r).reshape(-1)
 
     v: torch.Tensor | None = None
-    factor: torch.Tensor | None = None
+    factor: float | None = None
     if config.forget < 1.0:
-        age = torch.arange(steps - 1, -1, -1, device=device, dtype=DTYPE)
-        v = (config.forget**age).expand(batch, steps).reshape(-1)
-        factor = torch.tensor(config.forget**steps, dtype=DTYPE, device=device)
+        v = _powers(config.forget, steps, device).flip(0).expand(batch, steps).reshape(-1)
+        factor = config.forget**steps
 
     out: dict[str, torch.Tensor] = {}
     for table, idx, y in (("act", act_idx, a), ("sig", sig_idx, s)):
         shape = getattr(state, f"{table}_n").shape
-        flat = {stat: getattr(state, f"{table}_{stat}").reshape(-1) for stat in (*_FLOAT_STATS, *_INT_STATS)}
+        flat = {stat: getattr(state, f"{table}_{stat}").reshape(batch, -1) for stat in (*_FLOAT_STATS, *_INT_STATS)}
         new = _update_table(flat, idx, y.reshape(-1), v, factor, config)
         for stat, tensor in new.items():
             out[f"{table}_{stat}"] = tensor.reshape(shape)
