@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q -n 2
 
 bench: $(STAMP)
-	$(VENV)/bin/recigrad simulate --pop disc:stern-judging:8 --batch 64 --interactions 20000
+	$(VENV)/bin/recigrad bench --quick --out reports/quick
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

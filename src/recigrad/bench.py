@@ -87,6 +87,7 @@ def _row(result: dict, seeds: list[int]) -> dict:
             collapse_rate=sum(bool(r["collapsed"]) for r in runs) / len(runs),
             interactions_to_95=median_reached([r["interactions_to_95"] for r in runs]),
             interactions_to_99=median_reached([r["interactions_to_99"] for r in runs]),
+            seconds_to_95=median_reached([r["seconds_to_95"] for r in runs]),
         )
     else:
         row.update(
@@ -95,6 +96,7 @@ def _row(result: dict, seeds: list[int]) -> dict:
             adherence_mean=None,
             collapse_rate=None,
             interactions_to_95=None,
+            seconds_to_95=None,
             cooperation_mean=mean("cooperation"),
             nashconv_mean=mean("nashconv"),
         )
@@ -102,8 +104,10 @@ def _row(result: dict, seeds: list[int]) -> dict:
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
 
 
-def run_suite(regimes: list[str], methods: list[str], seeds: list[int], out: str | Path) -> dict:
-    """Train every method on every regime; write the report folder; return ``{"rows": [...]}``."""
+def run_suite(regimes: list[str], methods: list[str], seeds: list[int], out: str | Path,
+              iterations: int | None = None) -> dict:
+    """Train every method on every regime; write the report folder; return ``{"rows": [...]}``.
+    ``iterations`` overrides the regimes' own (for smoke runs)."""
     out = Path(out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -113,7 +117,8 @@ def run_suite(regimes: list[str], methods: list[str], seeds: list[int], out: str
         for name in regimes:
             regime = load_regime(name)
             for method in methods:
-                result = train.run(regime, seeds, method=method, out=tmp / "runs" / f"{name}-{method}")
+                result = train.run(regime, seeds, method=method, iterations=iterations,
+                                   out=tmp / "runs" / f"{name}-{method}")
                 results.append(result)
                 rows.append(_row(result, seeds))
         summary = {"rows": rows, "seeds": seeds, "methods": methods, "regimes": regimes,
@@ -215,7 +220,11 @@ def _plot_curves(tmp: Path, regimes: list[str], methods: list[str]) -> None:
     import matplotlib.pyplot as plt
 
     for name in regimes:
-        fig, ax = plt.subplots(figsize=(6.4, 4.0))
+        society = "payoff" not in _curve(tmp / "runs" / f"{name}-{methods[0]}")[0]
+        if society:
+            fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.0))
+        else:
+            fig, ax = plt.subplots(figsize=(6.4, 4.0))
         reference = None
         for k, method in enumerate(methods):
             folder = tmp / "runs" / f"{name}-{method}"
@@ -226,6 +235,9 @@ def _plot_curves(tmp: Path, regimes: list[str], methods: list[str]) -> None:
             mean = [statistics.fmean(v) for v in per_seed]
             ax.plot(x, mean, color=f"C{k}", label=method)
             ax.fill_between(x, [min(v) for v in per_seed], [max(v) for v in per_seed], color=f"C{k}", alpha=0.2)
+            if society:
+                points = [(line["interactions"], statistics.fmean(line["nashconv"])) for line in curve if "nashconv" in line]
+                ax2.plot(*zip(*points), marker="o", color=f"C{k}", label=method)
             result = json.loads((folder / "result.json").read_text())
             reference = result.get("reference", {}).get("payoff", reference)
             benefit_minus_cost = result.get("benefit_minus_cost")
@@ -238,6 +250,13 @@ def _plot_curves(tmp: Path, regimes: list[str], methods: list[str]) -> None:
         ax.set_ylabel("payoff per round (exact; mean and range over seeds)")
         ax.set_title(name)
         ax.legend(loc="lower right")
+        if society:
+            ax.set_ylabel("mean learner payoff per round (exact)")
+            ax2.set_xscale("log")
+            ax2.set_xlabel("interactions per population")
+            ax2.set_ylabel("NashConv (mean over seeds)")
+            ax2.set_title(f"{name}: NashConv over training")
+            ax2.legend()
         fig.tight_layout()
         fig.savefig(tmp / f"curves-{name}.png", dpi=110)
         plt.close(fig)
