@@ -138,6 +138,14 @@ def test_pop_order_and_aliases():
         (["simulate"], "no population"),
         (["simulate", "--pop", "disc:stern-judging:8", "--frobnicate"], "unrecognized arguments: --frobnicate"),
         (["teleport"], "invalid choice: 'teleport'"),
+        (["reference", "--pop", "disc:stern-judging:8"], "reference needs a learner"),
+        (["reference", "--regime", "discriminative-sj", "--order", "4"], "argument --order: invalid choice"),
+        (["train", "--pop", "disc:stern-judging:8"], "train needs a learner"),
+        (["train", "--regime", "discriminative-sj", "--seeds", "0"], "--seeds: expected a positive integer"),
+        (["train", "--regime", "discriminative-sj", "--method", "dqn"], "argument --method: invalid choice"),
+        (["train", "--regime", "discriminative-sj", "--lr", "-1"], "train.lr must be a positive number"),
+        (["train", "--regime", "discriminative-sj", "--components", "both"], "argument --components: invalid choice"),
+        (["train", "--pop", "learner:L6:1", "--pop", "disc:L6:12", "--model", "exact"], "needs N <= 12"),
     ],
 )
 def test_cli_refusals(argv, words, capsys):
