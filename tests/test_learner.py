@@ -61,7 +61,7 @@ def test_exact_model_gradient_third_order():
     la, ls = logits_act.clone().requires_grad_(), logits_sig.clone().requires_grad_()
     learner.own_payoffs(la, ls, pc_true, so_true, [0], game, "exact").sum().backward()
     h = 1e-5
-    for logits, grad, is_act in ((logits_act, la.grad, True), (logits_sig, ls.grad, False)):
+    for logits, grad in ((logits_act, la.grad), (logits_sig, ls.grad)):
         flat = logits.view(-1)
         for k in range(flat.numel()):
             old = flat[k].item()

@@ -65,7 +65,7 @@ def generator_matrix(pc: torch.Tensor, so: torch.Tensor) -> torch.Tensor:
 
 
 @contextmanager
-def _one_thread():
+def one_thread():
     """Batched LU solves on several threads fail in torch's CPU build here
     (oneMKL rejects the pivots, 'Pivots given to lu_solve must all be >= 1'),
     and are slower anyway: one thread per solve, batched."""
@@ -82,7 +82,7 @@ class _Solve(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        with _one_thread():
+        with one_thread():
             lu, pivots = torch.linalg.lu_factor(a)
             x = torch.linalg.lu_solve(lu, pivots, b)
         ctx.save_for_backward(lu, pivots, x)
@@ -91,7 +91,7 @@ class _Solve(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         lu, pivots, x = ctx.saved_tensors
-        with _one_thread():
+        with one_thread():
             adjoint = torch.linalg.lu_solve(lu, pivots, grad, adjoint=True)
         return -adjoint @ x.transpose(-1, -2), adjoint
 

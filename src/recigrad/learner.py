@@ -95,10 +95,11 @@ class Learners:
         return act, sig
 
 
-def start(regime: Regime, seeds: list[int], estimator_config: estimators.EstimatorConfig | None = None) -> Learners:
-    """Initial state: learners warmed up at their norm (logits +-3) or random (standard normal logits)."""
+def initial_logits(regime: Regime, seeds: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The learners' initial logits ``(B, L, 2, 2)``, ``(B, L, 2, 2, 2)``: the warm-up
+    norm's tables at +-3, or standard-normal logits from the ``learner-init`` stream
+    (12 per learner, in order).  Every method starts from these."""
     batch, population = len(seeds), regime.population
-    fixed_act, fixed_sig = population.batched_tables(batch)
     init = Streams(seeds, "learner-init")
     logits_act, logits_sig = [], []
     for i in population.learners:
@@ -111,8 +112,14 @@ def start(regime: Regime, seeds: list[int], estimator_config: estimators.Estimat
             noise = init.normal(12)
             logits_act.append(noise[:, :4].reshape(batch, 2, 2))
             logits_sig.append(noise[:, 4:].reshape(batch, 2, 2, 2))
-    logits_act = torch.stack(logits_act, 1).to(DTYPE).clone().requires_grad_(True)
-    logits_sig = torch.stack(logits_sig, 1).to(DTYPE).clone().requires_grad_(True)
+    return torch.stack(logits_act, 1).to(DTYPE).clone(), torch.stack(logits_sig, 1).to(DTYPE).clone()
+
+
+def start(regime: Regime, seeds: list[int], estimator_config: estimators.EstimatorConfig | None = None) -> Learners:
+    """Initial state: learners warmed up at their norm (logits +-3) or random (standard normal logits)."""
+    batch, population = len(seeds), regime.population
+    fixed_act, fixed_sig = population.batched_tables(batch)
+    logits_act, logits_sig = (t.requires_grad_(True) for t in initial_logits(regime, seeds))
     components = regime.train.components
     params = [p for p, part in ((logits_act, "action"), (logits_sig, "signal")) if components in (part, "joint")]
     config = estimator_config or estimators.EstimatorConfig()

@@ -29,7 +29,6 @@ two others are equal, ``recigrad.exact.solve`` answers on the full chain.
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import wraps
 
@@ -83,20 +82,10 @@ def _one_thread(function):
 
     @wraps(function)
     def wrapper(*args, **kwargs):
-        with _threads(1):
+        with exact.one_thread():
             return function(*args, **kwargs)
 
     return wrapper
-
-
-@contextmanager
-def _threads(count: int):
-    previous = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 # ---------------------------------------------------------------------------

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from importlib import resources
 
@@ -40,8 +39,9 @@ import torch.nn.functional as F
 
 from recigrad import numerics
 from recigrad.config import Regime
+from recigrad.exact import one_thread
 from recigrad.game import DTYPE, Game, observable
-from recigrad.learner import warmup_logits
+from recigrad.learner import initial_logits
 from recigrad.streams import Streams
 from recigrad.world import Records, initial_reputation, play
 
@@ -52,26 +52,6 @@ TUNED_FILE = "tuned.json"
 
 # ---------------------------------------------------------------------------
 # policy tables as logits
-
-
-def initial_logits(regime: Regime, seeds: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-    """The learners' initial logits ``(B, L, 2, 2)``, ``(B, L, 2, 2, 2)``, exactly as
-    ``recigrad.learner.start`` draws them: the warm-up norm's tables at +-3, or
-    standard-normal logits from the ``learner-init`` stream (12 per learner, in order)."""
-    batch, population = len(seeds), regime.population
-    init = Streams(seeds, "learner-init")
-    logits_act, logits_sig = [], []
-    for i in population.learners:
-        agent = population.agents[i]
-        if agent.warmup:
-            a, s = warmup_logits("learner", agent.norm)
-            logits_act.append(a.expand(batch, 2, 2))
-            logits_sig.append(s.expand(batch, 2, 2, 2))
-        else:
-            noise = init.normal(12)
-            logits_act.append(noise[:, :4].reshape(batch, 2, 2))
-            logits_sig.append(noise[:, 4:].reshape(batch, 2, 2, 2))
-    return torch.stack(logits_act, 1).to(DTYPE).clone(), torch.stack(logits_sig, 1).to(DTYPE).clone()
 
 
 def flat_logits(logits_act: torch.Tensor, logits_sig: torch.Tensor) -> torch.Tensor:
@@ -349,18 +329,6 @@ def start_state(regime: Regime, seeds: list[int], config, purpose: str) -> Basel
         streams=Streams(seeds, "world"),
         sampler=Streams(seeds, purpose),
     )
-
-
-@contextmanager
-def one_thread():
-    """Run on one torch thread: the tensors are small, and several threads are
-    slower (an order of magnitude on a busy machine)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def play_and_update(state: BaselineState, update) -> torch.Tensor:
