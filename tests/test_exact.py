@@ -5,7 +5,7 @@ import itertools
 import pytest
 import torch
 
-from conftest import random_tables
+from conftest import assert_gradient_matches_finite_differences, random_tables
 from recigrad import exact
 from recigrad.game import Game, observable
 from recigrad.population import parse_pop
@@ -98,20 +98,7 @@ def test_gradient_matches_finite_differences():
         sol = exact.solve(pc, so, game.b, game.c)
         return (sol.payoff[0] * weights).sum() + sol.good[0, 1]
 
-    a = act.clone().requires_grad_()
-    s = sig.clone().requires_grad_()
-    objective(a, s).backward()
-    h = 1e-6
-    for tensor, grad in ((act, a.grad), (sig, s.grad)):
-        flat = tensor.view(-1)
-        for k in range(0, flat.numel(), 3):
-            old = flat[k].item()
-            flat[k] = old + h
-            up = objective(act, sig).item()
-            flat[k] = old - h
-            down = objective(act, sig).item()
-            flat[k] = old
-            assert grad.view(-1)[k].item() == pytest.approx((up - down) / (2 * h), abs=1e-7)
+    assert_gradient_matches_finite_differences(objective, (act, sig), every=3)
 
 
 def test_refuses_large_populations():

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from conftest import random_tables
+from conftest import assert_gradient_matches_finite_differences, random_tables
 from recigrad import exact, model
 from recigrad.game import Game, observable
 from recigrad.population import parse_pop
@@ -128,19 +128,7 @@ def test_gradient_matches_finite_differences(second_order):
         sol = model.solve(pc, so, game.b, game.c)
         return (sol.payoff * weights).sum() + sol.good[:, 2].sum()
 
-    a, s = act.clone().requires_grad_(), sig.clone().requires_grad_()
-    objective(a, s).backward()
-    h = 1e-6
-    for tensor, grad in ((act, a.grad), (sig, s.grad)):
-        flat = tensor.view(-1)
-        for k in range(0, flat.numel(), 5):
-            old = flat[k].item()
-            flat[k] = old + h
-            up = objective(act, sig).item()
-            flat[k] = old - h
-            down = objective(act, sig).item()
-            flat[k] = old
-            assert grad.view(-1)[k].item() == pytest.approx((up - down) / (2 * h), abs=1e-7)
+    assert_gradient_matches_finite_differences(objective, (act, sig), every=5)
 
 
 def test_second_order_gradient_equals_exact_gradient():
