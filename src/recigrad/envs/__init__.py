@@ -1,0 +1,12 @@
+"""Environments: the game (SPEC section 1) one decision at a time, for the ecosystem.
+
+- ``recigrad.envs.core``: the plain-Python state machine both wrappers share;
+  fixed agents act from their tables, *external* agents (the regime's learners)
+  are driven by the caller.
+- ``recigrad.envs.pettingzoo``: ``env(...)`` (AEC) and ``parallel_env(...)``,
+  one PettingZoo agent per learner of the regime (needs ``pettingzoo``).
+- ``recigrad.envs.gymnasium``: a single-learner ``gymnasium.Env``, registered as
+  ``recigrad/Reciprocity-v0`` when the module is imported (needs ``gymnasium``).
+
+Nothing is imported here, so ``import recigrad.envs`` needs neither package.
+"""

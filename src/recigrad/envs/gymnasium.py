@@ -1,0 +1,110 @@
+"""A single-learner Gymnasium environment of the game.
+
+Importing this module registers ``recigrad/Reciprocity-v0``::
+
+    import gymnasium
+    import recigrad.envs.gymnasium  # noqa: F401  (registers the id)
+
+    env = gymnasium.make("recigrad/Reciprocity-v0", regime="discriminative-sj", max_interactions=800)
+
+``regime`` is a shipped regime name, a TOML file or a ``recigrad.config.Regime``
+with exactly one learner; every other agent plays its true tables.
+
+Each step is one decision of the learner: as donor its action (0 defect,
+1 cooperate: the intention, which the execution error may turn into D), as
+observer its signal (0 bad, 1 good: the emitted signal, which the assessment
+error may flip).  Between two decisions the environment plays every other
+phase itself (``reset`` plays up to the first decision).
+
+Observation: ``Box(0, [2, 1, 1, 1, 2], int64)``, ``(role, x_own, x_d, x_r, a)``
+as in ``recigrad.envs.core``: role 1 donor, 2 observer (0 only in the final
+observation); the learner's own reputation; the donor's and the recipient's
+reputations; the realised action the observer sees (2 for a donor).
+
+Reward: the learner's payoffs (``-c`` per realised C given, ``+b`` per realised
+C received) accrued from the decision to the next one.  ``info["records"]``:
+the public records ``{d, r, x_d, x_r, a, o, signal}`` completed meanwhile
+(at ``reset``: those played before the first decision, whose payoffs are not
+rewards); ``info["interactions"]``: interactions completed so far.
+
+Episodes end by truncation once ``max_interactions`` interactions are complete
+(never by termination).  If the learner decides nothing before that (only with
+a tiny ``max_interactions``), ``reset`` returns a role-0 observation and the
+first ``step`` ignores its action and truncates.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium
+import numpy as np
+from gymnasium import spaces
+
+from recigrad.config import Regime
+from recigrad.envs.core import OBS_HIGH, Core, Uniforms, resolve_regime
+from recigrad.game import ConfigError
+
+ENV_ID = "recigrad/Reciprocity-v0"
+
+
+class ReciprocityEnv(gymnasium.Env):
+    """One learner among fixed agents; one step per learner decision."""
+
+    metadata = {"render_modes": ["human", "ansi"], "render_fps": 4}
+
+    def __init__(self, regime: str | Regime = "discriminative-sj", max_interactions: int = 800, render_mode: str | None = None):
+        self.regime = resolve_regime(regime)
+        learners = self.regime.population.learners
+        if len(learners) != 1:
+            raise ConfigError(
+                f"regime {self.regime.name!r} has {len(learners)} learners; the Gymnasium environment needs exactly one "
+                "(use recigrad.envs.pettingzoo for several)"
+            )
+        if isinstance(max_interactions, bool) or not isinstance(max_interactions, (int, np.integer)) or max_interactions < 1:
+            raise ConfigError(f"max_interactions must be a positive integer, got {max_interactions!r}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ConfigError(f"render_mode {render_mode!r} is not allowed; allowed: None, human, ansi")
+        self.learner = learners[0]
+        self.max_interactions = int(max_interactions)
+        self.render_mode = render_mode
+        self.core = Core.from_regime(self.regime)
+        self.observation_space = spaces.Box(low=0, high=np.array(OBS_HIGH), shape=(len(OBS_HIGH),), dtype=np.int64)
+        self.action_space = spaces.Discrete(2)
+
+    def _info(self, records) -> dict:
+        return {"records": [r.as_dict() for r in records], "interactions": self.core.interactions}
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        self.core.reset(Uniforms(self.np_random))
+        records, _ = self.core.advance(limit=self.max_interactions)
+        if self.render_mode == "human":
+            self.render()
+        return self.core.observation(self.learner), self._info(records)
+
+    def step(self, action):
+        if self.core.pending is None:  # over already (nothing to decide within max_interactions)
+            records, payoff = [], [0.0] * self.core.n
+        else:
+            records, payoff = self.core.advance(action, self.max_interactions)
+        truncated = self.core.pending is None
+        if self.render_mode == "human":
+            self.render()
+        return self.core.observation(self.learner), float(payoff[self.learner]), False, truncated, self._info(records)
+
+    def render(self) -> str | None:
+        if self.render_mode is None:
+            return None
+        text = self.core.describe(self.max_interactions)
+        if self.render_mode == "ansi":
+            return text
+        print(text)
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+if ENV_ID not in gymnasium.registry:
+    gymnasium.register(id=ENV_ID, entry_point=f"{__name__}:ReciprocityEnv")
