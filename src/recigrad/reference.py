@@ -294,19 +294,54 @@ def payoff_of(act, sig, learner: int, cand_act, cand_sig, game: Game, model: str
 # parameterisation: a vector of free entries per order
 
 
-def free_entries(order: int) -> int:
-    """Free entries of a learner policy: 12 (third order) or 6 (second order)."""
+@dataclass(frozen=True)
+class OneHead:
+    """Only one head of the learner is free (training with ``components`` action or
+    signal); the other stays at the given tables ``act (2, 2)`` / ``sig (2, 2, 2)``.
+    Used in place of an ``order``: third-order entries of the free head."""
+
+    head: str  # "action" or "signal"
+    act: torch.Tensor
+    sig: torch.Tensor
+
+    def __hash__(self) -> int:
+        return hash((self.head, tuple(self.act.flatten().tolist()), tuple(self.sig.flatten().tolist())))
+
+    @property
+    def free(self) -> int:
+        return 4 if self.head == "action" else 8
+
+    def expand(self, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        lead = p.shape[:-1]
+        if self.head == "action":
+            return p.reshape(*lead, 2, 2), self.sig.to(p.dtype).expand(*lead, 2, 2, 2)
+        return self.act.to(p.dtype).expand(*lead, 2, 2), p.reshape(*lead, 2, 2, 2)
+
+    def frozen(self) -> torch.Tensor:
+        """``(12,)`` True for the entries that cannot change."""
+        mask = torch.ones(12, dtype=torch.bool)
+        mask[slice(0, 4) if self.head == "action" else slice(4, 12)] = False
+        return mask
+
+
+def free_entries(order) -> int:
+    """Free entries of a learner policy: 12 (third order), 6 (second order), or one head's."""
+    if isinstance(order, OneHead):
+        return order.free
     if order not in (2, 3):
         raise ConfigError(f"order must be 2 or 3, got {order}")
     return 12 if order == 3 else 6
 
 
-def expand(p: torch.Tensor, order: int) -> tuple[torch.Tensor, torch.Tensor]:
+def expand(p: torch.Tensor, order) -> tuple[torch.Tensor, torch.Tensor]:
     """Tables ``act (..., 2, 2)``, ``sig (..., 2, 2, 2)`` from free entries ``p (..., P)``.
 
     Third order: ``p = act.flatten() ++ sig.flatten()``.  Second order:
     ``p = act[x_rec] ++ sig[a, x_rec].flatten()``, copied over ``x_own`` / ``x_donor``.
+    One head (``OneHead``): that head's entries; the other head is fixed.
     """
+    if isinstance(order, OneHead):
+        return order.expand(p)
     lead = p.shape[:-1]
     if order == 3:
         return p[..., :4].reshape(*lead, 2, 2), p[..., 4:].reshape(*lead, 2, 2, 2)
@@ -425,7 +460,10 @@ def _solve_class(evaluator, act, sig, learner, random_logits, game, order, steps
     payoff = torch.where(use, stochastic_payoff, det_payoff)
     own_act, own_sig = expand(entries, order)
     entries = torch.cat([own_act.reshape(batch, 4), own_sig.reshape(batch, 8)], dim=1)
-    return payoff, entries, _strictness(evaluator, act, sig, learner, entries, payoff, game)
+    strict = _strictness(evaluator, act, sig, learner, entries, payoff, game)
+    if isinstance(order, OneHead):  # a frozen entry is never the learner's to get right
+        strict = strict & ~order.frozen()
+    return payoff, entries, strict
 
 
 @_one_thread
@@ -435,7 +473,7 @@ def reference(
     learner: int,
     game: Game,
     model: str = "auto",
-    order: int = 3,
+    order: int | OneHead = 3,
     starts: int = 16,
     seed: int = 0,
     steps: int = 200,
@@ -445,7 +483,8 @@ def reference(
     """Reference of agent ``learner`` against the others' fixed tables (SPEC section 8).
 
     ``act (B, N, 2, 2)`` and ``sig (B, N, 2, 2, 2)`` are intended tables; the
-    learner's own are ignored.  All deterministic policies of the given ``order``
+    learner's own are ignored (``order = OneHead(...)`` keeps one of its heads
+    fixed instead).  All deterministic policies of the given ``order``
     are evaluated; then an ascent starts from the ``top`` best of them (logits
     +-4) and from ``starts`` random tables (logits ``2 * N(0, 1)`` from a
     generator seeded with ``seed``, so the answer is reproducible), runs up to
