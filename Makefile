@@ -1,29 +1,37 @@
-# Set-up, tests and the benchmark.  Every target creates .venv and installs the
-# package with its extras when missing: torch's pinned CPU build first, so that
-# the package's general requirement (torch>=2.4) installs nothing more.
+# Set-up, tests and the benchmark.  Every target creates .venv and installs what
+# it needs when missing: torch's pinned CPU build first, so that the package's
+# general requirement (torch>=2.4) installs nothing more; then the package.
+# `make bench` needs only the core; `make test` adds the optional extras whose
+# tests it runs (PettingZoo and Gymnasium, Ray).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-stamp
+PIP := $(PY) -m pip install -q --disable-pip-version-check
 TORCH := torch==2.13.0
+CORE := $(VENV)/.core-stamp
+FULL := $(VENV)/.full-stamp
 
 .PHONY: install test bench lint clean
 
-install: $(STAMP)
+install: $(CORE)
 
-$(STAMP): pyproject.toml
+$(CORE): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check $(TORCH)
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
-	touch $(STAMP)
+	$(PIP) $(TORCH)
+	$(PIP) -e '.[dev]'
+	touch $(CORE)
 
-test: $(STAMP)
+$(FULL): $(CORE)
+	$(PIP) -e '.[dev,envs,ray]'
+	touch $(FULL)
+
+test: $(FULL)
 	$(PY) -m pytest -q -n 2
 
-bench: $(STAMP)
+bench: $(CORE)
 	$(VENV)/bin/recigrad bench --quick --out reports/quick
 
-lint: $(STAMP)
+lint: $(CORE)
 	$(VENV)/bin/ruff check src tests benchmarks
 
 clean:

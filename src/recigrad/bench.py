@@ -13,7 +13,10 @@ report folder holds
 - ``bench.json``: the rows, as ``recigrad bench --json`` prints them;
 - ``runs/``: the run folder of every (regime, method).
 
-The folder is built under a temporary name and renamed when complete.
+The folder is built in ``<out>.partial`` and renamed when complete; finished
+(regime, method) runs stay there, so ``--resume`` after an interrupt skips them
+and resumes the run in progress from its checkpoint.  ``backend="ray"`` runs the
+jobs on a Ray cluster (``recigrad.distributed``).
 """
 
 from __future__ import annotations
@@ -24,11 +27,10 @@ import math
 import os
 import shutil
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
-from recigrad import train
+from recigrad import __version__, checkpoint, train
 from recigrad.config import load_regime, regime_names
 
 QUICK_REGIMES = ("discriminative-sj", "hybrid-alld", "degenerate-allc", "society-L6")
@@ -105,36 +107,77 @@ def _row(result: dict, seeds: list[int]) -> dict:
 
 
 def run_suite(regimes: list[str], methods: list[str], seeds: list[int], out: str | Path,
-              iterations: int | None = None) -> dict:
+              iterations: int | None = None, resume: bool = False, checkpoint_every: int | None = None,
+              backend: str = "local", address: str | None = None, num_cpus: int | None = None,
+              seed_block: int | None = None) -> dict:
     """Train every method on every regime; write the report folder; return ``{"rows": [...]}``.
-    ``iterations`` overrides the regimes' own (for smoke runs)."""
+    ``iterations`` overrides the regimes' own (for smoke runs).
+
+    The report is built in ``<out>.partial``; every finished (regime, method) run folder
+    stays there, so ``resume`` skips finished runs and resumes the one in progress from its
+    checkpoint.  ``backend="ray"`` trains the (regime, method, block of ``seed_block`` seeds)
+    jobs as Ray tasks (``recigrad.distributed``; ``address`` of a cluster, else a local Ray
+    of ``num_cpus``); the results are the same as the local backend's."""
     out = Path(out).resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    work = checkpoint.partial_dir(out)
+    loaded = {name: load_regime(name) for name in regimes}
+    header = {"format": checkpoint.FORMAT, "version": checkpoint.VERSION, "kind": "bench", "regimes": list(regimes),
+              "methods": list(methods), "seeds": [int(s) for s in seeds], "iterations": iterations,
+              "regime_hashes": [checkpoint.regime_hash(loaded[name]) for name in regimes]}
+    _open_work(work, header, resume)
     clock = time.perf_counter()
-    try:
-        results, rows = [], []
-        for name in regimes:
-            regime = load_regime(name)
-            for method in methods:
-                result = train.run(regime, seeds, method=method, iterations=iterations,
-                                   out=tmp / "runs" / f"{name}-{method}")
-                results.append(result)
-                rows.append(_row(result, seeds))
-        summary = {"rows": rows, "seeds": seeds, "methods": methods, "regimes": regimes,
-                   "seconds": time.perf_counter() - clock}
-        _write_runs_csv(tmp / "runs.csv", results)
-        (tmp / "bench.json").write_text(json.dumps(summary, indent=1) + "\n")
-        (tmp / "summary.md").write_text(markdown_summary(results, rows))
-        _plot_curves(tmp, regimes, methods)
-        _plot_percent(tmp / "percent.png", rows)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    folder = lambda name, method: work / "runs" / f"{name}-{method}"  # noqa: E731
+    pending = [(name, method) for name in regimes for method in methods
+               if not (folder(name, method) / "result.json").exists()]
+    if backend == "ray":
+        from recigrad import distributed
+
+        distributed.run_jobs({job: loaded[job[0]] for job in pending}, seeds, iterations, work / "runs",
+                             address=address, num_cpus=num_cpus, seed_block=seed_block)
+    elif backend == "local":
+        every = train.CHECKPOINT_EVERY if checkpoint_every is None else checkpoint_every
+        for name, method in pending:
+            train.run(loaded[name], seeds, method=method, iterations=iterations, out=folder(name, method),
+                      resume=resume, checkpoint_every=every)
+    else:
+        raise ValueError(f"unknown backend {backend!r}; allowed: local, ray")
+    results, rows = [], []
+    for name in regimes:
+        for method in methods:
+            result = json.loads((folder(name, method) / "result.json").read_text())
+            results.append(result)
+            rows.append(_row(result, seeds))
+    summary = {"rows": rows, "seeds": seeds, "methods": methods, "regimes": regimes,
+               "seconds": time.perf_counter() - clock}
+    _write_runs_csv(work / "runs.csv", results)
+    (work / "bench.json").write_text(json.dumps(summary, indent=1) + "\n")
+    (work / "summary.md").write_text(markdown_summary(results, rows))
+    _plot_curves(work, regimes, methods)
+    _plot_percent(work / "percent.png", rows)
+    (work / checkpoint.SUITE_FILE).unlink()
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(work, out)
     return summary
+
+
+def _open_work(work: Path, header: dict, resume: bool) -> None:
+    """Prepare the work folder: kept (resume, same suite), else started afresh; refuse a folder not
+    ours or written for another suite."""
+    manifest = work / checkpoint.SUITE_FILE
+    if resume and manifest.exists():
+        document = checkpoint.read_header(manifest, "bench")
+        wrong = checkpoint.mismatch(document, header)
+        if wrong:
+            raise checkpoint.CheckpointError(f"cannot resume: report in progress {work} is for {wrong}")
+        for leftover in (work / "runs").glob(".*"):  # a run folder being written when the suite stopped
+            shutil.rmtree(leftover, ignore_errors=True)
+        return
+    if resume and work.exists() and not checkpoint.is_ours(work):
+        raise checkpoint.CheckpointError(f"cannot resume: {work} is not a recigrad report in progress")
+    checkpoint.clear(work)
+    (work / "runs").mkdir(parents=True)
+    checkpoint.write_json_atomic(manifest, {**header, "recigrad": __version__})
 
 
 def _write_runs_csv(path: Path, results: list[dict]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import time
 from dataclasses import replace
@@ -76,6 +77,20 @@ def _add_output_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object of figures on stdout")
 
 
+def _add_durable_flags(p: argparse.ArgumentParser, where: str) -> None:
+    p.add_argument("--resume", action="store_true", help=f"continue an interrupted run from its checkpoint in {where}")
+    p.add_argument("--checkpoint-every", type=_nonnegative_int, default=None,
+                   help="iterations between checkpoints (default 25, and every 60 s; 0: only at SIGINT)")
+
+
+def _interrupted(err: KeyboardInterrupt, command: str, out: str) -> KeyboardInterrupt:
+    """The one-line message of an interrupted run, with the command that resumes it."""
+    argv = [a for a in sys.argv[1:] if a != "--resume"] if sys.argv[1:2] == [command] else [command, "..."]
+    if "--out" not in argv and not any(a.startswith("--out=") for a in argv):
+        argv += ["--out", out]
+    return KeyboardInterrupt(f"{err}; resume with: recigrad {shlex.join(argv)} --resume")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="recigrad", description="Learning in indirect-reciprocity games with communication.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -112,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--components", choices=COMPONENTS, default=None, help="which tables learn")
     p.add_argument("--model", choices=MODELS, default=None, help="the learner's model of the chain")
     p.add_argument("--out", default=None, help="run folder (default runs/REGIME-METHOD-TIME)")
+    _add_durable_flags(p, "OUT.partial")
     _add_output_flags(p)
     p.set_defaults(run=cmd_train)
 
@@ -121,7 +137,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=_positive_int, default=5, help="number of seeds per (regime, method)")
     p.add_argument("--seed", type=_nonnegative_int, default=0, help="first seed")
     p.add_argument("--quick", action="store_true", help="the quick suite: " + ", ".join(QUICK_REGIMES))
+    p.add_argument("--iterations", type=_positive_int, default=None, help="default: each regime's train.iterations")
     p.add_argument("--out", default=None, help="report folder (default reports/bench-TIME)")
+    _add_durable_flags(p, "OUT.partial")
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="local: in this process; ray: (regime, method, seed block) jobs as Ray tasks")
+    p.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
+    p.add_argument("--num-cpus", type=_positive_int, default=None, help="CPUs of the local Ray (default: all)")
+    p.add_argument("--seed-block", type=_positive_int, default=None,
+                   help="seeds per Ray task (default: all seeds of a (regime, method) in one task)")
     _add_output_flags(p)
     p.set_defaults(run=cmd_bench)
     return parser
@@ -253,10 +277,14 @@ def cmd_train(args: argparse.Namespace) -> dict:
             raise ConfigError(f"--model exact needs N <= {MAX_N}, got N = {regime.population.n}; use meanfield")
     out = args.out or f"runs/{regime.name}-{args.method}-{time.strftime('%Y%m%d-%H%M%S')}"
     seeds = list(range(args.seed, args.seed + args.seeds))
-    result = train.run(regime, seeds, method=args.method, out=out)
+    every = train.CHECKPOINT_EVERY if args.checkpoint_every is None else args.checkpoint_every
+    try:
+        result = train.run(regime, seeds, method=args.method, out=out, resume=args.resume, checkpoint_every=every)
+    except train.Interrupted as err:
+        raise _interrupted(err, "train", out) from None
     result["folder"] = str(out)
     if not args.json:
-        print(train.summarytable(result))
+        print(train.summary_table(result))
         print(f"run folder: {out}")
     return result
 
@@ -283,7 +311,16 @@ def cmd_bench(args: argparse.Namespace) -> dict:
     methods = _names(args.methods, sorted(METHODS), "--methods") or [m for m in bench.METHOD_ORDER if m in METHODS]
     out = args.out or f"reports/bench-{time.strftime('%Y%m%d-%H%M%S')}"
     seeds = list(range(args.seed, args.seed + args.seeds))
-    summary = bench.run_suite(regimes, methods, seeds, out)
+    if args.backend == "local" and (args.address or args.num_cpus or args.seed_block):
+        raise ConfigError("--address, --num-cpus and --seed-block need --backend ray")
+    every = None if args.checkpoint_every is None else args.checkpoint_every
+    try:
+        summary = bench.run_suite(regimes, methods, seeds, out, iterations=args.iterations, resume=args.resume, checkpoint_every=every,
+                                  backend=args.backend, address=args.address, num_cpus=args.num_cpus,
+                                  seed_block=args.seed_block)
+    except KeyboardInterrupt as err:
+        message = str(err) or "interrupted; finished runs are kept"
+        raise _interrupted(KeyboardInterrupt(f"{message}; report folder in progress: {out}.partial"), "bench", out) from None
     summary["folder"] = str(out)
     if not args.json:
         print(bench.summary_table(summary))
@@ -301,8 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"recigrad: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("recigrad: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        print(f"recigrad: {str(err) or 'interrupted'}", file=sys.stderr)
         return 130
     if args.json:
         print(json.dumps(result))
