@@ -201,6 +201,16 @@ def _int(v) -> str:
     return "not reached" if v is None else f"{int(v):,}"
 
 
+def _ratio(row: dict, rg: dict | None, key: str) -> str:
+    """A method's interactions to a threshold over the reciprocity gradient's (median over seeds);
+    a lower bound from the budget where the method's median never got there."""
+    if row["method"] == "rg" or not rg or not rg.get(key):
+        return "-"
+    if row.get(key):
+        return f"{row[key] / rg[key]:.1f}x"
+    return f"> {row['interactions'] / rg[key]:.1f}x"
+
+
 def markdown_summary(results: list[dict], rows: list[dict]) -> str:
     """Markdown tables: single-learner regimes, the warm-up grid, the societies."""
     by_key = {(r["regime"], r["method"]): r for r in results}
@@ -210,20 +220,18 @@ def markdown_summary(results: list[dict], rows: list[dict]) -> str:
     if single:
         lines += ["## Single learner against fixed opponents", "",
                   "| regime | method | payoff | reference | % of reference | adherence | collapse rate "
-                  "| interactions to 95% | ratio to rg |",
-                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+                  "| interactions to 95% | ratio to rg | interactions to 99% | ratio to rg |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for r in single:
             runs = by_key[(r["regime"], r["method"])]["runs"]
             rg = next((x for x in rows if x["regime"] == r["regime"] and x["method"] == "rg"), None)
-            ratio = "-"
-            if r["method"] != "rg" and rg and rg["interactions_to_95"]:
-                ratio = (f"{r['interactions_to_95'] / rg['interactions_to_95']:.0f}x" if r["interactions_to_95"]
-                         else f"> {r['interactions'] / rg['interactions_to_95']:.0f}x")
+            ratio = {key: _ratio(r, rg, key) for key in ("interactions_to_95", "interactions_to_99")}
             lines.append(
                 f"| {r['regime']} | {r['method']} | {_fmt(*interval([x['payoff'] for x in runs]))} | {r['reference']:.4f} | "
                 f"{_fmt(*interval([x['percent_of_reference'] for x in runs]), digits=2)} | "
                 f"{_fmt(*interval([x['adherence'] for x in runs]))} | {r['collapse_rate']:.2f} | "
-                f"{_int(r['interactions_to_95'])} | {ratio} |"
+                f"{_int(r['interactions_to_95'])} | {ratio['interactions_to_95']} | "
+                f"{_int(r['interactions_to_99'])} | {ratio['interactions_to_99']} |"
             )
         lines.append("")
     warm = [r for r in rows if r["regime"].startswith("warmup")]

@@ -39,10 +39,11 @@ from pathlib import Path
 
 import torch
 
-from recigrad import checkpoint, metrics
+from recigrad import checkpoint, metrics, numerics
 from recigrad.config import Regime
+from recigrad.learner import warmup_logits
 from recigrad.progress import progress_bar
-from recigrad.reference import Reference, best_response_gap, reference
+from recigrad.reference import OneHead, Reference, best_response_gap, reference
 from recigrad.text import table
 
 METHODS = {"rg": "recigrad.learner", "reinforce": "recigrad.baselines.reinforce", "ppo": "recigrad.baselines.ppo"}
@@ -58,11 +59,19 @@ def method_module(name: str):
 
 def regime_reference(regime: Regime) -> Reference | None:
     """The reference of the regime's learner (single-learner regimes; fixed
-    opponents are the same in every seed, so it is computed once)."""
+    opponents are the same in every seed, so it is computed once).  Where only
+    one head trains (``components`` action or signal) from a warm-up, the other
+    head stays at its warm-up tables in the reference too; from a random start
+    (different per seed) the reference is over both heads."""
     learners = regime.population.learners
     if len(learners) != 1:
         return None
     act, sig = regime.population.batched_tables(1)
+    components, agent = regime.train.components, regime.population.agents[learners[0]]
+    if components != "joint" and agent.warmup:
+        # one head trains, the other stays at its warm-up tables: the best the learner can do
+        warm_act, warm_sig = (numerics.sigmoid(t.unsqueeze(0))[0] for t in warmup_logits("learner", agent.norm))
+        return reference(act, sig, learners[0], regime.game, order=OneHead(components, warm_act, warm_sig))
     return reference(act, sig, learners[0], regime.game)
 
 
