@@ -105,3 +105,13 @@ def test_refuses_large_populations():
     pc, so = observable(*parse_pop(["disc:stern-judging:13"]).batched_tables(1), Game())
     with pytest.raises(ValueError, match="N <= 12"):
         exact.solve(pc, so, 5.0, 1.0)
+
+
+def test_refuses_a_chain_without_unique_stationary_distribution():
+    """Image scoring without errors: all good and all bad are both absorbing."""
+    pc, so = observable(*parse_pop(["disc:image-scoring:5"]).batched_tables(1), Game(e=0.0, mu=0.0))
+    with pytest.raises(ValueError, match="no unique stationary distribution"):
+        exact.solve(pc, so, 5.0, 1.0)
+    # with zero errors but a single absorbing state the answer is that state
+    pc, so = observable(*parse_pop(["disc:stern-judging:5"]).batched_tables(1), Game(e=0.0, mu=0.0))
+    assert torch.allclose(exact.solve(pc, so, 5.0, 1.0).good, torch.ones(1, 5))

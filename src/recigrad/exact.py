@@ -83,7 +83,12 @@ class _Solve(torch.autograd.Function):
     @staticmethod
     def forward(ctx, a, b):
         with one_thread():
-            lu, pivots = torch.linalg.lu_factor(a)
+            lu, pivots, info = torch.linalg.lu_factor_ex(a)
+            if (info != 0).any():
+                raise ConfigError(
+                    "the exact chain has no unique stationary distribution (several reputation states are absorbing, "
+                    "as with e = mu = 0); use e > 0 or mu > 0"
+                )
             x = torch.linalg.lu_solve(lu, pivots, b)
         ctx.save_for_backward(lu, pivots, x)
         return x
