@@ -17,7 +17,7 @@ from dataclasses import replace
 
 import torch
 
-from recigrad import exact, model
+from recigrad import exact, kernel, model
 from recigrad.bench import QUICK_REGIMES
 from recigrad.config import (
     COMPONENTS,
@@ -183,6 +183,7 @@ def cmd_simulate(args: argparse.Namespace) -> dict:
     game, n = regime.game, regime.population.n
     pc, so = _tables(regime, args.batch)
     seeds = list(range(args.seed, args.seed + args.batch))
+    kernel.warm_up(parallel=args.batch >= kernel.PARALLEL_BATCH)  # "seconds" times the simulation, not compilation
     start = time.perf_counter()
     with progress_bar(total=args.burn_in + args.interactions, desc="simulate", unit="int") as bar:
         tally, _ = simulate(pc, so, seeds, args.interactions, args.burn_in, progress=bar.update)

@@ -92,3 +92,12 @@ def play_chunk(pc_flat, so_flat, x, uniforms, given, received, good, record):
     run = _parallel if batch >= PARALLEL_BATCH else _serial
     run(pc_flat, so_flat, x, uniforms, given, received, good, last, record, rec)
     return rec
+
+
+def warm_up(parallel: bool = False) -> None:
+    """Compile (or load from numba's cache) the loop before anything is timed."""
+    batch = PARALLEL_BATCH if parallel else 1
+    x = np.ones((batch, 3), dtype=np.int64)
+    zeros = np.zeros((batch, 3))
+    play_chunk(np.zeros((batch, 12)), np.zeros((batch, 24)), x, np.zeros((batch, 1, 3)), zeros, zeros.copy(),
+               zeros.copy(), False)
