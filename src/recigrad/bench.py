@@ -344,8 +344,11 @@ def _plot_percent(path: Path, rows: list[dict]) -> None:
 def summary_table(summary: dict) -> str:
     from recigrad.text import table
 
-    header = ["regime", "method", "payoff", "% of ref", "adherence", "collapse", "to 95%", "seconds"]
+    header = ["regime", "method", "payoff", "% of ref", "adherence", "collapse", "int. to 95%", "s to 95%", "int. to 99%",
+              "seconds"]
+    count = lambda v: None if v is None else int(v)  # noqa: E731
     rows = [[r["regime"], r["method"], r["payoff_mean"], r["percent_of_reference_mean"], r["adherence_mean"],
-             r["collapse_rate"], None if r["interactions_to_95"] is None else int(r["interactions_to_95"]), r["seconds"]]
+             r["collapse_rate"], count(r["interactions_to_95"]), r.get("seconds_to_95"), count(r.get("interactions_to_99")),
+             r["seconds"]]
             for r in summary["rows"]]
     return table(header, rows, digits=3)
