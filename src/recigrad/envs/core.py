@@ -253,3 +253,14 @@ class Core:
         self.interactions += 1
         self.last = Record(d, r, x_d, x_r, a, o, signal)
         records.append(self.last)
+
+
+def render(core: Core, mode: str | None, max_interactions: int) -> str | None:
+    """The environments' ``render``: ``ansi`` returns the text, ``human`` prints it."""
+    if mode is None:
+        return None
+    text = core.describe(max_interactions)
+    if mode == "ansi":
+        return text
+    print(text)
+    return None

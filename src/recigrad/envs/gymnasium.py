@@ -42,7 +42,7 @@ import numpy as np
 from gymnasium import spaces
 
 from recigrad.config import Regime
-from recigrad.envs.core import OBS_HIGH, Core, Uniforms, resolve_regime
+from recigrad.envs.core import OBS_HIGH, Core, Uniforms, render, resolve_regime
 from recigrad.game import ConfigError
 
 ENV_ID = "recigrad/Reciprocity-v0"
@@ -94,13 +94,7 @@ class ReciprocityEnv(gymnasium.Env):
         return self.core.observation(self.learner), float(payoff[self.learner]), False, truncated, self._info(records)
 
     def render(self) -> str | None:
-        if self.render_mode is None:
-            return None
-        text = self.core.describe(self.max_interactions)
-        if self.render_mode == "ansi":
-            return text
-        print(text)
-        return None
+        return render(self.core, self.render_mode, self.max_interactions)
 
     def close(self) -> None:
         pass

@@ -54,7 +54,7 @@ from pettingzoo import AECEnv, ParallelEnv
 from pettingzoo.utils import wrappers
 
 from recigrad.config import Regime
-from recigrad.envs.core import OBS_HIGH, Core, Uniforms, resolve_regime
+from recigrad.envs.core import OBS_HIGH, Core, Uniforms, render, resolve_regime
 from recigrad.game import ConfigError
 
 NAME = "recigrad_reciprocity_v0"
@@ -121,13 +121,7 @@ class _Game:
         return np.array(self.core.x, dtype=np.int64)
 
     def render(self) -> str | None:
-        if self.render_mode is None:
-            return None
-        text = self.core.describe(self.max_interactions)
-        if self.render_mode == "ansi":
-            return text
-        print(text)
-        return None
+        return render(self.core, self.render_mode, self.max_interactions)
 
     def close(self) -> None:
         pass
