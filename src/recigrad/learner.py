@@ -60,8 +60,29 @@ def own_payoffs(
     return payoff[:, torch.arange(n_learners), torch.tensor(learners)]
 
 
+class LearnerTables:
+    """What every method's training state shares: it has ``regime``, the fixed
+    agents' true tables ``fixed_act``/``fixed_sig`` and the learners' logits
+    ``logits_act``/``logits_sig``."""
+
+    @property
+    def learners(self) -> list[int]:
+        return self.regime.population.learners
+
+    @property
+    def game(self) -> Game:
+        return self.regime.game
+
+    def tables(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Everyone's current true intended tables ``(B, N, ...)`` (for the world and for evaluation only)."""
+        act, sig = self.fixed_act.clone(), self.fixed_sig.clone()
+        act[:, self.learners] = numerics.sigmoid(self.logits_act.detach())
+        sig[:, self.learners] = numerics.sigmoid(self.logits_sig.detach())
+        return act, sig
+
+
 @dataclass
-class Learners:
+class Learners(LearnerTables):
     """A batch of populations in training: the world's state, the learners'
     logits and optimiser, and the private estimators."""
 
@@ -79,20 +100,6 @@ class Learners:
     interactions: int = 0
     last_records: Records | None = None
 
-    @property
-    def learners(self) -> list[int]:
-        return self.regime.population.learners
-
-    @property
-    def game(self) -> Game:
-        return self.regime.game
-
-    def tables(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Everyone's current true intended tables ``(B, N, ...)`` (for the world and for evaluation only)."""
-        act, sig = self.fixed_act.clone(), self.fixed_sig.clone()
-        act[:, self.learners] = numerics.sigmoid(self.logits_act.detach())
-        sig[:, self.learners] = numerics.sigmoid(self.logits_sig.detach())
-        return act, sig
 
 
 def initial_logits(regime: Regime, seeds: list[int]) -> tuple[torch.Tensor, torch.Tensor]:

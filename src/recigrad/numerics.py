@@ -18,14 +18,14 @@ import torch.nn.functional as F
 BLOCK = 16  # a multiple of every CPU vector loop's block of float64 (2 vectors of up to 8 lanes)
 
 
-def per_population(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-    """``fn(x)`` for an element-wise ``fn``, computed so that row ``k`` of the
-    leading dimension does not depend on the other rows."""
-    batch = x.shape[0]
-    flat = x.reshape(batch, -1)
-    width = flat.shape[1]
-    padded = F.pad(flat, (0, (-width) % BLOCK))
-    return fn(padded)[:, :width].reshape(x.shape)
+def per_population(fn: Callable[..., torch.Tensor], *xs: torch.Tensor) -> torch.Tensor:
+    """``fn(*xs)`` for an element-wise ``fn`` of tensors of one shape, computed so
+    that row ``k`` of the leading dimension (and its gradient) does not depend on
+    the other rows."""
+    batch, shape = xs[0].shape[0], xs[0].shape
+    flat = [x.reshape(batch, -1) for x in xs]
+    width = flat[0].shape[1]
+    return fn(*(F.pad(x, (0, (-width) % BLOCK)) for x in flat))[:, :width].reshape(shape)
 
 
 def sigmoid(x: torch.Tensor) -> torch.Tensor:

@@ -41,7 +41,7 @@ from recigrad import numerics
 from recigrad.config import Regime
 from recigrad.exact import one_thread
 from recigrad.game import DTYPE, Game, observable
-from recigrad.learner import initial_logits
+from recigrad.learner import LearnerTables, initial_logits
 from recigrad.streams import Streams
 from recigrad.world import Records, initial_reputation, play
 
@@ -127,18 +127,6 @@ def decision_events(records: Records, learners: list[int], game: Game) -> Events
 # log-probabilities
 
 
-def rowwise(fn, *xs: torch.Tensor) -> torch.Tensor:
-    """``fn(*xs)`` for an element-wise ``fn`` of tensors of one shape, each population
-    (leading row) padded to whole vector blocks, so that its values, and those of
-    the backward pass, do not depend on the other populations of the batch
-    (transcendental functions may differ in the last bit between torch's scalar
-    and vector code; see ``recigrad.numerics``)."""
-    batch, shape = xs[0].shape[0], xs[0].shape
-    flat = [x.reshape(batch, -1) for x in xs]
-    pad = (-flat[0].shape[1]) % numerics.BLOCK
-    return fn(*(F.pad(x, (0, pad)) for x in flat))[:, : flat[0].shape[1]].reshape(shape)
-
-
 def _log(x: float) -> float:
     return math.log(x) if x > 0 else -math.inf
 
@@ -152,13 +140,13 @@ def outcome_log_probs(logits: torch.Tensor, game: Game) -> torch.Tensor:
     for an observed "good" (and ``(1 - mu, mu)`` for "bad"); computed in log space
     (log-sigmoid, log-add-exp) for stability.
     """
-    log_q = rowwise(F.logsigmoid, logits).unsqueeze(-1)
-    log_not_q = rowwise(lambda z: F.logsigmoid(-z), logits).unsqueeze(-1)
+    log_q = numerics.per_population(F.logsigmoid, logits).unsqueeze(-1)
+    log_not_q = numerics.per_population(lambda z: F.logsigmoid(-z), logits).unsqueeze(-1)
     e, mu = game.e, game.mu
     donor = torch.arange(CONTEXTS).view(-1, 1) < ACTION_CONTEXTS  # (12, 1)
     lo = torch.where(donor, torch.tensor([[_log(1.0), _log(0.0)]]), torch.tensor([[_log(1.0 - mu), _log(mu)]]))
     hi = torch.where(donor, torch.tensor([[_log(e), _log(1.0 - e)]]), torch.tensor([[_log(mu), _log(1.0 - mu)]]))
-    return rowwise(torch.logaddexp, lo.to(logits.dtype) + log_not_q, hi.to(logits.dtype) + log_q)
+    return numerics.per_population(torch.logaddexp, lo.to(logits.dtype) + log_not_q, hi.to(logits.dtype) + log_q)
 
 
 def log_prob(logits: torch.Tensor, events: Events, game: Game) -> torch.Tensor:
@@ -262,7 +250,7 @@ def settings_for(defaults, method: str, regime: Regime, config=None):
 
 
 @dataclass
-class BaselineState:
+class BaselineState(LearnerTables):
     """A batch of populations training with a sample-based method."""
 
     regime: Regime
@@ -284,26 +272,11 @@ class BaselineState:
     last_records: Records | None = None
 
     @property
-    def learners(self) -> list[int]:
-        return self.regime.population.learners
-
-    @property
-    def game(self) -> Game:
-        return self.regime.game
-
-    @property
     def batch_interactions(self) -> int:
         return self.config.interactions or self.regime.train.interactions
 
     def logits(self) -> torch.Tensor:
         return flat_logits(self.logits_act, self.logits_sig)
-
-    def tables(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Everyone's current true intended tables ``(B, N, ...)`` (for the world and for evaluation only)."""
-        act, sig = self.fixed_act.clone(), self.fixed_sig.clone()
-        act[:, self.learners] = numerics.sigmoid(self.logits_act.detach())
-        sig[:, self.learners] = numerics.sigmoid(self.logits_sig.detach())
-        return act, sig
 
 
 def start_state(regime: Regime, seeds: list[int], config, purpose: str) -> BaselineState:

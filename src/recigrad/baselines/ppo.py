@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import torch
 
+from recigrad import numerics
 from recigrad.baselines import common
 from recigrad.config import Regime
 from recigrad.game import Game
@@ -107,7 +108,7 @@ def clipped_loss(
     negative advantages (``advantage_sums``); ``old_table (B, L, 24)`` holds the old
     log-probabilities of the pairs."""
     positive, negative, count = sums
-    ratio = common.rowwise(torch.exp, common.outcome_log_probs(logits, game).flatten(-2) - old_table)
+    ratio = numerics.per_population(torch.exp, common.outcome_log_probs(logits, game).flatten(-2) - old_table)
     clipped = ratio.clamp(1.0 - clip, 1.0 + clip)
     surrogate = positive * torch.minimum(ratio, clipped) + negative * torch.maximum(ratio, clipped)
     return -(surrogate.sum(-1) / count.clamp_min(1.0)).sum()
