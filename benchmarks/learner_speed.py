@@ -20,10 +20,11 @@ import time
 
 os.environ.setdefault("RECIGRAD_PROGRESS", "0")
 
-from recigrad import learner, train  # noqa: E402
-from recigrad.config import Regime, TrainConfig, load_regime  # noqa: E402
 from recigrad.game import Game  # noqa: E402
-from recigrad.population import parse_pop  # noqa: E402
+from recigrad.game.population import parse_pop  # noqa: E402
+from recigrad.game.regime import Regime, TrainConfig, load_regime  # noqa: E402
+from recigrad.learning import reciprocity_gradient as learner  # noqa: E402
+from recigrad.running import train  # noqa: E402
 
 SINGLE = ["degenerate-allc", "degenerate-alld", "discriminative-sj", "discriminative-ss", "discriminative-sh",
           "discriminative-is", "hybrid-alld", "hybrid-allc"] + [f"leading-eight-L{k}" for k in range(1, 9)]

@@ -1,10 +1,10 @@
 """Time and peak memory of the solvers, one population (batch 1):
 
-- ``recigrad.model.solve`` (mean field, SPEC section 3) for N = 8, 100, 1000,
+- ``recigrad.dynamics.meanfield.solve`` (mean field, SPEC section 3) for N = 8, 100, 1000,
   10000, on second-order tables (disc + stern-judging: the linear case) and
   third-order tables (the leading-eight norm L1, and uniform random tables:
   Newton's method on the fixed point);
-- ``recigrad.exact.solve`` (the exact chain on 2^N states, SPEC section 4) for
+- ``recigrad.dynamics.exact.solve`` (the exact chain on 2^N states, SPEC section 4) for
   N = 4, 8, 10, 12 on disc + stern-judging;
 
 each forward only (no graph) and forward + backward (the gradient of agent 0's
@@ -35,9 +35,9 @@ import time
 
 import torch
 
-from recigrad import exact, model
+from recigrad.dynamics import exact, meanfield
 from recigrad.game import Game, observable
-from recigrad.population import parse_pop
+from recigrad.game.population import parse_pop
 
 MODEL_N = (8, 100, 1000, 10000)
 EXACT_N = (4, 8, 10, 12)
@@ -130,14 +130,14 @@ def main() -> None:
     game = Game()
     repeats = 3 if args.quick else 9
     # a warm-up of both solvers, so that loading libraries counts in no measurement
-    for solve, n in ((model.solve, 4), (exact.solve, 4)):
+    for solve, n in ((meanfield.solve, 4), (exact.solve, 4)):
         measure(solve, *tables("third-order random", n, game), game, 1)
 
     rows = []
     for kind in TABLES:
         for n in MODEL_N:
             pc, so = tables(kind, n, game)
-            rows.append({"solver": "model", "tables": kind, "n": n, **measure(model.solve, pc, so, game, repeats)})
+            rows.append({"solver": "model", "tables": kind, "n": n, **measure(meanfield.solve, pc, so, game, repeats)})
     for n in EXACT_N:
         exact_repeats = 1 if n >= 12 else (3 if args.quick or n >= 10 else repeats)
         if args.quick and n >= 12:

@@ -1,6 +1,6 @@
-"""Throughput of the batched simulator (``recigrad.world.play``: numpy streams and
+"""Throughput of the batched simulator (``recigrad.dynamics.world.play``: numpy streams and
 a compiled loop, torch tensors in and out) against the plain-Python one
-(``recigrad.plain.play_plain``), and against bounds measured in the same run on
+(``recigrad.dynamics.plain.play_plain``), and against bounds measured in the same run on
 the same batch:
 
 - ``uniforms``: generating the three uniforms per interaction alone
@@ -30,11 +30,11 @@ import time
 import numpy as np
 import torch
 
-from recigrad import world
+from recigrad.dynamics import world
+from recigrad.dynamics.plain import play_plain
+from recigrad.dynamics.streams import Streams
 from recigrad.game import Game, observable
-from recigrad.plain import play_plain
-from recigrad.population import parse_pop
-from recigrad.streams import Streams
+from recigrad.game.population import parse_pop
 
 N = 8
 POPULATION = f"disc:stern-judging:{N}"

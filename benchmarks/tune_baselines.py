@@ -7,7 +7,7 @@ For each method (REINFORCE, PPO) and each setting of the grid
 train on each tuning regime with the *same interaction budget per population as
 the reciprocity gradient* (``regime.train.iterations x regime.train.interactions``,
 played ``regime.train.interactions`` per driver iteration, exactly as
-``recigrad.train.run`` drives a method), on tuning seeds disjoint from the
+``recigrad.running.train.run`` drives a method), on tuning seeds disjoint from the
 evaluation seeds (0-4), and score the setting by the final exact payoff of the
 learner: mean percent of reference over seeds (single-learner regimes), or the
 mean payoff of the learners as percent of ``b - c`` (society regimes).
@@ -36,10 +36,10 @@ os.environ.setdefault("RECIGRAD_PROGRESS", "0")
 
 import torch  # noqa: E402
 
-from recigrad import metrics  # noqa: E402
-from recigrad.baselines import common, ppo, reinforce  # noqa: E402
-from recigrad.config import load_regime  # noqa: E402
-from recigrad.train import regime_reference  # noqa: E402
+from recigrad.evaluation import metrics  # noqa: E402
+from recigrad.game.regime import load_regime  # noqa: E402
+from recigrad.learning.baselines import common, ppo, reinforce  # noqa: E402
+from recigrad.running.train import regime_reference  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CSV = ROOT / "benchmarks" / "results" / "tuning.csv"

@@ -16,12 +16,14 @@ import math
 import pytest
 import torch
 
-from recigrad import learner, metrics, train
-from recigrad.baselines import common, ppo, reinforce
-from recigrad.config import load_regime
+from recigrad.dynamics.world import Records
+from recigrad.evaluation import metrics
+from recigrad.evaluation.best_response import reference
 from recigrad.game import Game
-from recigrad.reference import reference
-from recigrad.world import Records
+from recigrad.game.regime import load_regime
+from recigrad.learning import reciprocity_gradient as learner
+from recigrad.learning.baselines import common, ppo, reinforce
+from recigrad.running import train
 
 MODULES = {"reinforce": reinforce, "ppo": ppo}
 
@@ -254,7 +256,7 @@ def test_settings_tuned_per_regime_with_defaults_elsewhere():
 def test_registered_with_the_driver():
     regime = load_regime("degenerate-allc")
     for method in MODULES:
-        assert train.METHODS[method] == f"recigrad.baselines.{method}"
+        assert train.METHODS[method] == f"recigrad.learning.baselines.{method}"
         result = train.run(regime, [0, 1], method=method, iterations=2)
         assert [r["interactions"] for r in result["runs"]] == [2 * regime.train.interactions] * 2
         assert all(0 < r["percent_of_reference"] <= 100 for r in result["runs"])

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from recigrad import bench, distributed
+from recigrad.running import distributed
+from recigrad.running import suite as bench
 
 ray = pytest.importorskip("ray")
 
@@ -35,7 +36,7 @@ def test_seed_blocks():
 
 
 def test_local_backend_does_not_import_ray():
-    code = "import sys, recigrad.bench, recigrad.cli, recigrad.train; assert 'ray' not in sys.modules"
+    code = "import sys, recigrad.running.suite, recigrad.cli, recigrad.running.train; assert 'ray' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from recigrad import checkpoint, train
-from recigrad.config import load_regime
+from recigrad.game.regime import load_regime
+from recigrad.running import checkpoint, train
 
 ENV = {**os.environ, "RECIGRAD_PROGRESS": "0", "RECIGRAD_THREADS": "1"}
 TRAIN = ["train", "--regime", "discriminative-sj", "--seeds", "2", "--seed", "3", "--iterations", "60",

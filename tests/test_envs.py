@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from recigrad.config import load_regime, regime_from_dict
+from recigrad.dynamics.exact import solve
+from recigrad.dynamics.plain import play_plain
 from recigrad.envs.core import NO_ACTION, ROLE_DONOR, ROLE_NONE, ROLE_OBSERVER, Core, Uniforms, resolve_regime
-from recigrad.exact import solve
 from recigrad.game import ConfigError, observable
-from recigrad.norms import action_table, signal_table
-from recigrad.plain import play_plain
+from recigrad.game.norms import action_table, signal_table
+from recigrad.game.regime import load_regime, regime_from_dict
 
 Z = 4.0
 DISC = action_table("disc").tolist()
@@ -45,7 +45,7 @@ def own_payoff(records, j, b, c):
 
 @pytest.mark.parametrize("name", ["hybrid-alld", "leading-eight-L1"])
 def test_core_without_learners_replays_plain(name):
-    """Same draws in the same order as ``recigrad.plain``: identical payoffs and
+    """Same draws in the same order as ``recigrad.dynamics.plain``: identical payoffs and
     time spent good, interaction by interaction."""
     regime = load_regime(name)
     act, sig = regime.population.tables()

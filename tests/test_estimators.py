@@ -6,12 +6,12 @@ import random
 import pytest
 import torch
 
-from recigrad import estimators as E
+from recigrad.dynamics.streams import Streams
+from recigrad.dynamics.world import Records, initial_reputation, play
 from recigrad.game import ConfigError, Game, observable
-from recigrad.norms import action_table
-from recigrad.population import parse_pop
-from recigrad.streams import Streams
-from recigrad.world import Records, initial_reputation, play
+from recigrad.game.norms import action_table
+from recigrad.game.population import parse_pop
+from recigrad.learning import estimators as E
 
 NO_DETECT = E.EstimatorConfig(detect_change=False)
 

@@ -5,10 +5,10 @@ import itertools
 import pytest
 import torch
 
-from conftest import assert_gradient_matches_finite_differences, random_tables
-from recigrad import exact
+from helpers import assert_gradient_matches_finite_differences, random_tables
+from recigrad.dynamics import exact
 from recigrad.game import Game, observable
-from recigrad.population import parse_pop
+from recigrad.game.population import parse_pop
 
 
 def brute_force_transition(act, sig, game):

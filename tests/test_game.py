@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from recigrad.game import ConfigError, Game, good_signal_probability, observable
-from recigrad.norms import action_table, canonical_norm, is_second_order, signal_table
+from recigrad.game.norms import action_table, canonical_norm, is_second_order, signal_table
 
 # SPEC section 2, written out again here: (C to good, D to good, C to bad, D to bad)
 SECOND = {"image-scoring": (1, 0, 1, 0), "simple-standing": (1, 0, 1, 1), "stern-judging": (1, 0, 0, 1), "shunning": (1, 0, 0, 0)}

@@ -3,8 +3,8 @@ tables), reaches the exact reference: SPEC section 9's single-learner regimes.""
 
 import pytest
 
-from recigrad import train
-from recigrad.config import load_regime
+from recigrad.game.regime import load_regime
+from recigrad.running import train
 
 SEEDS = list(range(5))
 BUDGET = 120_000  # interactions per population: 300 iterations of 400

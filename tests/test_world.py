@@ -8,12 +8,12 @@ standard error is small enough for the comparison to have teeth.
 import pytest
 import torch
 
-from recigrad import exact
+from helpers import quadratic_root
+from recigrad.dynamics import exact
+from recigrad.dynamics.streams import Streams
+from recigrad.dynamics.world import initial_reputation, play, simulate
 from recigrad.game import Game, observable
-from recigrad.population import parse_pop
-from recigrad.streams import Streams
-from recigrad.world import initial_reputation, play, simulate
-from test_model import quadratic_root
+from recigrad.game.population import parse_pop
 
 Z = 5.0
 
@@ -142,7 +142,7 @@ def test_mixed_populations_match_exact_chain(specs, e, mu):
 def test_plain_python_game_matches_exact_chain():
     """The literal one-draw-per-rule implementation (no code shared with the world)
     lands on the exact chain too: the chain, not the vectorised simulator, is the truth."""
-    from recigrad.plain import play_plain
+    from recigrad.dynamics.plain import play_plain
 
     game = Game(b=4.0, c=1.0, e=0.1, mu=0.05)
     specs = ["allc:stern-judging:1", "alld:shunning:1", "disc:simple-standing:2", "norm:L1:1"]

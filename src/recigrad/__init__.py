@@ -1,8 +1,8 @@
 """recigrad: learning in indirect-reciprocity games with communication.
 
-The world (``recigrad.world``), the exact chain (``recigrad.exact``) and the
-differentiable reputation-chain model (``recigrad.model``) share the game's
-definitions (``recigrad.game``, ``recigrad.norms``, ``recigrad.population``).
+The world (``recigrad.dynamics.world``), the exact chain (``recigrad.dynamics.exact``) and the
+differentiable reputation-chain model (``recigrad.dynamics.meanfield``) share the game's
+definitions (``recigrad.game``, ``recigrad.game.norms``, ``recigrad.game.population``).
 """
 
 from recigrad.game import ConfigError, Game, observable

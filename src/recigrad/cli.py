@@ -17,9 +17,12 @@ from dataclasses import replace
 
 import torch
 
-from recigrad import exact, kernel, model
-from recigrad.bench import QUICK_REGIMES
-from recigrad.config import (
+from recigrad.dynamics import exact, kernel, meanfield
+from recigrad.dynamics.exact import MAX_N
+from recigrad.dynamics.world import simulate
+from recigrad.game import ConfigError, Game, observable
+from recigrad.game.population import parse_pop
+from recigrad.game.regime import (
     COMPONENTS,
     MODELS,
     Regime,
@@ -29,13 +32,10 @@ from recigrad.config import (
     regime_names,
     require_learner,
 )
-from recigrad.exact import MAX_N
-from recigrad.game import ConfigError, Game, observable
-from recigrad.population import parse_pop
-from recigrad.progress import progress_bar
-from recigrad.text import table
-from recigrad.train import METHODS
-from recigrad.world import simulate
+from recigrad.running.suite import QUICK_REGIMES
+from recigrad.running.train import METHODS
+from recigrad.util.progress import progress_bar
+from recigrad.util.text import table
 
 
 class _Parser(argparse.ArgumentParser):
@@ -214,7 +214,7 @@ def cmd_exact(args: argparse.Namespace) -> dict:
     game, n = regime.game, regime.population.n
     pc, so = _tables(regime)
     result: dict = {"n": n}
-    mf = model.solve(pc, so, game.b, game.c)
+    mf = meanfield.solve(pc, so, game.b, game.c)
     if n <= MAX_N:
         ex = exact.solve(pc, so, game.b, game.c)
         result["exact"] = {"payoff": _floats(ex.payoff[0]), "good": _floats(ex.good[0])}
@@ -241,7 +241,7 @@ def cmd_exact(args: argparse.Namespace) -> dict:
 
 
 def cmd_reference(args: argparse.Namespace) -> dict:
-    from recigrad.reference import reference
+    from recigrad.evaluation.best_response import reference
 
     regime = resolve(args)
     learner = require_learner(regime.population, "reference")
@@ -265,7 +265,7 @@ def cmd_reference(args: argparse.Namespace) -> dict:
 
 
 def cmd_train(args: argparse.Namespace) -> dict:
-    from recigrad import train
+    from recigrad.running import train
 
     regime = resolve(args)
     require_learner(regime.population, "train")
@@ -302,7 +302,7 @@ def _names(text: str | None, allowed: list[str], flag: str) -> list[str] | None:
 
 
 def cmd_bench(args: argparse.Namespace) -> dict:
-    from recigrad import bench
+    from recigrad.running import suite as bench
 
     if args.quick and args.regimes:
         raise ConfigError("give --quick or --regimes, not both")

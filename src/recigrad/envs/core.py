@@ -5,7 +5,7 @@ decisions, the donor's *action* and the observer's *signal*; a decision by a
 fixed agent is drawn from its intended table, a decision by an *external*
 agent (a learner driven by an environment) stops the machine until the caller
 supplies it.  The rules, and the order of the random draws, are those of
-``recigrad.plain``:
+``recigrad.dynamics.plain``:
 
 1. donor ``d`` uniform over all agents, recipient ``r`` uniform over the others;
 2. the donor intends C with probability ``act[d][x_d][x_r]`` (or the external
@@ -18,7 +18,7 @@ supplies it.  The rules, and the order of the random draws, are those of
    signal)`` holds the reputations before the interaction.
 
 An external decision replaces the uniform that a fixed agent's decision would
-draw; every other draw happens as in ``recigrad.plain``, so a ``Core`` without
+draw; every other draw happens as in ``recigrad.dynamics.plain``, so a ``Core`` without
 external agents and fed ``random.Random(seed)`` replays ``play_plain`` exactly.
 
 Observations of an agent are five integers ``(role, x_own, x_d, x_r, a)``:
@@ -38,8 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
-from recigrad.config import Regime, load_config, load_regime
 from recigrad.game import ConfigError, Game
+from recigrad.game.regime import Regime, load_config, load_regime
 
 ROLE_NONE, ROLE_DONOR, ROLE_OBSERVER = 0, 1, 2
 NO_ACTION = 2
@@ -211,7 +211,7 @@ class Core:
             self._begin(payoff, records)
         return records, payoff
 
-    # The interaction, step by step (draw order as in recigrad.plain).
+    # The interaction, step by step (draw order as in recigrad.dynamics.plain).
 
     def _begin(self, payoff: list[float], records: list[Record]) -> None:
         rng, x = self._rng, self.x

@@ -7,7 +7,7 @@ Importing this module registers ``recigrad/Reciprocity-v0``::
 
     env = gymnasium.make("recigrad/Reciprocity-v0", regime="discriminative-sj", max_interactions=800)
 
-``regime`` is a shipped regime name, a TOML file or a ``recigrad.config.Regime``
+``regime`` is a shipped regime name, a TOML file or a ``recigrad.game.regime.Regime``
 with exactly one learner; every other agent plays its true tables.
 
 Each step is one decision of the learner: as donor its action (0 defect,
@@ -41,9 +41,9 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
-from recigrad.config import Regime
 from recigrad.envs.core import OBS_HIGH, Core, Uniforms, render, resolve_regime
 from recigrad.game import ConfigError
+from recigrad.game.regime import Regime
 
 ENV_ID = "recigrad/Reciprocity-v0"
 

@@ -3,7 +3,7 @@
 ``env(regime, max_interactions, render_mode)`` is the AEC form (wrapped in
 PettingZoo's ``AssertOutOfBoundsWrapper`` and ``OrderEnforcingWrapper``;
 ``raw_env`` is the bare one); ``parallel_env(...)`` is the parallel form.
-``regime`` is a shipped regime name, a TOML file or a ``recigrad.config.Regime``.
+``regime`` is a shipped regime name, a TOML file or a ``recigrad.game.regime.Regime``.
 
 Agents are named ``agent_<j>``, ``j`` the learner's index in the population (the
 index the public records use).  Agents that are not learners are played by the
@@ -53,9 +53,9 @@ from gymnasium.utils import seeding
 from pettingzoo import AECEnv, ParallelEnv
 from pettingzoo.utils import wrappers
 
-from recigrad.config import Regime
 from recigrad.envs.core import OBS_HIGH, Core, Uniforms, render, resolve_regime
 from recigrad.game import ConfigError
+from recigrad.game.regime import Regime
 
 NAME = "recigrad_reciprocity_v0"
 RENDER_MODES = ("human", "ansi")

@@ -1,0 +1,134 @@
+"""The exact chain (SPEC section 4): the public game as a Markov chain on the
+``2^N`` reputation states, for ``N <= 12``.
+
+Every interaction picks a donor ``d`` (probability ``1/N``) and replaces ``x_d``
+with a good signal with probability
+
+    q_d(x) = mean_{r != d} s_d[x_d, x_r],
+
+where ``s_d`` is ``recigrad.game.good_signal_probability`` (the observer, uniform
+over the agents other than ``d``, is already averaged in).  Only ``x_d``
+changes, so a state has at most ``N + 1`` successors.  The stationary
+distribution solves ``pi Q = 0``, ``sum(pi) = 1`` with a dense solve, through
+which torch differentiates.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch
+
+from recigrad.dynamics.solution import Solution
+from recigrad.game import DTYPE, ConfigError, good_signal_probability
+
+MAX_N = 12
+
+
+def state_bits(n: int) -> torch.Tensor:
+    """``X[s, j]``: reputation of agent ``j`` (bit ``j`` of ``s``) in state ``s``, ``(2^N, N)``."""
+    s = torch.arange(2**n).unsqueeze(1)
+    return ((s >> torch.arange(n)) & 1).to(DTYPE)
+
+
+def _check_size(n: int) -> None:
+    if n > MAX_N:
+        raise ConfigError(f"the exact chain needs N <= {MAX_N} (2^N states), got N = {n}; use the mean-field model")
+
+
+def generator_matrix(pc: torch.Tensor, so: torch.Tensor) -> torch.Tensor:
+    """``Q = P - I`` of the chain, ``(B, S, S)``, rows the current state."""
+    batch, n = pc.shape[:2]
+    _check_size(n)
+    size = 2**n
+    bits = state_bits(n)  # (S, N)
+    others_good = (bits.sum(1, keepdim=True) - bits) / (n - 1)  # m[s, d]
+    s = good_signal_probability(pc, so)  # (B, N, x_d, x_r)
+    own = bits.unsqueeze(0)
+    m = others_good.unsqueeze(0)
+    bad_donor = (1 - m) * s[:, None, :, 0, 0] + m * s[:, None, :, 0, 1]
+    good_donor = (1 - m) * s[:, None, :, 1, 0] + m * s[:, None, :, 1, 1]
+    q = (1 - own) * bad_donor + own * good_donor  # (B, S, N): P(x_d <- good)
+
+    state = torch.arange(size).unsqueeze(1)
+    flag = 1 << torch.arange(n)
+    set_good = (state | flag).expand(size, n).reshape(-1)
+    set_bad = (state & ~flag).expand(size, n).reshape(-1)
+    rows = state.expand(size, n).reshape(-1)
+    rows2 = torch.cat([rows, rows])
+    cols2 = torch.cat([set_good, set_bad])
+    values = torch.cat([q.reshape(batch, -1), (1 - q).reshape(batch, -1)], dim=1) / n
+    flat = rows2 * size + cols2
+    transition = torch.zeros(batch, size * size, dtype=values.dtype).index_add(1, flat, values)
+    transition = transition.reshape(batch, size, size)
+    return transition - torch.eye(size, dtype=values.dtype)
+
+
+@contextmanager
+def one_thread():
+    """Batched LU solves on several threads fail in torch's CPU build here
+    (oneMKL rejects the pivots, 'Pivots given to lu_solve must all be >= 1'),
+    and are slower anyway: one thread per solve, batched."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+class _Solve(torch.autograd.Function):
+    """``x = A^{-1} b`` whose forward and backward both solve on one thread."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        with one_thread():
+            lu, pivots, info = torch.linalg.lu_factor_ex(a)
+            if (info != 0).any():
+                raise ConfigError(
+                    "the exact chain has no unique stationary distribution (several reputation states are absorbing, "
+                    "as with e = mu = 0); use e > 0 or mu > 0"
+                )
+            x = torch.linalg.lu_solve(lu, pivots, b)
+        ctx.save_for_backward(lu, pivots, x)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad):
+        lu, pivots, x = ctx.saved_tensors
+        with one_thread():
+            adjoint = torch.linalg.lu_solve(lu, pivots, grad, adjoint=True)
+        return -adjoint @ x.transpose(-1, -2), adjoint
+
+
+def stationary(pc: torch.Tensor, so: torch.Tensor) -> torch.Tensor:
+    """Stationary distribution ``pi (B, 2^N)`` over reputation states."""
+    q = generator_matrix(pc, so)
+    size = q.shape[-1]
+    a = q.transpose(1, 2).clone()
+    a[:, -1, :] = 1.0  # replace one balance equation by sum(pi) = 1
+    rhs = torch.zeros(q.shape[0], size, 1, dtype=q.dtype)
+    rhs[:, -1] = 1.0
+    pi = _Solve.apply(a, rhs).squeeze(-1)
+    if not torch.isfinite(pi).all():
+        raise ConfigError("the exact chain has no unique stationary distribution (with zero errors a state can be absorbing)")
+    return pi
+
+
+def solve(pc: torch.Tensor, so: torch.Tensor, b: float, c: float) -> Solution:
+    """Exact long-run payoffs per round and good probabilities, differentiable in
+    the observable tables ``pc (B, N, 2, 2)`` and ``so (B, N, 2, 2, 2)``."""
+    n = pc.shape[1]
+    pi = stationary(pc, so)
+    bits = state_bits(n)
+    good = pi @ bits  # (B, N)
+    both = torch.einsum("bs,sd,sr->bdr", pi, bits, bits)  # P(x_d = 1, x_r = 1)
+    g_d, g_r = good.unsqueeze(2), good.unsqueeze(1)
+    joint = torch.stack(
+        [torch.stack([1 - g_d - g_r + both, g_r - both], -1), torch.stack([g_d - both, both], -1)], -2
+    )  # (B, d, r, x_d, x_r)
+    coop = (joint * pc.unsqueeze(2)).sum((-1, -2))  # coop[b, d, r]
+    off = 1.0 - torch.eye(n, dtype=coop.dtype)
+    given = (coop * off).sum(2) / (n - 1)
+    received = (coop * off).sum(1) / (n - 1)
+    return Solution(b * received - c * given, good, given, received)

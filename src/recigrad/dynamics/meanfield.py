@@ -1,0 +1,101 @@
+"""The reputation-chain model (SPEC section 3): mean field, batched, differentiable.
+
+Reputations are treated as independent, ``g[j] = P(x_j = 1)``.  With ``s_d``
+from ``recigrad.game.good_signal_probability`` and ``m_d = mean_{r != d} g_r``,
+
+    g_d = (1 - g_d) h0_d + g_d h1_d,   h_k = (1 - m_d) s_d[k, 0] + m_d s_d[k, 1],
+
+so ``g_d = phi_d(m_d) = h0 / (1 + h0 - h1)``.  The fixed point ``g = phi(m(g))``
+has a Jacobian ``u 1^T - diag(u)`` (``u_d = phi_d'(m_d) / (N - 1)``): diagonal
+plus rank one, so each Newton step and the implicit gradient cost ``O(N)``
+(Sherman-Morrison).  For second-order tables ``phi`` is affine and the first
+Newton step is the direct solution of the linear system ``g = M g + v``, which
+is exact for the chain (the expected next reputation of ``d`` is affine in the
+others' marginals); for third-order tables it is an approximation.
+
+The gradient is implicit: ``dg/dtheta = (I - J)^{-1} dphi/dtheta`` at the
+solution, applied as a backward hook, so it flows through the whole chain
+without unrolling.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from recigrad.dynamics.solution import Solution
+from recigrad.game import good_signal_probability
+
+TOLERANCE = 1e-14
+MAX_STEPS = 100
+
+
+def _phi(s: torch.Tensor, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``phi(m)`` and ``phi'(m)`` per agent."""
+    ds0 = s[..., 0, 1] - s[..., 0, 0]
+    ds1 = s[..., 1, 1] - s[..., 1, 0]
+    h0 = s[..., 0, 0] + m * ds0
+    h1 = s[..., 1, 0] + m * ds1
+    denominator = 1.0 + h0 - h1
+    phi = h0 / denominator
+    slope = (ds0 * denominator - h0 * (ds0 - ds1)) / denominator**2
+    return phi, slope
+
+
+def _others_mean(g: torch.Tensor) -> torch.Tensor:
+    n = g.shape[-1]
+    return (g.sum(-1, keepdim=True) - g) / (n - 1)
+
+
+def _solve_rank_one(u: torch.Tensor, y: torch.Tensor, transpose: bool) -> torch.Tensor:
+    """Solve ``(I - J) z = y`` (or its transpose) for ``J = u 1^T - diag(u)``.
+
+    ``I - J = D - u 1^T`` with ``D = diag(1 + u)``; its transpose is ``D - 1 u^T``.
+    """
+    d_inv = 1.0 / (1.0 + u)
+    dy = d_inv * y
+    if transpose:
+        d1 = d_inv
+        return dy + d1 * (u * dy).sum(-1, keepdim=True) / (1.0 - (u * d1).sum(-1, keepdim=True))
+    du = d_inv * u
+    return dy + du * dy.sum(-1, keepdim=True) / (1.0 - du.sum(-1, keepdim=True))
+
+
+def stationary_good(pc: torch.Tensor, so: torch.Tensor) -> torch.Tensor:
+    """Stationary good probabilities ``g (B, N)`` of the mean-field chain,
+    started (for Newton's method) from everyone good, as the world is."""
+    n = pc.shape[1]
+    s = good_signal_probability(pc, so)
+    with torch.no_grad():
+        sd = s.detach()
+        g = torch.ones(s.shape[:2], dtype=s.dtype)
+        # each population stops on its own, so its answer does not depend on the batch
+        done = torch.zeros(s.shape[0], 1, dtype=torch.bool)
+        for _ in range(MAX_STEPS):
+            phi, slope = _phi(sd, _others_mean(g))
+            residual = g - phi
+            step = _solve_rank_one(slope / (n - 1), residual, transpose=False)
+            g = torch.where(done, g, (g - step).clamp(0.0, 1.0))
+            done |= step.abs().amax(-1, keepdim=True) < TOLERANCE
+            if done.all():
+                break
+        _, slope = _phi(sd, _others_mean(g))
+        u = slope / (n - 1)
+    phi, _ = _phi(s, _others_mean(g))
+    if phi.requires_grad:
+        phi.register_hook(lambda grad: _solve_rank_one(u, grad, transpose=True))
+    return phi
+
+
+def solve(pc: torch.Tensor, so: torch.Tensor, b: float, c: float) -> Solution:
+    """Mean-field payoffs per round and good probabilities, ``O(N)`` per population,
+    differentiable in the observable tables ``pc`` and ``so``."""
+    n = pc.shape[1]
+    g = stationary_good(pc, so)
+    gd = g.unsqueeze(-1)
+    # a[d, x_r]: P(d cooperates | recipient's reputation x_r), d's own reputation averaged
+    a = (1 - gd) * pc[:, :, 0, :] + gd * pc[:, :, 1, :]
+    m = _others_mean(g)
+    given = (1 - m) * a[..., 0] + m * a[..., 1]
+    total = a.sum(1, keepdim=True)
+    received = ((1 - g) * (total[..., 0] - a[..., 0]) + g * (total[..., 1] - a[..., 1])) / (n - 1)
+    return Solution(b * received - c * given, g, given, received)

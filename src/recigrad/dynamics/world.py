@@ -1,0 +1,142 @@
+"""The world: the stochastic donation game with public reputations (SPEC section 1).
+
+Batched over independent populations on the leading dimension.  One interaction:
+
+1. donor ``d`` uniform over agents, recipient ``r`` uniform over the others;
+2. a realised C with probability ``pc[d, x_d, x_r]`` (intended C times ``1 - e``:
+   the execution error turns C into D, never D into C);
+3. observer ``o`` uniform over agents other than ``d`` (the recipient included)
+   reports "good" with probability ``so[o, a, x_d, x_r]`` (the emitted signal,
+   flipped with probability ``mu``);
+4. the observed signal becomes ``x_d``.
+
+The tables given are observable ones (errors folded in, see ``recigrad.game``),
+so one uniform draw decides the realised action and one the observed signal;
+in distribution this is the two-stage rule of the SPEC.
+
+Three uniforms per interaction are drawn per population from its own
+generator in fixed chunks of ``CHUNK`` interactions, so a population's run does
+not depend on the batch it is in; the sequential loop over them is compiled
+(``recigrad.dynamics.kernel``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from recigrad.dynamics import kernel
+from recigrad.dynamics.streams import Streams
+from recigrad.game import DTYPE
+
+CHUNK = 512
+
+
+@dataclass
+class Records:
+    """Public records of interactions, each field ``(B, T)``: donor, recipient,
+    observer (agent indices), the donor's and recipient's reputations before the
+    interaction, the realised action (1 = C) and the observed signal (1 = good)."""
+
+    donor: torch.Tensor
+    recipient: torch.Tensor
+    observer: torch.Tensor
+    donor_rep: torch.Tensor
+    recipient_rep: torch.Tensor
+    action: torch.Tensor
+    signal: torch.Tensor
+
+    FIELDS = ("donor", "recipient", "observer", "donor_rep", "recipient_rep", "action", "signal")
+
+    @staticmethod
+    def cat(parts: list[Records]) -> Records:
+        return Records(*(torch.cat([getattr(p, f) for p in parts], dim=1) for f in Records.FIELDS))
+
+    def __len__(self) -> int:
+        return self.donor.shape[1]
+
+
+@dataclass
+class Tally:
+    """Per-agent counts over the played interactions, each ``(B, N)``."""
+
+    given: torch.Tensor  # realised C as donor
+    received: torch.Tensor  # realised C as recipient
+    good: torch.Tensor  # interactions that began with the agent good
+    interactions: int
+
+    def payoff_per_round(self, b: float, c: float) -> torch.Tensor:
+        """Mean payoff per round (``N`` interactions)."""
+        n = self.given.shape[1]
+        return (b * self.received - c * self.given) * n / max(self.interactions, 1)
+
+    def good_fraction(self) -> torch.Tensor:
+        return self.good / max(self.interactions, 1)
+
+
+def initial_reputation(batch: int, n: int) -> torch.Tensor:
+    """Everyone starts good."""
+    return torch.ones(batch, n, dtype=torch.int64)
+
+
+def play(
+    pc: torch.Tensor,
+    so: torch.Tensor,
+    reputation: torch.Tensor,
+    streams: Streams,
+    interactions: int,
+    record: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[torch.Tensor, Tally, Records | None]:
+    """Play ``interactions`` interactions in every population.
+
+    ``pc (B, N, 2, 2)`` and ``so (B, N, 2, 2, 2)`` are observable tables,
+    ``reputation (B, N)`` the public reputations (0/1).  Returns the new
+    reputations, the tally and, if ``record``, the public records.
+    """
+    batch, n = reputation.shape
+    if len(streams) != batch:
+        raise ValueError(f"{len(streams)} random streams for a batch of {batch}")
+    pc_flat = np.ascontiguousarray(pc.detach().to(DTYPE).reshape(batch, n * 4).numpy())
+    so_flat = np.ascontiguousarray(so.detach().to(DTYPE).reshape(batch, n * 8).numpy())
+    x = reputation.to(torch.int64).numpy().copy()
+    given, received, good = (np.zeros((batch, n)) for _ in range(3))
+    parts: list[np.ndarray] = []
+    done = 0
+    while done < interactions:
+        steps = min(CHUNK, interactions - done)
+        uniforms = streams.uniform_numpy(steps, 3)
+        rec = kernel.play_chunk(pc_flat, so_flat, x, uniforms, given, received, good, record)
+        if record:
+            parts.append(rec)
+        done += steps
+        if progress is not None:
+            progress(steps)
+    tally = Tally(*(torch.from_numpy(a) for a in (given, received, good)), interactions)
+    records = None
+    if record and parts:
+        rec = torch.from_numpy(np.concatenate(parts, axis=2))
+        records = Records(*(rec[i] if i < 3 else rec[i].to(torch.uint8) for i in range(7)))
+    return torch.from_numpy(x), tally, records
+
+
+def simulate(
+    pc: torch.Tensor,
+    so: torch.Tensor,
+    seeds: list[int],
+    interactions: int,
+    burn_in: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[Tally, torch.Tensor]:
+    """From everyone good, play ``burn_in`` interactions unrecorded, then
+    ``interactions`` counted ones.  Returns the tally and final reputations."""
+    batch, n = pc.shape[:2]
+    streams = Streams(seeds, "world")
+    x = initial_reputation(batch, n)
+    if burn_in:
+        x, _, _ = play(pc, so, x, streams, burn_in, progress=progress)
+    x, tally, _ = play(pc, so, x, streams, interactions, progress=progress)
+    return tally, x

@@ -1,0 +1,120 @@
+"""Metrics of SPEC section 8, computed from true tables (evaluation only).
+
+- **percent of reference**: payoff / reference payoff, ``100 (1 - (ref - payoff) / scale)``
+  with ``scale = max(|ref|, c)``: equal to ``100 payoff / ref`` whenever the
+  reference is at least ``c``, and still meaningful where the reference is 0
+  (against unconditional defectors, 99% means losing at most ``0.01 c`` per round);
+- **adherence**: over the reference's strict contexts, weighted by how often
+  each context occurs under the learner's stationary play, the probability the
+  learner puts on the reference output;
+- **context sensitivity** of a head: the largest difference between its output
+  probabilities over the contexts that occur; a head is **collapsed** when it is
+  below 0.1 while the reference head is not constant over those contexts.
+
+Occurrence of a context is measured per interaction: the learner's action
+context ``(x_own, x_rec)`` when it is donor, its signal context
+``(a, x_donor, x_rec)`` when it observes; contexts occurring with probability
+below ``OCCURS`` (relative to the head's total) do not count.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from recigrad.dynamics import exact, meanfield
+from recigrad.dynamics.solution import Solution
+from recigrad.game import Game, observable
+
+OCCURS = 1e-3
+COLLAPSED = 0.1
+
+
+def evaluate(act: torch.Tensor, sig: torch.Tensor, game: Game) -> Solution:
+    """Long-run payoffs with everyone's true tables: exact chain for ``N <= 12``, mean field above."""
+    pc, so = observable(act, sig, game)
+    solver = exact.solve if act.shape[1] <= exact.MAX_N else meanfield.solve
+    return solver(pc, so, game.b, game.c)
+
+
+def context_weights(act: torch.Tensor, sig: torch.Tensor, good: torch.Tensor, agent: int, game: Game):
+    """Occurrence probabilities of agent ``agent``'s action contexts ``(B, 2, 2)`` and
+    signal contexts ``(B, 2, 2, 2)``, from good probabilities ``good (B, N)``
+    (reputations treated as independent)."""
+    n = act.shape[1]
+    pc, _ = observable(act, sig, game)
+    g = good.detach()
+    others = (g.sum(1, keepdim=True) - g) / (n - 1)  # mean good of the recipients of each donor
+    p_rep = torch.stack([1 - g, g], -1)  # (B, N, 2)
+    p_rec = torch.stack([1 - others, others], -1)  # (B, N, 2)
+    act_w = p_rep[:, agent, :, None] * p_rec[:, agent, None, :]
+    # as observer: donor d != agent, recipient r != d, realised action from d's table
+    joint = p_rep[:, :, :, None] * p_rec[:, :, None, :]  # (B, d, x_d, x_r)
+    action = torch.stack([1 - pc, pc], 2)  # (B, d, a, x_d, x_r)
+    sig_w = action * joint[:, :, None]
+    mask = torch.ones(n, dtype=g.dtype)
+    mask[agent] = 0.0
+    sig_w = (sig_w * mask[None, :, None, None, None]).sum(1) / (n - 1)
+    return act_w, sig_w
+
+
+def adherence(own, reference, strict, weights) -> torch.Tensor:
+    """``(B,)``: occurrence-weighted probability of the reference output over strict contexts
+    (NaN where there are none).  Tables ``(B, ...)`` of one head or both heads flattened."""
+    agree = reference * own + (1 - reference) * (1 - own)
+    w = weights * strict
+    total = w.flatten(1).sum(1)
+    return torch.where(total > 0, (w * agree).flatten(1).sum(1) / total.clamp_min(1e-300), torch.nan)
+
+
+def sensitivity(head: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """``(B,)``: largest difference of the head's probabilities over contexts that occur
+    (weight at least ``OCCURS`` of the head's total; 0 where none does)."""
+    flat, w = head.flatten(1), weights.flatten(1)
+    occurs = (w >= OCCURS * w.sum(1, keepdim=True)) & (w > 0)
+    high = torch.where(occurs, flat, -torch.inf).max(1).values
+    low = torch.where(occurs, flat, torch.inf).min(1).values
+    return (high - low).clamp_min(0.0)
+
+
+def percent_of_reference(payoff: torch.Tensor, reference: torch.Tensor, game: Game) -> torch.Tensor:
+    """``100 payoff / reference``, with the reference's scale floored at the cost ``c``."""
+    scale = reference.abs().clamp_min(game.c)
+    return 100.0 * (1.0 - (reference - payoff) / scale)
+
+
+def learner_report(act, sig, agent: int, game: Game, ref=None) -> dict[str, torch.Tensor]:
+    """Per-population metrics of one learner, everyone's true tables given."""
+    solution = evaluate(act, sig, game)
+    act_w, sig_w = context_weights(act, sig, solution.good, agent, game)
+    own_act, own_sig = act[:, agent], sig[:, agent]
+    out = {
+        "payoff": solution.payoff[:, agent],
+        "action_sensitivity": sensitivity(own_act, act_w),
+        "signal_sensitivity": sensitivity(own_sig, sig_w),
+    }
+    if ref is not None:
+        ref_act, ref_sig = ref.act.expand_as(own_act), ref.sig.expand_as(own_sig)
+        out["reference"] = ref.payoff.expand_as(out["payoff"])
+        out["percent_of_reference"] = percent_of_reference(out["payoff"], out["reference"], game)
+        both = lambda a, s: torch.cat([a.flatten(1), s.flatten(1)], 1)  # noqa: E731
+        out["adherence"] = adherence(
+            both(own_act, own_sig), both(ref_act, ref_sig),
+            both(ref.strict_act.expand_as(own_act), ref.strict_sig.expand_as(own_sig)).to(act.dtype),
+            both(act_w, sig_w),
+        )
+        # the reference head counts as non-constant over the strict contexts that occur
+        ref_act_sens = sensitivity(ref_act, act_w * ref.strict_act)
+        ref_sig_sens = sensitivity(ref_sig, sig_w * ref.strict_sig)
+        out["action_collapsed"] = (out["action_sensitivity"] < COLLAPSED) & (ref_act_sens > COLLAPSED)
+        out["signal_collapsed"] = (out["signal_sensitivity"] < COLLAPSED) & (ref_sig_sens > COLLAPSED)
+        out["collapsed"] = out["action_collapsed"] | out["signal_collapsed"]
+    return out
+
+
+def society_report(act, sig, learners: list[int], game: Game) -> dict[str, torch.Tensor]:
+    """Mean payoff of the learners, cooperation rate and the solution, all learners' tables true."""
+    solution = evaluate(act, sig, game)
+    return {
+        "mean_payoff": solution.payoff[:, learners].mean(1),
+        "cooperation": solution.cooperation,
+    }

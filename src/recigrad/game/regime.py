@@ -1,0 +1,164 @@
+"""Regimes: TOML files shipped in ``recigrad/regimes`` or written by a user.
+
+Schema (SPEC section 10)::
+
+    name = "discriminative-sj"
+    description = "..."
+    [game]            # benefit, cost, execution_error, assessment_error
+    [[agents]]        # kind, norm, warmup (default true), count (default 1)
+    [train]           # keys of TrainConfig
+
+Every unknown key, unknown name or impossible number is refused with a
+``ConfigError`` whose message is one line naming the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from recigrad.game.norms import KINDS, NORMS
+from recigrad.game.population import Agent, Population
+from recigrad.game.rules import ConfigError, Game
+
+COMPONENTS = ("action", "signal", "joint")
+MODELS = ("meanfield", "exact")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How learners train (SPEC section 6); every field is a ``[train]`` key."""
+
+    components: str = "joint"
+    model: str = "meanfield"
+    iterations: int = 300
+    interactions: int = 400  # interactions played per iteration, per population
+    lr: float = 0.2
+
+    def __post_init__(self) -> None:
+        _choice("train.components", self.components, COMPONENTS)
+        _choice("train.model", self.model, MODELS)
+        for key in ("iterations", "interactions"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"train.{key} must be a positive integer, got {value!r}")
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not self.lr > 0:
+            raise ConfigError(f"train.lr must be a positive number, got {self.lr!r}")
+
+
+@dataclass(frozen=True)
+class Regime:
+    name: str
+    description: str
+    game: Game
+    population: Population
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+_GAME_KEYS = {"benefit": "b", "cost": "c", "execution_error": "e", "assessment_error": "mu"}
+_AGENT_KEYS = ("kind", "norm", "warmup", "count")
+_TOP_KEYS = ("name", "description", "game", "agents", "train")
+
+
+def _choice(key: str, value, allowed) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{key} = {value!r} is not allowed; allowed: {', '.join(allowed)}")
+
+
+def _unknown(where: str, table: dict, allowed) -> None:
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(f"unknown key {where}{key!r}; allowed: {', '.join(allowed)}")
+
+
+def regime_from_dict(data: dict, source: str = "config") -> Regime:
+    """Validate a parsed TOML document and build the regime."""
+    try:
+        return _regime_from_dict(data)
+    except ConfigError as err:
+        raise ConfigError(f"{source}: {err}") from None
+
+
+def _regime_from_dict(data: dict) -> Regime:
+    _unknown("", data, _TOP_KEYS)
+    name = data.get("name", "custom")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"name must be a non-empty string, got {name!r}")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise ConfigError(f"description must be a string, got {description!r}")
+
+    game_table = data.get("game", {})
+    if not isinstance(game_table, dict):
+        raise ConfigError("[game] must be a table")
+    _unknown("game.", game_table, tuple(_GAME_KEYS))
+    game = Game(**{_GAME_KEYS[k]: v for k, v in game_table.items()})
+
+    agent_tables = data.get("agents")
+    if not isinstance(agent_tables, list) or not agent_tables:
+        raise ConfigError("[[agents]] is missing: give at least one agents table with kind, norm and count")
+    agents: list[Agent] = []
+    for i, table in enumerate(agent_tables):
+        where = f"agents[{i}]."
+        if not isinstance(table, dict):
+            raise ConfigError(f"agents[{i}] must be a table")
+        _unknown(where, table, _AGENT_KEYS)
+        for key in ("kind", "norm"):
+            if key not in table:
+                raise ConfigError(f"{where}{key} is missing")
+        _choice(f"{where}kind", table["kind"], KINDS)
+        _choice(f"{where}norm", table["norm"], NORMS)
+        count = table.get("count", 1)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ConfigError(f"{where}count must be a positive integer, got {count!r}")
+        warmup = table.get("warmup", True)
+        if not isinstance(warmup, bool):
+            raise ConfigError(f"{where}warmup must be true or false, got {warmup!r}")
+        agents.extend(Agent(table["kind"], table["norm"], warmup) for _ in range(count))
+    population = Population(tuple(agents))
+
+    train_table = data.get("train", {})
+    if not isinstance(train_table, dict):
+        raise ConfigError("[train] must be a table")
+    _unknown("train.", train_table, tuple(f.name for f in dataclasses.fields(TrainConfig)))
+    train = TrainConfig(**train_table)
+    if train.model == "exact" and population.n > 12:
+        raise ConfigError(f"train.model = 'exact' needs N <= 12, got N = {population.n}; use 'meanfield'")
+    return Regime(name, description, game, population, train)
+
+
+def load_config(path: str | Path) -> Regime:
+    """A user's regime file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"--config {str(path)!r}: no such file")
+    try:
+        data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: not valid TOML ({err})") from None
+    return regime_from_dict(data, str(path))
+
+
+def regime_names() -> list[str]:
+    """Names of the shipped regimes."""
+    folder = resources.files("recigrad.game") / "regimes"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def load_regime(name: str) -> Regime:
+    """A shipped regime by name."""
+    names = regime_names()
+    if name not in names:
+        raise ConfigError(f"--regime {name!r}: unknown regime; allowed: {', '.join(names)}")
+    text = (resources.files("recigrad.game") / "regimes" / f"{name}.toml").read_text()
+    return regime_from_dict(tomllib.loads(text), f"regime {name}")
+
+
+def require_learner(population: Population, what: str) -> int:
+    """Index of the first learner, or a clear refusal."""
+    if not population.learners:
+        raise ConfigError(f"{what} needs a learner: add one agent of kind 'learner' (e.g. --pop learner:stern-judging:1)")
+    return population.learners[0]

@@ -1,0 +1,16 @@
+"""Sample-based policy-gradient baselines (SPEC section 7).
+
+Two methods with the interface of ``recigrad.learning.reciprocity_gradient`` (``start(regime, seeds)``,
+``step(state)``; the state has ``tables()`` and ``interactions``), on the same
+simulator and the same policy tables (12 logits per learner):
+
+- ``recigrad.learning.baselines.reinforce``: REINFORCE with discounted reward-to-go and a
+  learned per-context value baseline, Adam;
+- ``recigrad.learning.baselines.ppo``: PPO with GAE, clipped surrogate and a value table
+  over the same contexts, Adam.
+
+Both learn from the learner's own decisions and payoffs read from the public
+records (``recigrad.learning.baselines.common``); hyper-parameters are per-method
+dataclasses, overridden per regime by the tuned table ``tuned.json``
+(written by ``benchmarks/tune_baselines.py``).
+"""

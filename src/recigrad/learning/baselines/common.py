@@ -1,0 +1,346 @@
+"""What REINFORCE and PPO share: decision events from public records, the
+policy tables as logits, log-probabilities, discounted sums and the value table.
+
+**The learner's timeline.**  A learner decides when it is the donor (its
+realised action, context ``(x_own, x_rec)``) or the observer (its observed
+signal, context ``(a, x_donor, x_rec)``).  These *decision events*, in the order
+they happen, are the steps of its own timeline; the discount ``gamma`` applies
+per step.  Its payoffs (``-c`` when it gives C, ``+b`` when it receives C; no
+shaping) are credited to its latest decision at or before the interaction that
+pays them (a donor's cost to that donation itself; what it receives as recipient
+to the decision that preceded it).  Payoffs before a learner's first decision
+of an update batch are dropped (their decision belonged to the previous batch).
+
+**Contexts.**  The 12 decision contexts are numbered like the 12 logits:
+``0..3`` the action contexts ``2 x_own + x_rec``, ``4..11`` the signal contexts
+``4 + 4 a + 2 x_donor + x_rec``.  The value table has one entry per learner and
+context (role and context together).
+
+**Log-probabilities.**  The world folds the execution and assessment errors into
+observable tables, so an event's log-probability is that of its realised outcome
+under the learner's observable table, ``pc = sigmoid(z) (1 - e)`` and
+``so = (1 - mu) sigmoid(z) + mu (1 - sigmoid(z))``: the errors are part of the
+environment and the score-function gradient stays unbiased.
+
+Events are laid out ``(B, L, T)`` (population, learner, slot) with ``T`` the
+interactions of the update batch, an upper bound on any learner's events, so
+shapes and reductions do not depend on the other populations of a batch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field, fields, replace
+from importlib import resources
+
+import torch
+import torch.nn.functional as F
+
+from recigrad.dynamics.exact import one_thread
+from recigrad.dynamics.streams import Streams
+from recigrad.dynamics.world import Records, initial_reputation, play
+from recigrad.game import DTYPE, Game, observable
+from recigrad.game.regime import Regime
+from recigrad.learning.reciprocity_gradient import LearnerTables, initial_logits
+from recigrad.util import numerics
+
+ACTION_CONTEXTS = 4
+CONTEXTS = 12  # 4 action contexts, then 8 signal contexts
+TUNED_FILE = "tuned.json"
+
+
+# ---------------------------------------------------------------------------
+# policy tables as logits
+
+
+def flat_logits(logits_act: torch.Tensor, logits_sig: torch.Tensor) -> torch.Tensor:
+    """``(B, L, 12)``: action logits then signal logits, indexed by context number."""
+    return torch.cat([logits_act.flatten(2), logits_sig.flatten(2)], -1)
+
+
+def trainable(logits_act: torch.Tensor, logits_sig: torch.Tensor, components: str) -> list[torch.Tensor]:
+    """The heads that learn (``action | signal | joint``); the others are frozen exactly."""
+    heads = [(logits_act, "action"), (logits_sig, "signal")]
+    params = [p for p, part in heads if components in (part, "joint")]
+    for p in params:
+        p.requires_grad_(True)
+    return params
+
+
+# ---------------------------------------------------------------------------
+# decision events
+
+
+@dataclass
+class Events:
+    """Each learner's decision events of an update batch, compacted to the front
+    of the slot axis: every field ``(B, L, T)`` except ``count (B, L)``."""
+
+    context: torch.Tensor  # long, 0..11 (0 where not valid)
+    outcome: torch.Tensor  # float 0/1: the realised action (donor) or the observed signal (observer)
+    reward: torch.Tensor  # float: payoffs credited to the event (see the module docstring)
+    valid: torch.Tensor  # bool: slot < count
+    count: torch.Tensor  # long (B, L): events per learner
+
+    @property
+    def pair(self) -> torch.Tensor:
+        """``(B, L, T)``: ``2 context + outcome``, the index of the event's (context, outcome) pair (0..23)."""
+        return 2 * self.context + (self.outcome > 0.5).to(torch.long)
+
+    @property
+    def slots(self) -> int:
+        return self.context.shape[-1]
+
+    def longest(self) -> int:
+        """The most events any learner has (loops stop there; the rest are padding)."""
+        return int(self.count.max()) if self.count.numel() else 0
+
+
+def decision_events(records: Records, learners: list[int], game: Game) -> Events:
+    """Turn the public records ``(B, T)`` into each learner's decision events and credited rewards."""
+    batch, slots = records.donor.shape
+    who = torch.tensor(learners, dtype=torch.long).view(1, -1, 1)
+    field_ = lambda name: getattr(records, name).to(torch.long).unsqueeze(1)  # noqa: E731  (B, 1, T)
+    donor, recipient, observer = field_("donor"), field_("recipient"), field_("observer")
+    x_d, x_r, action, signal = field_("donor_rep"), field_("recipient_rep"), field_("action"), field_("signal")
+    is_donor, is_observer, is_recipient = donor == who, observer == who, recipient == who  # (B, L, T)
+    decision = is_donor | is_observer  # a donor never observes its own interaction
+    context_t = torch.where(is_donor, 2 * x_d + x_r, ACTION_CONTEXTS + 4 * action + 2 * x_d + x_r)
+    outcome_t = torch.where(is_donor, action, signal).to(DTYPE)
+    reward_t = (game.b * is_recipient.to(DTYPE) - game.c * is_donor.to(DTYPE)) * action.to(DTYPE)
+    order = decision.to(torch.long).cumsum(-1) - 1  # index of the latest decision at or before t
+    dump = slots  # an extra slot that collects what belongs to no event of this batch
+    slot = torch.where(decision, order, dump)
+    shape = (batch, len(learners), slots + 1)
+    context = torch.zeros(shape, dtype=torch.long).scatter_(-1, slot, context_t)[..., :slots]
+    outcome = torch.zeros(shape, dtype=DTYPE).scatter_(-1, slot, outcome_t)[..., :slots]
+    owner = torch.where(order >= 0, order, dump)
+    reward = torch.zeros(shape, dtype=DTYPE).scatter_add_(-1, owner, reward_t)[..., :slots]
+    count = decision.sum(-1)
+    valid = torch.arange(slots).view(1, 1, -1) < count.unsqueeze(-1)
+    zero = torch.zeros((), dtype=torch.long)
+    return Events(torch.where(valid, context, zero), outcome * valid, reward * valid, valid, count)
+
+
+# ---------------------------------------------------------------------------
+# log-probabilities
+
+
+def _log(x: float) -> float:
+    return math.log(x) if x > 0 else -math.inf
+
+
+def outcome_log_probs(logits: torch.Tensor, game: Game) -> torch.Tensor:
+    """``(B, L, 12, 2)``: log-probability of each outcome (0, 1) in each context under
+    the learner's observable table, from ``logits (B, L, 12)``.
+
+    An outcome's probability is ``lo (1 - q) + hi q`` with ``q = sigmoid(z)``:
+    ``(lo, hi) = (0, 1 - e)`` for a realised C (and ``(1, e)`` for D), ``(mu, 1 - mu)``
+    for an observed "good" (and ``(1 - mu, mu)`` for "bad"); computed in log space
+    (log-sigmoid, log-add-exp) for stability.
+    """
+    log_q = numerics.per_population(F.logsigmoid, logits).unsqueeze(-1)
+    log_not_q = numerics.per_population(lambda z: F.logsigmoid(-z), logits).unsqueeze(-1)
+    e, mu = game.e, game.mu
+    donor = torch.arange(CONTEXTS).view(-1, 1) < ACTION_CONTEXTS  # (12, 1)
+    lo = torch.where(donor, torch.tensor([[_log(1.0), _log(0.0)]]), torch.tensor([[_log(1.0 - mu), _log(mu)]]))
+    hi = torch.where(donor, torch.tensor([[_log(e), _log(1.0 - e)]]), torch.tensor([[_log(mu), _log(1.0 - mu)]]))
+    return numerics.per_population(torch.logaddexp, lo.to(logits.dtype) + log_not_q, hi.to(logits.dtype) + log_q)
+
+
+def log_prob(logits: torch.Tensor, events: Events, game: Game) -> torch.Tensor:
+    """``(B, L, T)``: log-probability of each event's realised outcome under the
+    learner's observable table (0 on padding).  ``logits (B, L, 12)``."""
+    return outcome_log_probs(logits, game).flatten(-2).gather(-1, events.pair) * events.valid
+
+
+# ---------------------------------------------------------------------------
+# discounted sums and the value table
+
+
+def discounted_sum(x: torch.Tensor, discount: float, longest: int) -> torch.Tensor:
+    """Reverse discounted cumulative sum along the slot axis, ``out_k = x_k + discount out_{k+1}``,
+    over the first ``longest`` slots (padding after a learner's events holds zeros,
+    so its sums restart from exactly 0)."""
+    out = torch.zeros_like(x)
+    acc = torch.zeros_like(x[..., 0])
+    for k in range(longest - 1, -1, -1):
+        acc = x[..., k] + discount * acc
+        out[..., k] = acc
+    return out
+
+
+def context_means(values: torch.Tensor, events: Events) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per learner and context: the mean of ``values (B, L, T)`` over the events, and the counts ``(B, L, 12)``."""
+    shape = (*events.count.shape, CONTEXTS)
+    weight = events.valid.to(DTYPE)
+    sums = torch.zeros(shape, dtype=DTYPE).scatter_add_(-1, events.context, values * weight)
+    counts = torch.zeros(shape, dtype=DTYPE).scatter_add_(-1, events.context, weight)
+    return sums / counts.clamp_min(1.0), counts
+
+
+@dataclass
+class ValueTable:
+    """A tabular value function over (learner, context), one per population:
+    ``value (B, L, 12)`` and which entries have been fitted (``seen``).
+
+    Fitting is the tabular least-squares step: each context seen in a batch
+    moves its value toward the batch's mean target by ``rate`` (the first time,
+    all the way).  Contexts never seen are first set to the batch's mean
+    Monte-Carlo return of that context (``prime``)."""
+
+    value: torch.Tensor
+    seen: torch.Tensor
+
+    @staticmethod
+    def zeros(batch: int, learners: int) -> ValueTable:
+        return ValueTable(torch.zeros(batch, learners, CONTEXTS, dtype=DTYPE),
+                          torch.zeros(batch, learners, CONTEXTS, dtype=torch.bool))
+
+    def fit(self, targets: torch.Tensor, events: Events, rate: float) -> None:
+        mean, counts = context_means(targets, events)
+        hit = counts > 0
+        moved = torch.where(self.seen, self.value + rate * (mean - self.value), mean)
+        self.value = torch.where(hit, moved, self.value)
+        self.seen = self.seen | hit
+
+    def prime(self, returns: torch.Tensor, events: Events) -> None:
+        """Give contexts that occur for the first time their batch mean return."""
+        mean, counts = context_means(returns, events)
+        fresh = (counts > 0) & ~self.seen
+        self.value = torch.where(fresh, mean, self.value)
+        self.seen = self.seen | fresh
+
+    def at(self, events: Events) -> torch.Tensor:
+        """``(B, L, T)``: the value of each event's context (0 on padding)."""
+        return self.value.gather(-1, events.context) * events.valid
+
+
+def per_learner_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``(B, L)``: mean of ``x (B, L, T)`` over ``mask`` (0 where the mask is empty)."""
+    m = mask.to(DTYPE)
+    return (x * m).sum(-1) / m.sum(-1).clamp_min(1.0)
+
+
+# ---------------------------------------------------------------------------
+# settings: defaults, tuned per regime
+
+
+def tuned_table() -> dict:
+    """The tuned settings ``{method: {regime: {field: value}}}`` (empty when none are shipped)."""
+    path = resources.files("recigrad.learning.baselines") / TUNED_FILE
+    if not path.is_file():
+        return {}
+    return json.loads(path.read_text()).get("best", {})
+
+
+def settings_for(defaults, method: str, regime: Regime, config=None):
+    """``config`` if given; otherwise the method's defaults updated with the tuned
+    settings of ``regime`` (by name), the defaults alone for regimes not tuned."""
+    if config is not None:
+        return config
+    tuned = tuned_table().get(method, {}).get(regime.name, {})
+    names = {f.name for f in fields(defaults)}
+    return replace(defaults, **{k: v for k, v in tuned.items() if k in names})
+
+
+# ---------------------------------------------------------------------------
+# the training state and the play loop both methods share
+
+
+@dataclass
+class BaselineState(LearnerTables):
+    """A batch of populations training with a sample-based method."""
+
+    regime: Regime
+    seeds: list[int]
+    config: object  # the method's settings dataclass
+    fixed_act: torch.Tensor  # (B, N, 2, 2) true tables; learners' rows are overwritten by their live tables
+    fixed_sig: torch.Tensor
+    logits_act: torch.Tensor  # (B, L, 2, 2)
+    logits_sig: torch.Tensor  # (B, L, 2, 2, 2)
+    optimizer: torch.optim.Optimizer
+    values: ValueTable
+    reputation: torch.Tensor
+    streams: Streams  # the world
+    sampler: Streams  # the method's own random numbers (minibatches)
+    interactions: int = 0
+    updates: int = 0
+    buffer: list[Records] = field(default_factory=list)
+    buffered: int = 0
+    last_records: Records | None = None
+
+    @property
+    def batch_interactions(self) -> int:
+        return self.config.interactions or self.regime.train.interactions
+
+    def logits(self) -> torch.Tensor:
+        return flat_logits(self.logits_act, self.logits_sig)
+
+
+def start_state(regime: Regime, seeds: list[int], config, purpose: str) -> BaselineState:
+    """Initial tables (as ``recigrad.learning.reciprocity_gradient.start``), an Adam over the heads that
+    learn (``regime.train.components``), an empty value table."""
+    if not regime.population.learners:
+        raise ValueError(f"regime {regime.name!r} has no learner")
+    batch, population = len(seeds), regime.population
+    fixed_act, fixed_sig = population.batched_tables(batch)
+    logits_act, logits_sig = initial_logits(regime, seeds)
+    params = trainable(logits_act, logits_sig, regime.train.components)
+    return BaselineState(
+        regime=regime,
+        seeds=list(seeds),
+        config=config,
+        fixed_act=fixed_act,
+        fixed_sig=fixed_sig,
+        logits_act=logits_act,
+        logits_sig=logits_sig,
+        optimizer=torch.optim.Adam(params, lr=config.lr),
+        values=ValueTable.zeros(batch, len(population.learners)),
+        reputation=initial_reputation(batch, population.n),
+        streams=Streams(seeds, "world"),
+        sampler=Streams(seeds, purpose),
+    )
+
+
+def play_and_update(state: BaselineState, update) -> torch.Tensor:
+    """One driver iteration: play ``regime.train.interactions`` interactions (the
+    same budget per iteration as every method), updating with ``update(state,
+    records)`` each time ``config.interactions`` records have accumulated (several
+    updates per iteration, or one every few iterations).  The tables change only
+    at updates.  Returns each learner's mean payoff per round over the
+    interactions played, ``(B, L)``, read from the records."""
+    with one_thread():
+        return _play_and_update(state, update)
+
+
+def _play_and_update(state: BaselineState, update) -> torch.Tensor:
+    game, per_step, size = state.game, state.regime.train.interactions, state.batch_interactions
+    played, parts = 0, []
+    while played < per_step:
+        n = min(size - state.buffered, per_step - played)
+        pc, so = observable(*state.tables(), game)
+        state.reputation, _, records = play(pc, so, state.reputation, state.streams, n, record=True)
+        state.buffer.append(records)
+        parts.append(records)
+        state.buffered += n
+        played += n
+        if state.buffered == size:
+            batch = Records.cat(state.buffer) if len(state.buffer) > 1 else state.buffer[0]
+            state.buffer, state.buffered = [], 0
+            update(state, batch)
+            state.updates += 1
+    state.interactions += per_step
+    records = Records.cat(parts) if len(parts) > 1 else parts[0]
+    state.last_records = records
+    return payoff_per_round(records, state.learners, game, state.regime.population.n)
+
+
+def payoff_per_round(records: Records, learners: list[int], game: Game, n: int) -> torch.Tensor:
+    """``(B, L)``: each learner's mean payoff per round (``N`` interactions) over the records."""
+    who = torch.tensor(learners, dtype=torch.long).view(1, -1, 1)
+    action = records.action.to(DTYPE).unsqueeze(1)
+    gets = (records.recipient.to(torch.long).unsqueeze(1) == who).to(DTYPE)
+    gives = (records.donor.to(torch.long).unsqueeze(1) == who).to(DTYPE)
+    return ((game.b * gets - game.c * gives) * action).sum(-1) * n / max(len(records), 1)

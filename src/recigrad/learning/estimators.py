@@ -1,0 +1,529 @@
+"""Private estimators of the other agents' observable policies (SPEC section 5).
+
+What is estimated.  For every agent ``j`` of a population, its *observable*
+tables, errors included: ``pc[j, x_d, x_r]`` = P(realised C | donor ``j``,
+context) and ``so[j, a, x_d, x_r]`` = P(observed "good" | observer ``j``,
+context).  They are fitted from the public records of ``recigrad.dynamics.world.play``
+only, never from the true tables, so the model applies ``e`` and ``mu`` to a
+learner's own tables and never to these estimates.
+
+One state per population.  The records are public and every learner runs the
+same estimator, so the estimates that learner ``i`` would keep of agent ``j``
+are the same for every ``i``: one ``EstimatorState`` per population serves all
+its learners.  Each learner uses the estimated rows of the *others* (as
+constants) and puts its own live tables in its own row (``substitute``); the
+estimate of a learner's own row is never used by that learner.
+
+API (pure functions over tensors batched on the leading population dimension;
+``update`` returns a new state and leaves its input alone)::
+
+    state = init_state(batch, n, config)
+    state = update(state, records, config)        # after each played batch
+    pc_hat, so_hat = estimate(state, config)      # (B, N, 2, 2), (B, N, 2, 2, 2), float64
+
+Also ``effective_sample_size(state)`` (records behind each estimate),
+``substitute(...)`` (each learner's view: estimates of the others, its own live
+row) and ``EstimatorState.to_dict`` / ``from_dict`` (checkpoints).  Counts are
+updated with ``bincount`` over the flat indices ``(b*N + j)*4 + 2*x_d + x_r``
+(donor ``j``) and ``(b*N + o)*8 + 4*a + 2*x_d + x_r`` (observer ``o``); no Python
+loop runs over records.  On the CPU a population's state and estimates are the
+same bit for bit alone or in any batch: counts are whole numbers, decay weights
+come from a running product rather than ``pow``, and logarithms go through
+``recigrad.util.numerics.per_population``.
+
+Design.  Per (population, agent, context) the state keeps
+
+* a **long memory**: the counts ``n`` (records) and ``k`` (outcomes 1) of every
+  record since the last detected change; nothing is forgotten otherwise;
+* a **window**: the outcomes of the last ``window`` (62) records, one bit each;
+* a **fast memory**: counts with weights that decay by ``1 - 1/fast_horizon``
+  per new record *of that context* (an exponential window of ~300 records).
+
+After every update, each context that got records is tested for a change:
+(a) every split of the window, the last ``tau`` records against all earlier
+records of the long memory (a windowed Bernoulli GLR test), and (b) the fast
+memory against the records that have left it (a G test with effective sample
+sizes; it catches slow drifts the window is too short to see).  If either G
+statistic exceeds ``change_threshold``, the long memory restarts from the
+records after the change: the window's last ``tau`` records for the shortest
+split whose G exceeds the threshold (records at the boundary that could belong
+to either regime are dropped: a dropped record costs a little precision, a kept
+record of the old regime a bias that fades only as ``1/n``), or the whole
+window when only the fast memory saw the change.  This is "forget
+only what changed": against fixed agents nothing is ever forgotten, and when an
+agent changes, the pre-change records leave its estimate at once instead of
+being diluted slowly.  Time is counted in records of the context, so the test
+is as powerful in a rare context as in a common one, only slower; the G
+statistic (not a z score) keeps false alarms rare where a probability is near
+0 or 1, as it is for deterministic norms with small errors.
+
+The estimate is a Beta-Bernoulli posterior mean of the long memory,
+``(k + s m) / (n + s)``, with an **empirical-Bayes prior**: ``m`` is the pooled
+estimate of the same context over the *other* agents that behave alike (no
+context of the two tables differs by a G statistic above ``pool_threshold``),
+itself shrunk to ``prior_mean`` with strength ``prior_strength``, and
+``s = pool_strength``.  A context that no alike agent has seen gets the base
+prior ``(k + prior_strength * prior_mean) / (n + prior_strength)``: a context
+nobody has seen returns ``prior_mean``.  A rare context of one agent thus
+borrows from the agents like it while its own records are few.
+
+Defaults and why:
+
+* no plain forgetting (``forget = 1``).  SPEC section 5: with a forgetting factor
+  of 0.98 per 200 interactions a prototype learner stalled at 96-98% of the
+  reference in discriminative-sh, because contexts that occur only through
+  errors keep only a handful of records; without forgetting it reached 99.95%.
+* ``change_threshold = 30`` (a chi-square(1) tail of 4e-8 for one test): over
+  2.6e7 records of fixed agents (6144 contexts with probabilities from 0 to 1)
+  it raised no false alarm (threshold 25 raised 21), while a switch between
+  deterministic outputs (0.99 -> 0) is detected after 4-5 records of the new
+  behaviour.
+* ``window = 62`` (one int64 per context); the test looks at 21 split points
+  (every record up to 8, then about every eighth of the distance), a third of
+  the cost of all 62, and a detected change is located at every split.
+* ``fast_horizon = 300`` records: a compromise measured between abrupt moderate
+  changes (shorter is faster: 0.5 -> 0.8 is followed to 0.05 in a median of 140
+  records) and slow drifts (longer is more sensitive: a logistic drift from 0.94
+  to 0.05 over 20000 records is tracked with a mean error of 0.04).
+* ``pool_strength = 2``: a weak prior, worth two records, so that pooling
+  decides unseen and rare contexts but an agent's own records dominate as soon
+  as it has a handful; ``pool_threshold = 12`` (tail 5e-4): agents are pooled
+  until their records show a clear difference.
+* ``prior_mean = 0.5``, ``prior_strength = 1``: the uninformed fallback (the
+  mean of the Jeffreys Beta(0.5, 0.5) prior) where no alike agent has a record.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+import torch
+
+from recigrad.dynamics.world import Records
+from recigrad.game import DTYPE, ConfigError
+from recigrad.util.numerics import per_population
+
+ACT_CONTEXTS = 4
+SIG_CONTEXTS = 8
+MAX_WINDOW = 62
+_FLOAT_STATS = ("n", "k", "sq", "fast_n", "fast_k", "fast_sq")
+_INT_STATS = ("bits", "filled", "resets")
+
+
+@dataclass(frozen=True)
+class EstimatorConfig:
+    """Estimator settings; the module docstring gives the reasons for the defaults.
+
+    prior_mean, prior_strength: the base Beta prior (mean, pseudo-count) for a
+        context that no alike agent has seen.
+    pool: pool the records of alike agents into an empirical-Bayes prior.
+    pool_strength: pseudo-count of the pooled prior in an agent's posterior mean.
+    pool_threshold: two agents are alike while no context's G statistic between
+        their long memories exceeds this.
+    detect_change: test every context for a change after every update and, on a
+        change, restart its long memory from the records after the change.
+    window: records of each context kept exactly (at most 62, one bit each) to
+        test every split point and to restart from.
+    fast_horizon: horizon of the fast exponential window, in records of the
+        context (decay ``1 - 1 / fast_horizon`` per record), to detect slow drifts.
+    change_threshold: G statistic above which a change is declared.
+    forget: plain forgetting factor of the long memory per interaction of the
+        population (1.0 = none; e.g. ``0.98 ** (1 / 200)`` is the SPEC's
+        prototype, for ablations; needs ``detect_change = False``).
+    """
+
+    prior_mean: float = 0.5
+    prior_strength: float = 1.0
+    pool: bool = True
+    pool_strength: float = 2.0
+    pool_threshold: float = 12.0
+    detect_change: bool = True
+    window: int = 62
+    fast_horizon: float = 300.0
+    change_threshold: float = 30.0
+    forget: float = 1.0
+
+    def __post_init__(self) -> None:
+        checks = {
+            "prior_mean": (0.0 < self.prior_mean < 1.0, "in (0, 1)"),
+            "prior_strength": (self.prior_strength > 0.0, "> 0"),
+            "pool_strength": (self.pool_strength > 0.0, "> 0"),
+            "pool_threshold": (self.pool_threshold > 0.0, "> 0"),
+            "fast_horizon": (self.fast_horizon > 1.0, "> 1"),
+            "change_threshold": (self.change_threshold > 0.0, "> 0"),
+            "forget": (0.0 < self.forget <= 1.0, "in (0, 1]"),
+        }
+        for name, (ok, allowed) in checks.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not ok:
+                raise ConfigError(f"estimator {name} must be {allowed}, got {value!r}")
+        if isinstance(self.window, bool) or not isinstance(self.window, int) or not 1 <= self.window <= MAX_WINDOW:
+            raise ConfigError(f"estimator window must be an integer in [1, {MAX_WINDOW}], got {self.window!r}")
+        for name in ("pool", "detect_change"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"estimator {name} must be true or false, got {getattr(self, name)!r}")
+        if self.forget < 1.0 and self.detect_change:
+            raise ConfigError("estimator forget < 1 needs detect_change = false (plain forgetting is an ablation)")
+
+    @property
+    def fast_decay(self) -> float:
+        return 1.0 - 1.0 / self.fast_horizon
+
+
+@dataclass
+class EstimatorState:
+    """Counts per (population, agent, context); tensors only, so a checkpoint is
+    ``to_dict`` / ``from_dict``.
+
+    ``act_*`` are ``(B, N, 2, 2)`` over ``[x_d, x_r]`` (the agent as donor),
+    ``sig_*`` are ``(B, N, 2, 2, 2)`` over ``[a, x_d, x_r]`` (the agent as
+    observer).  Float64: ``n, k, sq`` the long memory (sum of weights, of
+    weights times outcome, of squared weights; weights are 1 unless ``forget``),
+    ``fast_n, fast_k, fast_sq`` the fast exponential window.  Int64: ``bits``
+    the last records' outcomes (bit ``t`` = the ``t``-th most recent),
+    ``filled`` how many of them are in the long memory, ``resets`` the changes
+    detected.  ``interactions (B,)``: records seen per population.
+    """
+
+    act_n: torch.Tensor
+    act_k: torch.Tensor
+    act_sq: torch.Tensor
+    act_fast_n: torch.Tensor
+    act_fast_k: torch.Tensor
+    act_fast_sq: torch.Tensor
+    act_bits: torch.Tensor
+    act_filled: torch.Tensor
+    act_resets: torch.Tensor
+    sig_n: torch.Tensor
+    sig_k: torch.Tensor
+    sig_sq: torch.Tensor
+    sig_fast_n: torch.Tensor
+    sig_fast_k: torch.Tensor
+    sig_fast_sq: torch.Tensor
+    sig_bits: torch.Tensor
+    sig_filled: torch.Tensor
+    sig_resets: torch.Tensor
+    interactions: torch.Tensor
+
+    @property
+    def batch(self) -> int:
+        return self.act_n.shape[0]
+
+    @property
+    def n(self) -> int:
+        return self.act_n.shape[1]
+
+    def to_dict(self) -> dict[str, torch.Tensor]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @staticmethod
+    def from_dict(tensors: dict[str, torch.Tensor]) -> EstimatorState:
+        return EstimatorState(**{f.name: tensors[f.name] for f in fields(EstimatorState)})
+
+
+def init_state(batch: int, n: int, config: EstimatorConfig | None = None, device=None) -> EstimatorState:
+    """Empty counts for ``batch`` populations of ``n`` agents (the empty state
+    does not depend on ``config``; it is accepted for symmetry)."""
+    if batch < 1 or n < 2:
+        raise ValueError(f"need batch >= 1 and n >= 2, got batch={batch}, n={n}")
+    tensors: dict[str, torch.Tensor] = {}
+    for table, shape in (("act", (2, 2)), ("sig", (2, 2, 2))):
+        for stat in _FLOAT_STATS:
+            tensors[f"{table}_{stat}"] = torch.zeros(batch, n, *shape, dtype=DTYPE, device=device)
+        for stat in _INT_STATS:
+            tensors[f"{table}_{stat}"] = torch.zeros(batch, n, *shape, dtype=torch.int64, device=device)
+    tensors["interactions"] = torch.zeros(batch, dtype=torch.int64, device=device)
+    return EstimatorState(**tensors)
+
+
+def _later_counts(idx: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """For each record, how many records of the same flat index come after it
+    (``idx`` is flattened population-major, time-minor, so a stable sort keeps
+    each index's records in time order)."""
+    order = torch.sort(idx, stable=True).indices
+    sorted_idx = idx.gather(0, order)
+    starts = torch.cumsum(counts, 0) - counts
+    rank = torch.arange(idx.numel(), device=idx.device) - starts.gather(0, sorted_idx)
+    return torch.empty_like(idx).scatter_(0, order, counts.gather(0, sorted_idx) - 1 - rank)
+
+
+def _powers(base: float, size: int, device=None) -> torch.Tensor:
+    """``base ** t`` for ``t < size`` by a running product, so that every entry is
+    the same number whatever ``size`` (a vectorised ``pow`` may differ in the last
+    bit between its vector and scalar paths, i.e. with the batch)."""
+    steps = torch.full((max(size, 1),), base, dtype=DTYPE, device=device)
+    steps[0] = 1.0
+    return steps.cumprod(0)
+
+
+def _xlogx(x: torch.Tensor) -> torch.Tensor:
+    """``x log x`` (0 at 0) for a tensor with a leading population dimension,
+    computed so that population ``k``'s values do not depend on the batch."""
+    return per_population(lambda t: torch.xlogy(t, t), x.clamp_min(0.0))
+
+
+def _loglik(trials: torch.Tensor, ones: torch.Tensor) -> torch.Tensor:
+    """Maximised Bernoulli log-likelihood of ``ones`` successes in ``trials``:
+    ``f(ones) + f(trials - ones) - f(trials)``, ``f(x) = x log x``."""
+    return _xlogx(ones) + _xlogx(trials - ones) - _xlogx(trials)
+
+
+def _split_points(window: int, device=None) -> torch.Tensor:
+    """Split points of the windowed change test: every ``tau`` up to 8, then
+    steps of 2, 4 and 6, and the whole window (a change is then located at every
+    split, only in the contexts where one was detected)."""
+    points = [*range(1, 9), 10, 12, 14, 16, 20, 24, 28, 32, 38, 44, 50, 56, window]
+    return torch.tensor(sorted({p for p in points if p <= window}), dtype=torch.int64, device=device)
+
+
+def _split_statistic(
+    n: torch.Tensor, k: torch.Tensor, cumulative: torch.Tensor, points: torch.Tensor, filled: torch.Tensor
+) -> torch.Tensor:
+    """G statistics ``(B, W, P)`` of the splits "last ``tau`` records against all
+    earlier records of the long memory" for ``tau`` in ``points`` (0 where
+    ``tau > filled``): ``G = 2 [LL(last tau) + LL(earlier) - LL(all)]``.
+    ``n, k, filled``: ``(B, W)``; ``cumulative[..., t]``: outcomes 1 among the last
+    ``t + 1`` records."""
+    ones = cumulative.index_select(-1, points - 1)
+    tau = points.to(DTYPE).expand_as(ones)
+    n_, k_ = n.unsqueeze(-1), k.unsqueeze(-1)
+    split = 2.0 * (_loglik(tau, ones) + _loglik(n_ - tau, k_ - ones) - _loglik(n_, k_))
+    return torch.where(points <= filled.unsqueeze(-1), split, torch.zeros((), dtype=DTYPE, device=n.device))
+
+
+def g_statistic(n1, k1, sq1, n2, k2, sq2) -> torch.Tensor:
+    """Two-sample likelihood-ratio (G) statistic between two weighted Bernoulli
+    samples, each given as (sum of weights, weighted successes, sum of squared
+    weights) and counted with its effective size ``n**2 / sq``; inputs have a
+    leading population dimension.  An empty sample gives 0.  For two unweighted
+    samples with the same probability it is about chi-square with one degree of
+    freedom."""
+    tiny = 1e-12
+    zero = torch.zeros((), dtype=DTYPE, device=n1.device)
+    e1 = torch.where((sq1 > tiny) & (n1 > tiny), n1.square() / sq1.clamp_min(tiny), zero)
+    e2 = torch.where((sq2 > tiny) & (n2 > tiny), n2.square() / sq2.clamp_min(tiny), zero)
+    a1 = e1 * (k1 / n1.clamp_min(tiny)).clamp(0.0, 1.0)
+    a2 = e2 * (k2 / n2.clamp_min(tiny)).clamp(0.0, 1.0)
+    g = 2.0 * (_loglik(e1, a1) + _loglik(e2, a2) - _loglik(e1 + e2, a1 + a2))
+    return g.clamp_min(0.0)
+
+
+def _update_table(
+    stats: dict[str, torch.Tensor],
+    idx: torch.Tensor,
+    y: torch.Tensor,
+    v: torch.Tensor | None,
+    long_factor: float | None,
+    config: EstimatorConfig,
+) -> dict[str, torch.Tensor]:
+    """New ``(B, W)`` statistics of one table (``W = N * contexts``) after records
+    with flat context indices ``idx`` (into ``B * W``), outcomes ``y`` (int64 0/1)
+    and long-memory weights ``v`` (None: all 1; ``long_factor`` then None too)."""
+    shape = stats["n"].shape
+    size = stats["n"].numel()
+    device = idx.device
+    window = config.window
+    counts = torch.bincount(idx, minlength=size)
+    later = _later_counts(idx, counts)
+    powers = _powers(config.fast_decay, int(counts.max()) + 1, device)
+    w = powers.gather(0, later)
+    decay = powers.gather(0, counts).view(shape)
+    counts = counts.view(shape)
+    yf = y.to(DTYPE)
+    n, k, sq = stats["n"], stats["k"], stats["sq"]
+    if long_factor is not None:  # plain forgetting of the long memory
+        n, k, sq = n * long_factor, k * long_factor, sq * (long_factor * long_factor)
+    v = torch.ones_like(w) if v is None else v
+
+    def add(weights: torch.Tensor) -> torch.Tensor:
+        return torch.bincount(idx, weights=weights, minlength=size).view(shape)
+
+    new = {
+        "n": n + add(v),
+        "k": k + add(v * yf),
+        "sq": sq + add(v.square()),
+        "fast_n": stats["fast_n"] * decay + add(w),
+        "fast_k": stats["fast_k"] * decay + add(w * yf),
+        "fast_sq": stats["fast_sq"] * decay.square() + add(w.square()),
+        "resets": stats["resets"],
+    }
+    # the window of the last records, one bit each (bit t = the t-th most recent)
+    shift = counts.clamp(max=window)
+    one = torch.ones((), dtype=torch.int64, device=device)
+    kept = stats["bits"] & ((one << (window - shift)) - 1)
+    bit = torch.where(later < window, y << later.clamp(max=window - 1), torch.zeros_like(y))
+    fresh = torch.zeros(size, dtype=torch.int64, device=device).index_add_(0, idx, bit).view(shape)
+    new["bits"] = (kept << shift) | fresh
+    new["filled"] = (stats["filled"] + counts).clamp(max=window)
+    if config.detect_change:
+        new = _detect(new, counts > 0, config)
+    return new
+
+
+def _detect(new: dict[str, torch.Tensor], touched: torch.Tensor, config: EstimatorConfig) -> dict[str, torch.Tensor]:
+    """Change detection in the contexts that got records (long memory
+    unweighted, ``v = 1``; tensors ``(B, W)``): a split of the window (the last
+    ``tau`` records against all earlier ones in the long memory: a windowed GLR
+    test) or the fast window against the older records; on a change, the long
+    memory restarts from the window's last ``tau`` records (the shortest
+    significant split, or the whole window when only the fast window saw the
+    change)."""
+    window = config.window
+    device = touched.device
+    n, k, filled = new["n"], new["k"], new["filled"]
+    steps = torch.arange(window, device=device)
+    outcome = ((new["bits"].unsqueeze(-1) >> steps) & 1).to(DTYPE)  # (B, W, window), t-th most recent
+    cumulative = outcome.cumsum(-1)
+    # the windowed GLR test at the split points of _split_points
+    points = _split_points(window, device)
+    split_max, best = _split_statistic(n, k, cumulative, points, filled).max(-1)
+    # the fast exponential window against the older records (weights 1 - w)
+    old_n = (n - new["fast_n"]).clamp_min(0.0)
+    old_k = (k - new["fast_k"]).clamp(min=0.0).minimum(old_n)
+    old_sq = (n - 2.0 * new["fast_n"] + new["fast_sq"]).clamp_min(0.0)
+    fast = g_statistic(new["fast_n"], new["fast_k"], new["fast_sq"], old_n, old_k, old_sq)
+    by_split = split_max > config.change_threshold
+    changed = touched & (by_split | (fast > config.change_threshold)) & (filled > 0)
+    if not bool(changed.any()):
+        return new
+    keep = torch.where(by_split, points.gather(0, best.view(-1)).view(best.shape), filled)  # records kept
+    located = changed & by_split
+    rows = located.any(-1).nonzero().squeeze(-1)
+    if rows.numel():
+        # locate the change at every split, in the populations where one was seen: the shortest split that
+        # is itself evidence of a change (records at the boundary that fit both regimes are left out
+        # rather than risk restarting from records of the old one)
+        part = [value.index_select(0, rows) for value in (n, k, cumulative, filled)]
+        significant = _split_statistic(*part[:3], steps + 1, part[3]) > config.change_threshold
+        shortest = significant.to(torch.int64).argmax(-1) + 1
+        keep = keep.index_copy(0, rows, torch.where(located.index_select(0, rows), shortest, keep.index_select(0, rows)))
+    keep = keep.clamp(min=1)
+    position = (keep - 1).unsqueeze(-1)
+    decay = _powers(config.fast_decay, window, device)
+    restart = {
+        "n": keep.to(DTYPE),
+        "k": cumulative.gather(-1, position).squeeze(-1),
+        "sq": keep.to(DTYPE),
+        "fast_n": decay.cumsum(0).take(keep - 1),
+        "fast_k": (outcome * decay).cumsum(-1).gather(-1, position).squeeze(-1),
+        "fast_sq": decay.square().cumsum(0).take(keep - 1),
+        "filled": keep,
+        "resets": new["resets"] + 1,
+    }
+    for stat, value in restart.items():
+        new[stat] = torch.where(changed, value, new[stat])
+    return new
+
+
+def update(state: EstimatorState, records: Records | None, config: EstimatorConfig | None = None) -> EstimatorState:
+    """The state after the public ``records`` (fields ``(B, T)``, in time order);
+    the input state is not modified.  Population ``k``'s new state depends only on
+    its own state and records, bit for bit (on the CPU)."""
+    config = config or EstimatorConfig()
+    if records is None or len(records) == 0:
+        return EstimatorState.from_dict({name: t.clone() for name, t in state.to_dict().items()})
+    batch, n = state.batch, state.n
+    device = state.act_n.device
+    if records.donor.shape[0] != batch:
+        raise ValueError(f"records for {records.donor.shape[0]} populations, state for {batch}")
+    steps = records.donor.shape[1]
+
+    def field(name: str) -> torch.Tensor:
+        return torch.as_tensor(getattr(records, name)).to(device=device, dtype=torch.int64)
+
+    donor, observer = field("donor"), field("observer")
+    x_d, x_r, a, s = field("donor_rep"), field("recipient_rep"), field("action"), field("signal")
+    for name, agents in (("donor", donor), ("observer", observer)):
+        if int(agents.min()) < 0 or int(agents.max()) >= n:
+            raise ValueError(f"records: {name} index out of range for a population of {n}")
+    pop = torch.arange(batch, device=device).unsqueeze(1) * n
+    act_idx = ((pop + donor) * ACT_CONTEXTS + 2 * x_d + x_r).reshape(-1)
+    sig_idx = ((pop + observer) * SIG_CONTEXTS + 4 * a + 2 * x_d + x_r).reshape(-1)
+
+    v: torch.Tensor | None = None
+    factor: float | None = None
+    if config.forget < 1.0:
+        v = _powers(config.forget, steps, device).flip(0).expand(batch, steps).reshape(-1)
+        factor = config.forget**steps
+
+    out: dict[str, torch.Tensor] = {}
+    for table, idx, y in (("act", act_idx, a), ("sig", sig_idx, s)):
+        shape = getattr(state, f"{table}_n").shape
+        flat = {stat: getattr(state, f"{table}_{stat}").reshape(batch, -1) for stat in (*_FLOAT_STATS, *_INT_STATS)}
+        new = _update_table(flat, idx, y.reshape(-1), v, factor, config)
+        for stat, tensor in new.items():
+            out[f"{table}_{stat}"] = tensor.reshape(shape)
+    out["interactions"] = state.interactions + steps
+    return EstimatorState(**out)
+
+
+def alike(n: torch.Tensor, k: torch.Tensor, sq: torch.Tensor, threshold: float) -> torch.Tensor:
+    """``(B, N, N)`` bool: agents ``j`` and ``l != j`` whose long memories
+    ``(B, N, C)`` differ in no context by a G statistic above ``threshold``."""
+    g = g_statistic(n.unsqueeze(2), k.unsqueeze(2), sq.unsqueeze(2), n.unsqueeze(1), k.unsqueeze(1), sq.unsqueeze(1))
+    eye = torch.eye(n.shape[1], dtype=torch.bool, device=n.device)
+    return (g.amax(-1) <= threshold) & ~eye
+
+
+def _posterior_mean(n: torch.Tensor, k: torch.Tensor, sq: torch.Tensor, config: EstimatorConfig) -> torch.Tensor:
+    """Posterior means ``(B, N, C)`` from long-memory counts ``(B, N, C)``."""
+    base_mean, base_strength = config.prior_mean, config.prior_strength
+    if not config.pool:
+        return (k + base_strength * base_mean) / (n + base_strength)
+    weight = alike(n, k, sq, config.pool_threshold).to(n.dtype)
+    pooled_n = torch.einsum("bjl,blc->bjc", weight, n)
+    pooled_k = torch.einsum("bjl,blc->bjc", weight, k)
+    prior = (pooled_k + base_strength * base_mean) / (pooled_n + base_strength)
+    # where no alike agent has a record of the context, the base prior keeps its own strength
+    strength = torch.where(pooled_n > 0, config.pool_strength, base_strength).to(n.dtype)
+    return (k + strength * prior) / (n + strength)
+
+
+def estimate(state: EstimatorState, config: EstimatorConfig | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Estimated observable tables ``(pc_hat (B, N, 2, 2), so_hat (B, N, 2, 2, 2))``,
+    float64, without gradient (constants for the learners)."""
+    config = config or EstimatorConfig()
+    batch, n = state.batch, state.n
+    result = []
+    for table, contexts in (("act", ACT_CONTEXTS), ("sig", SIG_CONTEXTS)):
+        shape = getattr(state, f"{table}_n").shape
+        counts = [getattr(state, f"{table}_{stat}").reshape(batch, n, contexts) for stat in ("n", "k", "sq")]
+        result.append(_posterior_mean(*counts, config).reshape(shape).detach())
+    return result[0], result[1]
+
+
+def effective_sample_size(state: EstimatorState) -> tuple[torch.Tensor, torch.Tensor]:
+    """Effective number of records in each context's long memory,
+    ``(sum v)**2 / sum v**2`` (the record count when nothing is forgotten)."""
+
+    def ess(n: torch.Tensor, sq: torch.Tensor) -> torch.Tensor:
+        return torch.where(sq > 0, n.square() / sq.clamp_min(1e-300), torch.zeros_like(n))
+
+    return ess(state.act_n, state.act_sq), ess(state.sig_n, state.sig_sq)
+
+
+def substitute(
+    pc_hat: torch.Tensor,
+    so_hat: torch.Tensor,
+    learners: list[int],
+    pc_own: torch.Tensor,
+    so_own: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each learner's view of its population: the estimates of the others with its
+    own live tables in its own row.
+
+    ``pc_hat (B, N, 2, 2)``, ``so_hat (B, N, 2, 2, 2)``: estimates;
+    ``pc_own (B, L, 2, 2)``, ``so_own (B, L, 2, 2, 2)``: the live observable
+    tables of the ``L`` learners ``learners``.  Returns ``(B, L, N, ...)``
+    tables; view ``l`` is differentiable in learner ``l``'s row only (fold
+    ``L`` into the batch to solve the model for every learner at once)."""
+    n = pc_hat.shape[1]
+    mask = torch.zeros(len(learners), n, dtype=pc_hat.dtype, device=pc_hat.device)
+    mask[torch.arange(len(learners)), torch.tensor(learners, dtype=torch.int64)] = 1.0
+
+    def mix(hat: torch.Tensor, own: torch.Tensor) -> torch.Tensor:
+        m = mask.reshape(1, len(learners), n, *(1,) * (hat.dim() - 2))
+        return hat.detach().unsqueeze(1) * (1.0 - m) + own.unsqueeze(2) * m
+
+    return mix(pc_hat, pc_own), mix(so_hat, so_own)

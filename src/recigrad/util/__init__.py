@@ -1,0 +1,1 @@
+"""Helpers with no game in them: batch-invariant numerics, progress bars, text tables."""

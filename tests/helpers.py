@@ -1,0 +1,63 @@
+"""Helpers shared by the tests: random tables, a finite-difference gradient check,
+the leading eight written out independently and Ohtsuki & Iwasa's quadratic."""
+
+import math
+
+import pytest
+import torch
+
+
+def random_tables(batch, n, generator, second_order=False):
+    """Random stochastic intended tables; second order ignores the donor's own reputation."""
+    act = torch.rand(batch, n, 2, 2, generator=generator, dtype=torch.float64)
+    sig = torch.rand(batch, n, 2, 2, 2, generator=generator, dtype=torch.float64)
+    if second_order:
+        act[:, :, 0] = act[:, :, 1]
+        sig[:, :, :, 0] = sig[:, :, :, 1]
+    return act, sig
+
+
+def assert_gradient_matches_finite_differences(objective, tensors, every=1, h=1e-6, tol=1e-7):
+    """Autograd of ``objective(*tensors)`` against central differences, every ``every``-th entry."""
+    leaves = [t.clone().requires_grad_() for t in tensors]
+    objective(*leaves).backward()
+    for tensor, leaf in zip(tensors, leaves):
+        flat = tensor.view(-1)
+        for k in range(0, flat.numel(), every):
+            old = flat[k].item()
+            flat[k] = old + h
+            up = objective(*tensors).item()
+            flat[k] = old - h
+            down = objective(*tensors).item()
+            flat[k] = old
+            assert leaf.grad.view(-1)[k].item() == pytest.approx((up - down) / (2 * h), abs=tol)
+
+
+# SPEC section 2's leading eight written out again: (GGC GGD GBC GBD BGC BGD BBC BBD)
+EIGHT = {
+    "L1": (1, 0, 1, 1, 1, 0, 1, 0), "L2": (1, 0, 0, 1, 1, 0, 1, 0), "L3": (1, 0, 1, 1, 1, 0, 1, 1),
+    "L4": (1, 0, 1, 1, 1, 0, 0, 1), "L5": (1, 0, 0, 1, 1, 0, 1, 1), "L6": (1, 0, 0, 1, 1, 0, 0, 1),
+    "L7": (1, 0, 1, 1, 1, 0, 0, 0), "L8": (1, 0, 0, 1, 1, 0, 0, 0),
+}
+
+
+def quadratic_root(norm, e, mu):
+    """Ohtsuki & Iwasa's public-assessment stationary g: root in [0, 1] of
+    g = sum_{donor, recipient} P(donor) P(recipient) P(good | donor, recipient)."""
+    bits = dict(zip(["GGC", "GGD", "GBC", "GBD", "BGC", "BGD", "BBC", "BBD"], EIGHT[norm]))
+
+    def good(donor, recipient):
+        cooperate = recipient == "G" or (norm in ("L1", "L2") and donor == "B")
+        p_c = (1 - e) if cooperate else 0.0
+        assess = lambda a: (1 - mu) * bits[donor + recipient + a] + mu * (1 - bits[donor + recipient + a])  # noqa: E731
+        return p_c * assess("C") + (1 - p_c) * assess("D")
+
+    # g = g (g s_GG + (1-g) s_GB) + (1-g) (g s_BG + (1-g) s_BB): a quadratic a2 g^2 + a1 g + a0 = 0
+    sGG, sGB, sBG, sBB = good("G", "G"), good("G", "B"), good("B", "G"), good("B", "B")
+    a2 = sGG - sGB - sBG + sBB
+    a1 = sGB + sBG - 2 * sBB - 1
+    a0 = sBB
+    if abs(a2) < 1e-15:
+        return -a0 / a1
+    roots = [(-a1 + sign * math.sqrt(a1 * a1 - 4 * a2 * a0)) / (2 * a2) for sign in (1, -1)]
+    return next(r for r in roots if 0 <= r <= 1)

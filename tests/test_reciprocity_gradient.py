@@ -1,0 +1,134 @@
+"""The reciprocity-gradient learner: its gradient, its privacy, its reproducibility."""
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from recigrad.dynamics import exact
+from recigrad.game import Game, observable
+from recigrad.game.population import parse_pop
+from recigrad.game.regime import load_regime
+from recigrad.learning import reciprocity_gradient as learner
+
+
+def exact_payoff_of_learner(logits_act, logits_sig, act, sig, i, game):
+    act, sig = act.clone(), sig.clone()
+    act[:, i], sig[:, i] = torch.sigmoid(logits_act), torch.sigmoid(logits_sig)
+    pc, so = observable(act, sig, game)
+    return exact.solve(pc, so, game.b, game.c).payoff[:, i]
+
+
+@pytest.mark.parametrize("solver", ["meanfield", "exact"])
+def test_gradient_matches_finite_differences_of_exact_payoff(solver):
+    """Second-order tables: the model's gradient (estimates = the true observable
+    tables) equals finite differences of the exact chain's payoff."""
+    game = Game(e=0.03, mu=0.02)
+    pop = parse_pop(["learner:stern-judging:1", "disc:stern-judging:4", "alld:shunning:1", "allc:image-scoring:1"])
+    act, sig = pop.batched_tables(1)
+    g = torch.Generator().manual_seed(0)
+    logits_act = torch.randn(1, 1, 2, generator=g).repeat_interleave(2, 1).reshape(1, 1, 2, 2)  # second order
+    logits_sig = torch.randn(1, 2, 1, 2, generator=g).expand(1, 2, 2, 2).reshape(1, 1, 2, 2, 2).clone()
+    pc_true, so_true = observable(act, sig, game)
+    la, ls = logits_act.clone().requires_grad_(), logits_sig.clone().requires_grad_()
+    learner.own_payoffs(la, ls, pc_true, so_true, [0], game, solver).sum().backward()
+    h = 1e-5
+    # directions that keep the tables second order: move both own-reputation entries together
+    for x_rec in (0, 1):
+        bump = torch.zeros(1, 1, 2, 2)
+        bump[..., :, x_rec] = h
+        up = exact_payoff_of_learner((logits_act + bump)[:, 0], logits_sig[:, 0], act, sig, 0, game)
+        down = exact_payoff_of_learner((logits_act - bump)[:, 0], logits_sig[:, 0], act, sig, 0, game)
+        fd = ((up - down) / (2 * h)).item()
+        assert la.grad[0, 0, :, x_rec].sum().item() == pytest.approx(fd, abs=1e-8, rel=1e-6)
+    for a in (0, 1):
+        for x_rec in (0, 1):
+            bump = torch.zeros(1, 1, 2, 2, 2)
+            bump[..., a, :, x_rec] = h
+            up = exact_payoff_of_learner(logits_act[:, 0], (logits_sig + bump)[:, 0], act, sig, 0, game)
+            down = exact_payoff_of_learner(logits_act[:, 0], (logits_sig - bump)[:, 0], act, sig, 0, game)
+            fd = ((up - down) / (2 * h)).item()
+            assert ls.grad[0, 0, a, :, x_rec].sum().item() == pytest.approx(fd, abs=1e-9, rel=1e-5)
+
+
+def test_exact_model_gradient_third_order():
+    """With the exact chain as model, every entry's gradient matches finite differences."""
+    game = Game()
+    pop = parse_pop(["learner:L1:1", "norm:L1:3", "norm:L7:2"])
+    act, sig = pop.batched_tables(1)
+    pc_true, so_true = observable(act, sig, game)
+    g = torch.Generator().manual_seed(1)
+    logits_act, logits_sig = torch.randn(1, 1, 2, 2, generator=g), torch.randn(1, 1, 2, 2, 2, generator=g)
+    la, ls = logits_act.clone().requires_grad_(), logits_sig.clone().requires_grad_()
+    learner.own_payoffs(la, ls, pc_true, so_true, [0], game, "exact").sum().backward()
+    h = 1e-5
+    for logits, grad in ((logits_act, la.grad), (logits_sig, ls.grad)):
+        flat = logits.view(-1)
+        for k in range(flat.numel()):
+            old = flat[k].item()
+            flat[k] = old + h
+            up = exact_payoff_of_learner(logits_act[:, 0], logits_sig[:, 0], act, sig, 0, game)
+            flat[k] = old - h
+            down = exact_payoff_of_learner(logits_act[:, 0], logits_sig[:, 0], act, sig, 0, game)
+            flat[k] = old
+            assert grad.view(-1)[k].item() == pytest.approx(((up - down) / (2 * h)).item(), abs=1e-9, rel=1e-5)
+
+
+def test_learner_never_reads_true_tables():
+    """The learner's update is a function of the public records and its own logits:
+    changing the others' true tables without changing the records changes nothing."""
+    regime = load_regime("discriminative-sj")
+    regime = replace(regime, train=replace(regime.train, interactions=200))
+    a = learner.start(regime, [3])
+    b = learner.start(regime, [3])
+    learner.step(a)
+    # b's opponents get different true tables, but b replays a's records
+    b.fixed_sig[:, 1:] = 0.5
+    b.reputation, b.interactions = a.reputation.clone(), a.interactions
+    b.estimator = learner.estimators.update(b.estimator, a.last_records, b.estimator_config)
+    pc_hat, so_hat = learner.estimators.estimate(b.estimator, b.estimator_config)
+    payoff = learner.own_payoffs(b.logits_act, b.logits_sig, pc_hat, so_hat, b.learners, regime.game)
+    b.optimizer.zero_grad()
+    (-payoff.sum()).backward()
+    b.optimizer.step()
+    assert torch.equal(a.logits_act, b.logits_act) and torch.equal(a.logits_sig, b.logits_sig)
+
+
+@pytest.mark.parametrize("name", ["hybrid-alld", "society-L6"])
+def test_seed_alone_equals_seed_in_batch(name):
+    """Bit for bit: per-population convergence in the model and batch-invariant sigmoids."""
+    regime = load_regime(name)
+    regime = replace(regime, train=replace(regime.train, interactions=300))
+    batch = learner.start(regime, [5, 6, 7, 8, 9])
+    alone = learner.start(regime, [6])
+    for _ in range(25):
+        learner.step(batch)
+        learner.step(alone)
+    assert torch.equal(batch.logits_act[1], alone.logits_act[0]) and torch.equal(batch.logits_sig[1], alone.logits_sig[0])
+
+
+@pytest.mark.parametrize("components", ["action", "signal"])
+def test_components_freeze_the_other_head(components):
+    regime = load_regime("discriminative-sj")
+    regime = replace(regime, train=replace(regime.train, interactions=200, components=components))
+    state = learner.start(regime, [0, 1])
+    act0, sig0 = state.logits_act.detach().clone(), state.logits_sig.detach().clone()
+    for _ in range(3):
+        learner.step(state)
+    moved_act = not torch.equal(act0, state.logits_act)
+    moved_sig = not torch.equal(sig0, state.logits_sig)
+    assert (moved_act, moved_sig) == ((True, False) if components == "action" else (False, True))
+
+
+def test_warmup_starts_at_the_norm():
+    regime = load_regime("warmup-L6-in-L3-joint")
+    state = learner.start(regime, [0])
+    act, sig = state.tables()
+    assert torch.allclose(act[0, 0], torch.sigmoid(torch.tensor(3.0)) * torch.tensor([[0.0, 1.0], [0.0, 1.0]])
+                          + torch.sigmoid(torch.tensor(-3.0)) * torch.tensor([[1.0, 0.0], [1.0, 0.0]]))
+    # stern judging: good iff the action matches the recipient's reputation, at probability sigmoid(3)
+    for a in (0, 1):
+        for xd in (0, 1):
+            for xr in (0, 1):
+                expected = torch.sigmoid(torch.tensor(3.0 if a == xr else -3.0))
+                assert sig[0, 0, a, xd, xr].item() == pytest.approx(expected.item(), abs=1e-15)

@@ -1,0 +1,172 @@
+"""Regime files, --pop flags and command-line refusals: one clear line, nothing half-runs."""
+
+import json
+
+import pytest
+
+from recigrad.cli import main
+from recigrad.game import ConfigError
+from recigrad.game.population import parse_pop
+from recigrad.game.regime import load_config, load_regime, regime_from_dict, regime_names
+
+GOOD = {
+    "name": "t",
+    "game": {"benefit": 5.0, "cost": 1.0, "execution_error": 0.01, "assessment_error": 0.01},
+    "agents": [{"kind": "learner", "norm": "stern-judging", "warmup": False, "count": 1},
+               {"kind": "disc", "norm": "stern-judging", "count": 7}],
+    "train": {"components": "joint"},
+}
+
+
+def variant(**changes):
+    data = json.loads(json.dumps(GOOD))
+    for path, value in changes.items():
+        node = data
+        keys = path.split("__")
+        for key in keys[:-1]:
+            node = node[int(key)] if key.isdigit() else node[key]
+        if value is ...:
+            del node[keys[-1]]
+        else:
+            node[keys[-1]] = value
+    return data
+
+
+def test_good_regime():
+    regime = regime_from_dict(GOOD)
+    assert regime.population.n == 8 and regime.population.learners == [0]
+    assert regime.game.b == 5.0 and regime.train.components == "joint"
+    assert not regime.population.agents[0].warmup
+
+
+@pytest.mark.parametrize("name", regime_names())
+def test_shipped_regimes_load(name):
+    regime = load_regime(name)
+    assert regime.name == name and regime.population.learners
+
+
+def test_suite_is_shipped():
+    names = set(regime_names())
+    wanted = {"degenerate-allc", "degenerate-alld", "hybrid-alld", "hybrid-allc", "society-L3", "society-L6", "society-L6-alld"}
+    wanted |= {f"discriminative-{k}" for k in ("sj", "ss", "sh", "is")} | {f"leading-eight-L{k}" for k in range(1, 9)}
+    wanted |= {f"warmup-{w}-in-{o}-{c}" for w in ("L3", "L6") for o in ("L3", "L6") for c in ("action", "signal", "joint")}
+    assert wanted <= names
+
+
+@pytest.mark.parametrize(
+    "changes, words",
+    [
+        (dict(colour="red"), "unknown key 'colour'"),
+        (dict(game__gravity=1.0), "unknown key game.'gravity'"),
+        (dict(agents__0__speed=2), "unknown key agents[0].'speed'"),
+        (dict(agents__1__kind="tft"), "agents[1].kind = 'tft' is not allowed"),
+        (dict(agents__1__norm="kindness"), "agents[1].norm = 'kindness' is not allowed"),
+        (dict(agents__1__count=0), "agents[1].count must be a positive integer"),
+        (dict(agents__1__count=2.5), "agents[1].count must be a positive integer"),
+        (dict(agents__0__warmup="yes"), "agents[0].warmup must be true or false"),
+        (dict(agents__1__kind=...), "agents[1].kind is missing"),
+        (dict(agents__1__norm=...), "agents[1].norm is missing"),
+        (dict(agents=[]), "[[agents]] is missing"),
+        (dict(agents__1__count=1), "at least 3 agents"),
+        (dict(game__benefit=1.0), "benefit must be greater than cost"),
+        (dict(game__cost=0.0), "cost must be > 0"),
+        (dict(game__execution_error=0.5), "execution_error must be in [0, 0.5)"),
+        (dict(game__assessment_error=-0.01), "assessment_error must be in [0, 0.5)"),
+        (dict(game__benefit="five"), "benefit must be a finite number"),
+        (dict(train__momentum=0.9), "unknown key train.'momentum'"),
+        (dict(train__components="both"), "train.components = 'both' is not allowed"),
+        (dict(train__model="quantum"), "train.model = 'quantum' is not allowed"),
+        (dict(train__iterations=0), "train.iterations must be a positive integer"),
+        (dict(train__lr=-1.0), "train.lr must be a positive number"),
+        (dict(train__model="exact", agents__1__count=12), "train.model = 'exact' needs N <= 12"),
+        (dict(name=""), "name must be a non-empty string"),
+    ],
+)
+def test_regime_refusals(changes, words):
+    with pytest.raises(ConfigError) as err:
+        regime_from_dict(variant(**changes), "f.toml")
+    message = str(err.value)
+    assert words in message and message.startswith("f.toml: ") and "\n" not in message
+
+
+def test_config_file_errors(tmp_path):
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("name = \n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="unknown regime"):
+        load_regime("discriminative-xx")
+
+
+@pytest.mark.parametrize(
+    "specs, words",
+    [
+        (["disc:stern-judging"], "expected KIND:NORM:COUNT"),
+        (["tft:stern-judging:3"], "unknown kind 'tft'"),
+        (["disc:kindness:3"], "unknown norm 'kindness'"),
+        (["disc:stern-judging:x"], "COUNT must be a positive integer"),
+        (["disc:stern-judging:0"], "COUNT must be a positive integer"),
+        (["disc:stern-judging:2"], "at least 3 agents"),
+        ([], "no population"),
+    ],
+)
+def test_pop_refusals(specs, words):
+    with pytest.raises(ConfigError, match=words):
+        parse_pop(specs)
+
+
+def test_pop_order_and_aliases():
+    pop = parse_pop(["learner:L6:1", "disc:stern-judging:5", "alld:L3:2"])
+    assert [a.kind for a in pop.agents] == ["learner"] + ["disc"] * 5 + ["alld"] * 2
+    assert pop.learners == [0] and pop.n == 8
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["simulate", "--pop", "disc:stern-judging:8", "--batch", "0"], "--batch: expected a positive integer"),
+        (["simulate", "--pop", "disc:stern-judging:8", "--interactions", "ten"], "--interactions: expected a positive integer"),
+        (["simulate", "--pop", "disc:stern-judging:8", "--burn-in", "-5"], "--burn-in: expected a non-negative integer"),
+        (["simulate", "--pop", "disc:stern-judging:8", "--seed", "-1"], "--seed: expected a non-negative integer"),
+        (["simulate", "--pop", "disc:stern-judging:8", "--e", "0.6"], "execution_error must be in [0, 0.5)"),
+        (["simulate", "--pop", "disc:stern-judging:8", "-b", "0.5"], "benefit must be greater than cost"),
+        (["simulate", "--pop", "disc:stern-judging:8", "--mu", "abc"], "argument --mu: invalid float value"),
+        (["simulate", "--regime", "hybrid-alld", "--pop", "disc:stern-judging:8"], "give one of --regime, --config or --pop"),
+        (["simulate", "--regime", "nope"], "unknown regime"),
+        (["simulate"], "no population"),
+        (["simulate", "--pop", "disc:stern-judging:8", "--frobnicate"], "unrecognized arguments: --frobnicate"),
+        (["teleport"], "invalid choice: 'teleport'"),
+        (["reference", "--pop", "disc:stern-judging:8"], "reference needs a learner"),
+        (["reference", "--regime", "discriminative-sj", "--order", "4"], "argument --order: invalid choice"),
+        (["train", "--pop", "disc:stern-judging:8"], "train needs a learner"),
+        (["train", "--regime", "discriminative-sj", "--seeds", "0"], "--seeds: expected a positive integer"),
+        (["train", "--regime", "discriminative-sj", "--method", "dqn"], "argument --method: invalid choice"),
+        (["train", "--regime", "discriminative-sj", "--lr", "-1"], "train.lr must be a positive number"),
+        (["train", "--regime", "discriminative-sj", "--components", "both"], "argument --components: invalid choice"),
+        (["train", "--pop", "learner:L6:1", "--pop", "disc:L6:12", "--model", "exact"], "needs N <= 12"),
+    ],
+)
+def test_cli_refusals(argv, words, capsys):
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("recigrad: error: ") and words in err and err.count("\n") == 1
+
+
+def test_cli_config_file(tmp_path, capsys):
+    path = tmp_path / "mine.toml"
+    path.write_text('name = "mine"\n[[agents]]\nkind = "disc"\nnorm = "shunning"\ncount = 4\n')
+    assert main(["exact", "--config", str(path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert len(result["exact"]["good"]) == 4
+    path.write_text('name = "mine"\n[[agents]]\nkind = "disc"\nnorm = "shunning"\ncount = 4\ncolor = 1\n')
+    assert main(["exact", "--config", str(path), "--json"]) == 2
+    assert "unknown key agents[0].'color'" in capsys.readouterr().err
+
+
+def test_exact_skips_chain_above_twelve(capsys):
+    assert main(["exact", "--pop", "disc:stern-judging:13", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert "exact" not in result and len(result["meanfield"]["payoff"]) == 13

@@ -1,0 +1,60 @@
+"""The suite: its report folder, and that its CSV and summary follow from the seeds."""
+
+import csv
+import json
+
+from recigrad.cli import main
+from recigrad.running import suite as bench
+
+
+def _runs_without_time(path):
+    with open(path) as f:
+        return [{k: v for k, v in row.items() if not k.startswith("seconds")} for row in csv.DictReader(f)]
+
+
+def test_suite_is_reproducible_from_seeds(tmp_path):
+    regimes, methods, seeds = ["degenerate-allc", "society-L3"], ["rg", "reinforce"], [3, 4]
+    a = bench.run_suite(regimes, methods, seeds, tmp_path / "a", iterations=12)
+    b = bench.run_suite(regimes, methods, seeds, tmp_path / "b", iterations=12)
+    assert _runs_without_time(tmp_path / "a" / "runs.csv") == _runs_without_time(tmp_path / "b" / "runs.csv")
+    assert (tmp_path / "a" / "summary.md").read_text() == (tmp_path / "b" / "summary.md").read_text()
+    strip = lambda rows: [{k: v for k, v in r.items() if not k.startswith("seconds")} for r in rows]  # noqa: E731
+    assert strip(a["rows"]) == strip(b["rows"])
+    names = {p.name for p in (tmp_path / "a").iterdir()}
+    assert {"runs.csv", "summary.md", "bench.json", "percent.png", "curves-degenerate-allc.png", "curves-society-L3.png",
+            "runs"} <= names
+    rows = list(csv.DictReader(open(tmp_path / "a" / "runs.csv")))
+    assert len(rows) == len(regimes) * len(methods) * len(seeds)
+    society = [r for r in rows if r["regime"] == "society-L3"]
+    assert all(r["nashconv"] != "" and float(r["nashconv"]) >= -1e-9 for r in society)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_row_fields():
+    row = {"regime", "method", "seeds", "payoff_mean", "percent_of_reference_mean", "adherence_mean", "collapse_rate",
+           "interactions_to_95", "seconds"}
+    result = {"regime": "r", "method": "rg", "seconds": 1.0, "reference": {"payoff": 4.0},
+              "runs": [{"payoff": 4.0, "percent_of_reference": 100.0, "adherence": 1.0, "collapsed": False,
+                        "interactions_to_95": 800, "interactions_to_99": None, "seconds_to_95": 0.5, "interactions": 1000},
+                       {"payoff": 3.0, "percent_of_reference": 75.0, "adherence": 0.5, "collapsed": True,
+                        "interactions_to_95": None, "interactions_to_99": None, "seconds_to_95": None, "interactions": 1000}]}
+    out = bench._row(result, [0, 1])
+    assert row <= set(out)
+    assert out["payoff_mean"] == 3.5 and out["collapse_rate"] == 0.5
+    assert out["interactions_to_95"] is None  # the median of (800, never) is never
+    assert bench.median_reached([800, 900, None]) == 900
+
+
+def test_cli_bench_refusals(capsys):
+    assert main(["bench", "--regimes", "discriminative-sj,nope"]) == 2
+    assert "--regimes: unknown name 'nope'" in capsys.readouterr().err
+    assert main(["bench", "--methods", "sarsa"]) == 2
+    assert "--methods: unknown name 'sarsa'" in capsys.readouterr().err
+    assert main(["bench", "--quick", "--regimes", "hybrid-alld"]) == 2
+    assert "give --quick or --regimes, not both" in capsys.readouterr().err
+
+
+def test_interval():
+    mean, half = bench.interval([1.0, 2.0, 3.0])
+    assert mean == 2.0 and abs(half - 4.303 * 1.0 / 3 ** 0.5) < 1e-9
+    assert json.dumps(bench.interval([5.0])[0]) == "5.0"
