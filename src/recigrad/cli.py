@@ -32,8 +32,8 @@ from recigrad.game.regime import (
     regime_names,
     require_learner,
 )
+from recigrad.learning.contract import METHODS
 from recigrad.running.suite import QUICK_REGIMES
-from recigrad.running.train import METHODS
 from recigrad.util.progress import progress_bar
 from recigrad.util.text import table
 

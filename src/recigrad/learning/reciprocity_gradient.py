@@ -21,26 +21,20 @@ or in a batch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import torch
 
 from recigrad.dynamics import exact, meanfield
 from recigrad.dynamics.streams import Streams
-from recigrad.dynamics.world import Records, initial_reputation, play
-from recigrad.game import DTYPE, Game, observable
-from recigrad.game.norms import action_table, signal_table
+from recigrad.dynamics.world import initial_reputation
+from recigrad.game import Game, observable
 from recigrad.game.regime import Regime
-from recigrad.learning import estimators
+from recigrad.learning import contract, estimators
+from recigrad.learning.tables import LearnerTables, initial_logits, trainable, warmup_logits  # noqa: F401  (warmup_logits: importers)
 from recigrad.util import numerics
 
-WARMUP_LOGIT = 3.0
 SOLVERS = {"meanfield": meanfield.solve, "exact": exact.solve}
-
-
-def warmup_logits(kind: str, norm: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Logits at +-3 of a named strategy's tables."""
-    return WARMUP_LOGIT * (2 * action_table(kind, norm) - 1), WARMUP_LOGIT * (2 * signal_table(norm) - 1)
 
 
 def own_payoffs(
@@ -62,27 +56,6 @@ def own_payoffs(
     return payoff[:, torch.arange(n_learners), torch.tensor(learners)]
 
 
-class LearnerTables:
-    """What every method's training state shares: it has ``regime``, the fixed
-    agents' true tables ``fixed_act``/``fixed_sig`` and the learners' logits
-    ``logits_act``/``logits_sig``."""
-
-    @property
-    def learners(self) -> list[int]:
-        return self.regime.population.learners
-
-    @property
-    def game(self) -> Game:
-        return self.regime.game
-
-    def tables(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Everyone's current true intended tables ``(B, N, ...)`` (for the world and for evaluation only)."""
-        act, sig = self.fixed_act.clone(), self.fixed_sig.clone()
-        act[:, self.learners] = numerics.sigmoid(self.logits_act.detach())
-        sig[:, self.learners] = numerics.sigmoid(self.logits_sig.detach())
-        return act, sig
-
-
 @dataclass
 class Learners(LearnerTables):
     """A batch of populations in training: the world's state, the learners'
@@ -100,37 +73,50 @@ class Learners(LearnerTables):
     streams: Streams
     estimator_config: estimators.EstimatorConfig = field(default_factory=estimators.EstimatorConfig)
     interactions: int = 0
-    last_records: Records | None = None
 
+    def settings(self) -> dict:
+        return {"estimator": asdict(self.estimator_config)}
 
+    def state_dict(self) -> tuple[dict, dict[str, torch.Tensor]]:
+        """``(meta, tensors)``: the shared fields (``LearnerTables.shared_state_dict``) and the estimator's counts."""
+        meta, tensors = self.shared_state_dict()
+        tensors.update({f"estimator.{k}": v for k, v in self.estimator.to_dict().items()})
+        return meta, tensors
 
-def initial_logits(regime: Regime, seeds: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-    """The learners' initial logits ``(B, L, 2, 2)``, ``(B, L, 2, 2, 2)``: the warm-up
-    norm's tables at +-3, or standard-normal logits from the ``learner-init`` stream
-    (12 per learner, in order).  Every method starts from these."""
-    batch, population = len(seeds), regime.population
-    init = Streams(seeds, "learner-init")
-    logits_act, logits_sig = [], []
-    for i in population.learners:
-        agent = population.agents[i]
-        if agent.warmup:
-            a, s = warmup_logits("learner", agent.norm)
-            logits_act.append(a.expand(batch, 2, 2))
-            logits_sig.append(s.expand(batch, 2, 2, 2))
-        else:
-            noise = init.normal(12)
-            logits_act.append(noise[:, :4].reshape(batch, 2, 2))
-            logits_sig.append(noise[:, 4:].reshape(batch, 2, 2, 2))
-    return torch.stack(logits_act, 1).to(DTYPE).clone(), torch.stack(logits_sig, 1).to(DTYPE).clone()
+    def load_state_dict(self, meta: dict, tensors: dict[str, torch.Tensor]) -> None:
+        """Check ``(meta, tensors)`` against this fresh state and load it (``docs/model.md §11``): the
+        shared fields, and the estimator's counts (shapes and dtypes of empty counts; float counts
+        finite and >= 0, integer counts >= 0 but the outcome bits; records seen = ``interactions``)."""
+        interactions = contract.check_int(meta, "interactions", 0, None)
+        self.load_shared_state(meta, tensors, steps=interactions // self.regime.train.interactions)
+        counts = {}
+        for name, empty in self.estimator.to_dict().items():
+            low = None if name.endswith("_bits") else 0
+            counts[name] = contract.check_tensor(tensors, f"estimator.{name}", empty, finite=True, low=low)
+        if bool((counts["interactions"] != interactions).any()):
+            raise contract.StateError(f"tensor estimator.interactions is {counts['interactions'].tolist()}; "
+                                      f"allowed: the state's interactions, {interactions}, for every seed")
+        self.estimator = estimators.EstimatorState.from_dict(counts)
 
 
 def start(regime: Regime, seeds: list[int], estimator_config: estimators.EstimatorConfig | None = None) -> Learners:
-    """Initial state: learners warmed up at their norm (logits +-3) or random (standard normal logits)."""
+    """The initial state of the learner (``docs/model.md §6``).
+
+    Args:
+        regime: the game, the population and the training settings (``regime.train``:
+            ``components``, ``lr``, ``interactions``, ``model``).
+        seeds: one seed per population; ``B = len(seeds)``.
+        estimator_config: settings of the private estimators (default: ``EstimatorConfig()``).
+
+    Returns:
+        A ``Learners`` state: learners' logits ``(B, L, 2, 2)``, ``(B, L, 2, 2, 2)`` warmed
+        up at their norm (+-3) or random (standard normal), Adam over the heads that
+        learn, empty estimators, everyone good.
+    """
     batch, population = len(seeds), regime.population
     fixed_act, fixed_sig = population.batched_tables(batch)
-    logits_act, logits_sig = (t.requires_grad_(True) for t in initial_logits(regime, seeds))
-    components = regime.train.components
-    params = [p for p, part in ((logits_act, "action"), (logits_sig, "signal")) if components in (part, "joint")]
+    logits_act, logits_sig = initial_logits(regime, seeds)
+    params = trainable(logits_act, logits_sig, regime.train.components)
     config = estimator_config or estimators.EstimatorConfig()
     return Learners(
         regime=regime,
@@ -148,14 +134,18 @@ def start(regime: Regime, seeds: list[int], estimator_config: estimators.Estimat
 
 
 def step(state: Learners) -> torch.Tensor:
-    """One iteration: play, estimate, model, ascend.  Returns each learner's
-    payoff in its own model before the step, ``(B, L)``."""
+    """One iteration: play, estimate, model, ascend (in place).
+
+    Args:
+        state: the ``Learners`` of ``B`` populations; ``regime.train.interactions`` are played.
+
+    Returns:
+        Each learner's payoff per round in its own model before the step, ``(B, L)``.
+    """
     train, game = state.regime.train, state.game
     # 1. play, with everyone's current true tables
-    pc, so = observable(*state.tables(), game)
-    state.reputation, _, records = play(pc, so, state.reputation, state.streams, train.interactions, record=True)
+    records = state.play(train.interactions)
     state.interactions += train.interactions
-    state.last_records = records
     # 2. estimate the others from the public records
     state.estimator = estimators.update(state.estimator, records, state.estimator_config)
     pc_hat, so_hat = estimators.estimate(state.estimator, state.estimator_config)

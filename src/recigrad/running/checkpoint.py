@@ -14,13 +14,10 @@ Nothing is pickled.  Each file is written under a temporary name, flushed to dis
 and renamed into place; the tensor file first, then the JSON that names it, so the
 JSON always names a complete tensor file.
 
-The method state (``recigrad.learning.reciprocity_gradient.Learners`` or
-``recigrad.learning.baselines.common.BaselineState``) is saved by ``state_dict`` as
-``(meta, tensors)`` and restored by ``load_state``, which starts the method afresh
-(tables, settings, optimizer wiring) and overwrites every piece of state that
-changes during training: logits, Adam moments and step counts, the estimator or
-the value table, the world's reputations and random streams, the baselines'
-sampling streams and their buffer of records not yet used by an update.
+This module knows no method's insides: a method state converts itself to and
+from ``(meta, tensors)`` (``state_dict`` / ``load_state_dict`` of the method
+contract, ``recigrad.learning.contract``, ``docs/model.md §11``); here are the
+files, the atomic writes, the header and the checksums.
 """
 
 from __future__ import annotations
@@ -32,7 +29,7 @@ import os
 import re
 import shutil
 import zipfile
-from dataclasses import asdict, fields, is_dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +39,7 @@ from recigrad import __version__
 from recigrad.game import ConfigError
 
 FORMAT = "recigrad-checkpoint"
-VERSION = 1
+VERSION = 2
 META_FILE = "checkpoint.json"
 SUITE_FILE = "suite.json"
 # what recigrad writes in a work folder: checkpoints, and a report in progress
@@ -68,6 +65,12 @@ def regime_dict(regime) -> dict:
 
 def regime_hash(regime) -> str:
     return hashlib.sha256(json.dumps(regime_dict(regime), sort_keys=True).encode()).hexdigest()
+
+
+def header(kind: str, **fields) -> dict:
+    """What a checkpoint or a report in progress is for: format, version, ``kind`` (``train``,
+    ``bench``) and ``fields`` (regime, method, seeds, ...); a resume must find the same."""
+    return {"format": FORMAT, "version": VERSION, "kind": kind, "recigrad": __version__, **fields}
 
 
 # ---------------------------------------------------------------------------
@@ -103,103 +106,23 @@ def write_json_atomic(path: Path, data) -> None:
 
 
 # ---------------------------------------------------------------------------
-# method states <-> (meta, tensors)
+# the checkpoint folder
 
 
 def _numpy(t) -> np.ndarray:
     return t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
 
 
-def _optimizer_dict(optimizer: torch.optim.Optimizer, tensors: dict) -> dict:
-    """Adam's per-parameter state (moments, step counts) into ``tensors``; the keys into the returned meta."""
-    meta = {}
-    for index, entry in optimizer.state_dict()["state"].items():
-        meta[str(index)] = sorted(entry)
-        for key, value in entry.items():
-            tensors[f"optimizer.{index}.{key}"] = value if isinstance(value, torch.Tensor) else torch.tensor(value)
-    return meta
-
-
-def _load_optimizer(optimizer: torch.optim.Optimizer, meta: dict, tensors: dict) -> None:
-    state = optimizer.state_dict()
-    state["state"] = {int(index): {key: tensors[f"optimizer.{index}.{key}"] for key in keys} for index, keys in meta.items()}
-    optimizer.load_state_dict(state)
-
-
-def _settings(state) -> dict | None:
-    config = getattr(state, "config", None)
-    return asdict(config) if is_dataclass(config) else None
-
-
-def state_dict(state) -> tuple[dict, dict[str, torch.Tensor]]:
-    """``(meta, tensors)`` of a method state: JSON-able scalars and generator states, and tensors."""
-    from recigrad.dynamics.world import Records
-    from recigrad.learning.baselines.common import BaselineState
-    from recigrad.learning.reciprocity_gradient import Learners
-
-    tensors: dict[str, torch.Tensor] = {
-        "logits_act": state.logits_act, "logits_sig": state.logits_sig, "reputation": state.reputation}
-    meta = {"kind": type(state).__name__, "interactions": state.interactions, "world": state.streams.state(),
-            "optimizer": _optimizer_dict(state.optimizer, tensors), "settings": _settings(state)}
-    if isinstance(state, Learners):
-        tensors.update({f"estimator.{k}": v for k, v in state.estimator.to_dict().items()})
-    elif isinstance(state, BaselineState):
-        tensors["values.value"], tensors["values.seen"] = state.values.value, state.values.seen
-        meta.update(sampler=state.sampler.state(), updates=state.updates, buffered=state.buffered,
-                    buffer=bool(state.buffer))
-        if state.buffer:
-            pending = Records.cat(state.buffer) if len(state.buffer) > 1 else state.buffer[0]
-            tensors.update({f"buffer.{f}": getattr(pending, f) for f in Records.FIELDS})
-    else:
-        raise TypeError(f"no checkpoint support for {type(state).__name__}")
-    return meta, tensors
-
-
-def load_state(module, regime, seeds: list[int], meta: dict, tensors: dict[str, torch.Tensor]):
-    """The method state saved as ``(meta, tensors)``: ``module.start(regime, seeds)``, then
-    every piece of state that training changes is overwritten."""
-    from recigrad.dynamics.world import Records
-    from recigrad.learning import estimators
-    from recigrad.learning.baselines.common import ValueTable
-
-    state = module.start(regime, seeds)
-    if meta.get("kind") != type(state).__name__:
-        raise CheckpointError(f"checkpoint holds a {meta.get('kind')} state, method needs {type(state).__name__}")
-    if meta.get("settings") != _settings(state):
-        raise CheckpointError(f"checkpoint was written with method settings {meta.get('settings')}, "
-                              f"now {_settings(state)}")
-    with torch.no_grad():
-        for name in ("logits_act", "logits_sig"):
-            getattr(state, name).copy_(tensors[name])
-    state.reputation = tensors["reputation"]
-    state.interactions = int(meta["interactions"])
-    state.streams.set_state(meta["world"])
-    _load_optimizer(state.optimizer, meta["optimizer"], tensors)
-    if meta["kind"] == "Learners":
-        state.estimator = estimators.EstimatorState.from_dict(
-            {f.name: tensors[f"estimator.{f.name}"] for f in fields(estimators.EstimatorState)})
-    else:
-        state.values = ValueTable(tensors["values.value"], tensors["values.seen"])
-        state.sampler.set_state(meta["sampler"])
-        state.updates, state.buffered = int(meta["updates"]), int(meta["buffered"])
-        state.buffer = [Records(*(tensors[f"buffer.{f}"] for f in Records.FIELDS))] if meta["buffer"] else []
-    return state
-
-
-# ---------------------------------------------------------------------------
-# the checkpoint folder
-
-
 def save(folder: Path, header: dict, iteration: int, driver: dict, state) -> None:
     """Write the checkpoint of ``state`` after ``iteration`` into ``folder`` (created if needed)."""
     folder.mkdir(parents=True, exist_ok=True)
-    meta, tensors = state_dict(state)
+    meta, tensors = state.state_dict()
     buffer = io.BytesIO()
     np.savez(buffer, **{k: _numpy(v) for k, v in tensors.items()})
     data = buffer.getvalue()
     name = f"state-{iteration:06d}.npz"
     write_atomic(folder / name, data)
-    document = {**header, "recigrad": __version__, "iteration": iteration, "driver": driver, "state": meta,
+    document = {**header, "iteration": iteration, "driver": driver, "state": meta,
                 "tensors": name, "tensors_sha256": hashlib.sha256(data).hexdigest()}
     write_json_atomic(folder / META_FILE, document)
     for old in folder.glob("state-*.npz"):
@@ -245,7 +168,8 @@ def mismatch(document: dict, expected: dict) -> str | None:
 
 
 def load(folder: Path, expected: dict) -> dict | None:
-    """The checkpoint in ``folder`` as ``{"iteration", "driver", "meta", "tensors"}``; ``None`` when
+    """The checkpoint in ``folder`` as ``{"iteration", "driver", "meta", "tensors"}`` (the fields as
+    written: the driver and the method state check them, ``restore``); ``None`` when
     there is none yet (no folder, or one of ours that holds no checkpoint).  Refuses (``CheckpointError``,
     one line) a folder that is not ours, a broken checkpoint, or one written for anything else than
     ``expected`` (format, kind, regime, method, seeds, ...)."""
@@ -268,7 +192,19 @@ def load(folder: Path, expected: dict) -> dict | None:
             raise ValueError("tensor file does not match its checksum")
         with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
             tensors = {k: torch.from_numpy(arrays[k].copy()) for k in arrays.files}
-        iteration, driver, meta = int(document["iteration"]), document["driver"], document["state"]
     except (OSError, KeyError, TypeError, ValueError, zipfile.BadZipFile) as err:
         raise CheckpointError(f"cannot resume: checkpoint {folder} is broken ({err})") from None
-    return {"iteration": iteration, "driver": driver, "meta": meta, "tensors": tensors}
+    return {"iteration": document.get("iteration"), "driver": document.get("driver"), "meta": document.get("state"),
+            "tensors": tensors}
+
+
+def restore(state, saved: dict, folder: Path) -> None:
+    """Load the method state of the checkpoint ``saved`` (from ``load``) into ``state``, a fresh
+    ``start(regime, seeds)`` state that checks every field (``load_state_dict`` of the method contract)."""
+    meta = saved["meta"]
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"cannot resume: checkpoint {folder}: state is {type(meta).__name__}; allowed: an object")
+    try:
+        state.load_state_dict(meta, saved["tensors"])
+    except ConfigError as err:
+        raise CheckpointError(f"cannot resume: checkpoint {folder}: {err}") from None

@@ -3,8 +3,8 @@
 Each (regime, method) is split into blocks of seeds; each block is one Ray task
 that trains it (``recigrad.running.train.train_seeds``) and returns its record as plain
 data (summary, curve, tables).  The driver merges the blocks of a (regime,
-method) in seed order (``recigrad.running.train.merge``) and writes its run folder into
-the report in progress, so the report folder lives on the driver's machine only:
+method) in seed order (``recigrad.running.train.merge``) and writes its run folder
+(``recigrad.running.runfolder``) into the report in progress, so the report folder lives on the driver's machine only:
 workers need no shared filesystem.
 
 A seed gives the same run alone or in any batch (bit for bit, on the CPU), so
@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from recigrad.game.regime import Regime
-from recigrad.running import train
+from recigrad.running import runfolder, train
 
 
 def seed_blocks(seeds: list[int], size: int | None) -> list[list[int]]:
@@ -76,7 +76,7 @@ def run_jobs(jobs: dict[tuple[str, str], Regime], seeds: list[int], iterations: 
                 parts[(name, method)][k] = train.RunRecord(**ray.get(ref))
                 if all(p is not None for p in parts[(name, method)]):
                     record = train.merge(parts.pop((name, method)))
-                    train.write_run_folder(runs / f"{name}-{method}", jobs[(name, method)], method, seeds, record)
+                    runfolder.write_run_folder(runs / f"{name}-{method}", jobs[(name, method)], method, seeds, record)
     finally:
         if started:
             ray.shutdown()

@@ -24,13 +24,9 @@ the records of seed blocks trained apart (``recigrad.running.suite``'s Ray backe
 
 from __future__ import annotations
 
-import importlib
-import json
 import math
-import os
 import shutil
 import signal
-import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -42,25 +38,17 @@ import torch
 from recigrad.evaluation import metrics
 from recigrad.evaluation.best_response import OneHead, Reference, best_response_gap, reference
 from recigrad.game.regime import Regime
-from recigrad.learning.reciprocity_gradient import warmup_logits
-from recigrad.running import checkpoint
+from recigrad.learning import contract
+from recigrad.learning.tables import warmup_logits
+from recigrad.running import checkpoint, runfolder
 from recigrad.util import numerics
 from recigrad.util.progress import progress_bar
 from recigrad.util.text import table
 
-METHODS = {
-    "rg": "recigrad.learning.reciprocity_gradient",
-    "reinforce": "recigrad.learning.baselines.reinforce",
-    "ppo": "recigrad.learning.baselines.ppo",
-}
 THRESHOLDS = (95.0, 99.0)
 NASHCONV_POINTS = 5
 CHECKPOINT_EVERY = 25  # iterations between checkpoints (also every CHECKPOINT_SECONDS, and at SIGINT)
 CHECKPOINT_SECONDS = 60.0
-
-
-def method_module(name: str):
-    return importlib.import_module(METHODS[name])
 
 
 def regime_reference(regime: Regime) -> Reference | None:
@@ -142,25 +130,87 @@ def run(
     record = train_seeds(regime, seeds, method, iterations, eval_every, work=work, resume=resume,
                          checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds)
     if out is not None:
-        write_run_folder(Path(out), regime, method, seeds, record)
+        runfolder.write_run_folder(Path(out), regime, method, seeds, record)
         shutil.rmtree(work, ignore_errors=True)
     return record.result
 
 
 def _header(regime: Regime, seeds: list[int], method: str, iterations: int, eval_every: int) -> dict:
-    return {"format": checkpoint.FORMAT, "version": checkpoint.VERSION, "kind": "train", "regime": regime.name,
-            "regime_hash": checkpoint.regime_hash(regime), "method": method, "seeds": [int(s) for s in seeds],
-            "iterations": iterations, "eval_every": eval_every}
+    return checkpoint.header("train", regime=regime.name, regime_hash=checkpoint.regime_hash(regime), method=method,
+                             seeds=[int(s) for s in seeds], iterations=iterations, eval_every=eval_every)
 
 
-def _restore(module, regime, seeds, saved: dict, work: Path):
+@dataclass
+class _Driver:
+    """The loop's bookkeeping between iterations (what a checkpoint's ``driver`` holds)."""
+
+    curve: list[dict]
+    reached: dict[float, list]
+    reached_seconds: dict[float, list]
+    seconds: float
+
+    def as_dict(self, seconds: float) -> dict:
+        return {"curve": self.curve, "reached": [self.reached[t] for t in THRESHOLDS],
+                "reached_seconds": [self.reached_seconds[t] for t in THRESHOLDS], "seconds": seconds}
+
+
+def _resume(module, regime: Regime, seeds: list[int], saved: dict, work: Path, iterations: int, evals: list[int]):
+    """The iteration reached, the bookkeeping and the method state of the checkpoint ``saved``, every field
+    checked against this run (``CheckpointError``, one line, where one does not fit)."""
+    per_iteration = regime.train.interactions
     try:
-        return checkpoint.load_state(module, regime, seeds, saved["meta"], saved["tensors"])
-    except checkpoint.CheckpointError as err:
+        done = contract.check_int(saved, "iteration", 0, iterations - 1, where="")
+        driver = _checked_driver(saved["driver"], seeds, [i for i in evals if i <= done], done * per_iteration)
+    except contract.StateError as err:
         raise checkpoint.CheckpointError(f"cannot resume: checkpoint {work}: {err}") from None
-    except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as err:
-        raise checkpoint.CheckpointError(f"cannot resume: checkpoint {work} is broken ({type(err).__name__}: "
-                                         f"{str(err).splitlines()[0] if str(err) else ''})") from None
+    state = module.start(regime, seeds)
+    checkpoint.restore(state, saved, work)
+    if state.interactions != done * per_iteration:
+        raise checkpoint.CheckpointError(
+            f"cannot resume: checkpoint {work}: state.interactions is {state.interactions}; allowed: "
+            f"{done * per_iteration} (iteration {done} x {per_iteration} interactions per iteration)")
+    return done, driver, state
+
+
+def _checked_driver(driver, seeds: list[int], evaluated: list[int], interactions: int) -> _Driver:
+    """The driver's bookkeeping, checked: the evaluation lines of the iterations ``evaluated`` (per-seed
+    lists of ``len(seeds)``), for each threshold the interactions (an integer up to ``interactions``) and
+    seconds at which each seed reached it (both ``None`` if not yet), and the seconds spent."""
+    if not isinstance(driver, dict):
+        raise contract.StateError(f"driver is {contract.shown(driver)}; allowed: an object with curve, reached, "
+                                  "reached_seconds and seconds")
+    curve = driver.get("curve", contract.MISSING)
+    lines_ok = isinstance(curve, list) and all(isinstance(line, dict) for line in curve)
+    if not lines_ok or [line.get("iteration") for line in curve] != evaluated:
+        shown = [line.get("iteration") for line in curve] if lines_ok else contract.shown(curve)
+        raise contract.StateError(f"driver.curve holds the evaluations at iterations {shown}; allowed: those at {evaluated}")
+    for line in curve:
+        for key, value in line.items():
+            if key not in ("iteration", "interactions", "seconds") and not (isinstance(value, list) and len(value) == len(seeds)):
+                raise contract.StateError(f"driver.curve at iteration {line['iteration']}: {key} is {contract.shown(value)}; "
+                                          f"allowed: a list of {len(seeds)} values, one per seed")
+    tables = {}
+    for key in ("reached", "reached_seconds"):
+        value = driver.get(key, contract.MISSING)
+        if not (isinstance(value, list) and len(value) == len(THRESHOLDS)
+                and all(isinstance(v, list) and len(v) == len(seeds) for v in value)):
+            raise contract.StateError(f"driver.{key} is {contract.shown(value)}; allowed: {len(THRESHOLDS)} lists "
+                                      f"(thresholds {', '.join(map(str, THRESHOLDS))}) of {len(seeds)} values")
+        tables[key] = value
+    for t, (counts, times) in enumerate(zip(tables["reached"], tables["reached_seconds"])):
+        for k, (count, seconds) in enumerate(zip(counts, times)):
+            count_ok = count is None or (isinstance(count, int) and not isinstance(count, bool) and 0 <= count <= interactions)
+            if not count_ok:
+                raise contract.StateError(f"driver.reached[{t}][{k}] is {contract.shown(count)}; "
+                                          f"allowed: null or an integer in [0, {interactions}]")
+            if (seconds is None) != (count is None):
+                raise contract.StateError(f"driver.reached_seconds[{t}][{k}] is {contract.shown(seconds)}; "
+                                          f"allowed: {'null' if count is None else 'a number'}, as driver.reached[{t}][{k}]")
+            if seconds is not None:
+                contract.check_finite_number({"seconds": seconds}, "seconds", f"driver.reached_seconds[{t}][{k}]")
+    seconds = contract.check_finite_number(driver, "seconds", "driver")
+    return _Driver(curve, {t: list(v) for t, v in zip(THRESHOLDS, tables["reached"])},
+                   {t: list(v) for t, v in zip(THRESHOLDS, tables["reached_seconds"])}, seconds)
 
 
 @contextmanager
@@ -191,7 +241,7 @@ def train_seeds(
     """The training loop of ``run``, without the run folder; checkpoints into ``work`` if given."""
     iterations = iterations or regime.train.iterations
     eval_every = eval_every or max(1, iterations // 100)
-    module = method_module(method)
+    module = contract.method(method)
     header = _header(regime, seeds, method, iterations, eval_every)
     saved = None
     if work is not None:
@@ -204,12 +254,9 @@ def train_seeds(
     evals = [i for i in range(1, iterations + 1) if i % eval_every == 0 or i == iterations]
     nashconv_at = {evals[round(k * (len(evals) - 1) / (NASHCONV_POINTS - 1))] for k in range(NASHCONV_POINTS)}
     if saved is not None:
-        state = _restore(module, regime, seeds, saved, work)
-        driver, done = saved["driver"], saved["iteration"]
-        curve: list[dict] = driver["curve"]
-        reached = {t: list(v) for t, v in zip(THRESHOLDS, driver["reached"])}
-        reached_seconds = {t: list(v) for t, v in zip(THRESHOLDS, driver["reached_seconds"])}
-        clock = time.perf_counter() - driver["seconds"]
+        done, driver, state = _resume(module, regime, seeds, saved, work, iterations, evals)
+        curve, reached, reached_seconds = driver.curve, driver.reached, driver.reached_seconds
+        clock = time.perf_counter() - driver.seconds
     else:
         clock = time.perf_counter()
         state = module.start(regime, seeds)
@@ -218,8 +265,7 @@ def train_seeds(
         reached_seconds = {t: [None] * len(seeds) for t in THRESHOLDS}
 
     def save(iteration: int) -> None:
-        driver = {"curve": curve, "reached": [reached[t] for t in THRESHOLDS],
-                  "reached_seconds": [reached_seconds[t] for t in THRESHOLDS], "seconds": time.perf_counter() - clock}
+        driver = _Driver(curve, reached, reached_seconds, 0.0).as_dict(time.perf_counter() - clock)
         checkpoint.save(work, header, iteration, driver, state)
 
     last_save = time.monotonic()
@@ -316,59 +362,6 @@ def _summary(state, regime, method, seeds, ref, last, reached, reached_seconds, 
     else:
         result["benefit_minus_cost"] = regime.game.b - regime.game.c
     return result
-
-
-def _write_json(path: Path, data) -> None:
-    path.write_text(json.dumps(data, indent=1) + "\n")
-
-
-def write_run_folder(out: Path, regime, method, seeds, record: RunRecord) -> None:
-    """Write the run folder atomically: built under a temporary name, then renamed."""
-    out = out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        config = {"regime": checkpoint.regime_dict(regime), "method": method, "seeds": seeds}
-        _write_json(tmp / "config.json", config)
-        with open(tmp / "metrics.jsonl", "w") as f:
-            for line in record.curve:
-                f.write(json.dumps(line) + "\n")
-        _write_json(tmp / "tables.json", record.tables)
-        _write_json(tmp / "result.json", record.result)
-        reference_payoff = record.result["reference"]["payoff"] if "reference" in record.result else None
-        plot_curve(record.curve, reference_payoff, regime, method, tmp / "curve.png")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def plot_curve(curve: list[dict], reference_payoff: float | None, regime, method: str, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    key = "payoff" if reference_payoff is not None else "mean_payoff"
-    x = [line["interactions"] for line in curve]
-    ys = list(zip(*[line[key] for line in curve]))
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    for k, y in enumerate(ys):
-        ax.plot(x, y, lw=1, alpha=0.7, label="seeds" if k == 0 else None, color="C0")
-    if reference_payoff is not None:
-        ax.axhline(reference_payoff, color="k", ls="--", lw=1, label=f"reference {reference_payoff:.4f}")
-        ax.set_ylabel("learner payoff per round (exact)")
-    else:
-        ax.axhline(regime.game.b - regime.game.c, color="k", ls="--", lw=1, label="b - c")
-        ax.set_ylabel("mean learner payoff per round (exact)")
-    ax.set_xlabel("interactions per population")
-    ax.set_title(f"{regime.name}: {method}")
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def summary_table(result: dict) -> str:

@@ -39,15 +39,19 @@ import torch.nn.functional as F
 
 from recigrad.dynamics.exact import one_thread
 from recigrad.dynamics.streams import Streams
-from recigrad.dynamics.world import Records, initial_reputation, play
-from recigrad.game import DTYPE, Game, observable
+from recigrad.dynamics.world import Records, initial_reputation
+from recigrad.game import DTYPE, Game
 from recigrad.game.regime import Regime
-from recigrad.learning.reciprocity_gradient import LearnerTables, initial_logits
+from recigrad.learning import contract
+from recigrad.learning.tables import LearnerTables, initial_logits, trainable
 from recigrad.util import numerics
 
 ACTION_CONTEXTS = 4
 CONTEXTS = 12  # 4 action contexts, then 8 signal contexts
 TUNED_FILE = "tuned.json"
+# the dtypes of the public records as ``recigrad.dynamics.world.play`` returns them (agents, then 0/1 fields)
+RECORD_DTYPES = {"donor": torch.int32, "recipient": torch.int32, "observer": torch.int32, "donor_rep": torch.uint8,
+                 "recipient_rep": torch.uint8, "action": torch.uint8, "signal": torch.uint8}
 
 
 # ---------------------------------------------------------------------------
@@ -57,15 +61,6 @@ TUNED_FILE = "tuned.json"
 def flat_logits(logits_act: torch.Tensor, logits_sig: torch.Tensor) -> torch.Tensor:
     """``(B, L, 12)``: action logits then signal logits, indexed by context number."""
     return torch.cat([logits_act.flatten(2), logits_sig.flatten(2)], -1)
-
-
-def trainable(logits_act: torch.Tensor, logits_sig: torch.Tensor, components: str) -> list[torch.Tensor]:
-    """The heads that learn (``action | signal | joint``); the others are frozen exactly."""
-    heads = [(logits_act, "action"), (logits_sig, "signal")]
-    params = [p for p, part in heads if components in (part, "joint")]
-    for p in params:
-        p.requires_grad_(True)
-    return params
 
 
 # ---------------------------------------------------------------------------
@@ -269,7 +264,7 @@ class BaselineState(LearnerTables):
     updates: int = 0
     buffer: list[Records] = field(default_factory=list)
     buffered: int = 0
-    last_records: Records | None = None
+    steps_per_update: int = 1  # optimiser steps per update
 
     @property
     def batch_interactions(self) -> int:
@@ -278,10 +273,54 @@ class BaselineState(LearnerTables):
     def logits(self) -> torch.Tensor:
         return flat_logits(self.logits_act, self.logits_sig)
 
+    def state_dict(self) -> tuple[dict, dict[str, torch.Tensor]]:
+        """``(meta, tensors)``: the shared fields (``LearnerTables.shared_state_dict``), the value
+        table, the sampling streams, the update count and the records waiting for the next update."""
+        meta, tensors = self.shared_state_dict()
+        tensors["values.value"], tensors["values.seen"] = self.values.value, self.values.seen
+        meta.update(sampler=self.sampler.state(), updates=self.updates, buffered=self.buffered, buffer=bool(self.buffer))
+        if self.buffer:
+            pending = Records.cat(self.buffer) if len(self.buffer) > 1 else self.buffer[0]
+            tensors.update({f"buffer.{f}": getattr(pending, f) for f in Records.FIELDS})
+        return meta, tensors
 
-def start_state(regime: Regime, seeds: list[int], config, purpose: str) -> BaselineState:
-    """Initial tables (as ``recigrad.learning.reciprocity_gradient.start``), an Adam over the heads that
-    learn (``regime.train.components``), an empty value table."""
+    def load_state_dict(self, meta: dict, tensors: dict[str, torch.Tensor]) -> None:
+        """Check ``(meta, tensors)`` against this fresh state and load it (``docs/model.md §11``): the
+        shared fields; ``updates`` and ``buffered`` as ``interactions`` implies (one update per
+        ``config.interactions`` records); the value table (finite); the buffered records
+        ``(B, buffered)`` (agents in ``[0, N)``, donor != recipient != observer, reputations,
+        actions and signals 0/1)."""
+        interactions = contract.check_int(meta, "interactions", 0, None)
+        size = self.batch_interactions
+        updates = contract.check_int(meta, "updates", interactions // size, interactions // size)
+        buffered = contract.check_int(meta, "buffered", interactions % size, interactions % size)
+        if meta.get("buffer") is not (buffered > 0):
+            raise contract.StateError(f"state.buffer is {contract.shown(meta.get('buffer'))}; "
+                                      f"allowed: {str(buffered > 0).lower()} (buffered is {buffered})")
+        self.load_shared_state(meta, tensors, steps=updates * self.steps_per_update)
+        value = contract.check_tensor(tensors, "values.value", self.values.value, finite=True)
+        seen = contract.check_tensor(tensors, "values.seen", self.values.seen)
+        contract.check_streams(meta, "sampler", self.sampler)
+        buffer = []
+        if buffered:
+            batch, n = len(self.seeds), self.regime.population.n
+            fields_ = {}
+            for name in Records.FIELDS:
+                like = torch.zeros(batch, buffered, dtype=RECORD_DTYPES[name])
+                agents = tuple(range(n)) if name in ("donor", "recipient", "observer") else (0, 1)
+                fields_[name] = contract.check_tensor(tensors, f"buffer.{name}", like, values=agents)
+            if bool(((fields_["donor"] == fields_["recipient"]) | (fields_["donor"] == fields_["observer"])).any()):
+                raise contract.StateError("tensor buffer.donor equals the recipient or the observer of a record; "
+                                          "allowed: a donor distinct from both")
+            buffer = [Records(*(fields_[f] for f in Records.FIELDS))]
+        self.values = ValueTable(value, seen)
+        self.sampler.set_state(meta["sampler"])
+        self.updates, self.buffered, self.buffer = updates, buffered, buffer
+
+
+def start_state(regime: Regime, seeds: list[int], config, purpose: str, steps_per_update: int = 1) -> BaselineState:
+    """Initial tables (``recigrad.learning.tables.initial_logits``, as every method), an Adam over the
+    heads that learn (``recigrad.learning.tables.trainable``), an empty value table."""
     if not regime.population.learners:
         raise ValueError(f"regime {regime.name!r} has no learner")
     batch, population = len(seeds), regime.population
@@ -301,6 +340,7 @@ def start_state(regime: Regime, seeds: list[int], config, purpose: str) -> Basel
         reputation=initial_reputation(batch, population.n),
         streams=Streams(seeds, "world"),
         sampler=Streams(seeds, purpose),
+        steps_per_update=steps_per_update,
     )
 
 
@@ -320,8 +360,7 @@ def _play_and_update(state: BaselineState, update) -> torch.Tensor:
     played, parts = 0, []
     while played < per_step:
         n = min(size - state.buffered, per_step - played)
-        pc, so = observable(*state.tables(), game)
-        state.reputation, _, records = play(pc, so, state.reputation, state.streams, n, record=True)
+        records = state.play(n)
         state.buffer.append(records)
         parts.append(records)
         state.buffered += n
@@ -333,7 +372,6 @@ def _play_and_update(state: BaselineState, update) -> torch.Tensor:
             state.updates += 1
     state.interactions += per_step
     records = Records.cat(parts) if len(parts) > 1 else parts[0]
-    state.last_records = records
     return payoff_per_round(records, state.learners, game, state.regime.population.n)
 
 

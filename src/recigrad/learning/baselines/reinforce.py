@@ -71,12 +71,29 @@ def update(state: common.BaselineState, records) -> None:
 
 
 def start(regime: Regime, seeds: list[int], config: ReinforceConfig | None = None) -> common.BaselineState:
-    """Initial state; settings from ``config``, else tuned for ``regime``, else the defaults."""
+    """The initial state (``docs/model.md §7``, ``§11``).
+
+    Args:
+        regime: the game, the population and the training settings (``regime.train``).
+        seeds: one seed per population; ``B = len(seeds)``.
+        config: the settings; default: tuned for ``regime`` in ``tuned.json``, else ``ReinforceConfig()``.
+
+    Returns:
+        A ``BaselineState``: learners' logits ``(B, L, 2, 2)``, ``(B, L, 2, 2, 2)`` as every
+        method starts them, Adam over the heads that learn, an empty value table ``(B, L, 12)``.
+    """
     settings = common.settings_for(ReinforceConfig(), METHOD, regime, config)
     return common.start_state(regime, seeds, settings, f"{METHOD}-sampling")
 
 
 def step(state: common.BaselineState) -> torch.Tensor:
-    """Play ``regime.train.interactions`` interactions, updating every ``config.interactions``.
-    Returns each learner's mean payoff per round over them, ``(B, L)``."""
+    """One iteration in place: play ``regime.train.interactions`` interactions, updating every
+    ``config.interactions`` records.
+
+    Args:
+        state: the ``BaselineState`` of ``B`` populations.
+
+    Returns:
+        Each learner's mean payoff per round over the interactions played, ``(B, L)``.
+    """
     return common.play_and_update(state, update)
