@@ -4,8 +4,8 @@
   now and costs nothing later), so a failure elsewhere is the method's;
 - the REINFORCE gradient and GAE equal a hand computation on fixed records;
 - PPO's pair-summed clipped surrogate equals the event-by-event one;
-- reproducible per seed, alone or in a batch; the components mask freezes the
-  other head exactly; the initial tables are the reciprocity gradient's.
+- the initial tables are the reciprocity gradient's (reproducibility per seed, the
+  frozen head and resuming: every method's contract tests, tests/test_methods.py).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from recigrad.game import Game
 from recigrad.game.regime import load_regime
 from recigrad.learning import reciprocity_gradient as learner
 from recigrad.learning.baselines import common, ppo, reinforce
-from recigrad.running import train
 
 MODULES = {"reinforce": reinforce, "ppo": ppo}
 
@@ -189,48 +188,6 @@ def test_ppo_pair_sums_equal_event_by_event_surrogate():
 # reproducibility, masks, initial tables, settings
 
 
-def run_tables(module, regime, seeds, config, steps):
-    state = module.start(regime, seeds, config)
-    for _ in range(steps):
-        module.step(state)
-    return state.tables(), state
-
-
-@pytest.mark.parametrize("method", ["reinforce", "ppo"])
-@pytest.mark.parametrize("name", ["discriminative-sj", "society-L6"])
-def test_reproducible_and_independent_of_the_batch(method, name):
-    regime = load_regime(name)
-    module = MODULES[method]
-    fields = {"interactions": 300}  # updates straddle the driver's iterations of 400
-    config = (reinforce.ReinforceConfig if method == "reinforce" else ppo.PPOConfig)(**fields)
-    seeds = [5, 9, 2]
-    (act_a, sig_a), state = run_tables(module, regime, seeds, config, 6)
-    (act_b, sig_b), _ = run_tables(module, regime, seeds, config, 6)
-    assert state.interactions == 6 * regime.train.interactions and state.updates == 8
-    assert torch.equal(act_a, act_b) and torch.equal(sig_a, sig_b)
-    for k, seed in enumerate(seeds):
-        (act_c, sig_c), _ = run_tables(module, regime, [seed], config, 6)
-        assert torch.equal(act_a[k : k + 1], act_c) and torch.equal(sig_a[k : k + 1], sig_c)
-    assert not torch.equal(act_a[0], act_a[1])
-    learners = regime.population.learners
-    initial = module.start(regime, seeds, config).tables()
-    assert not torch.equal(act_a[:, learners], initial[0][:, learners])
-
-
-@pytest.mark.parametrize("method", ["reinforce", "ppo"])
-@pytest.mark.parametrize("components", ["action", "signal"])
-def test_components_mask_freezes_the_other_head(method, components):
-    regime = with_train(load_regime("society-L6"), components=components)
-    module = MODULES[method]
-    config = (reinforce.ReinforceConfig if method == "reinforce" else ppo.PPOConfig)(interactions=400)
-    state = module.start(regime, [1, 2], config)
-    act0, sig0 = state.logits_act.detach().clone(), state.logits_sig.detach().clone()
-    for _ in range(3):
-        module.step(state)
-    act_same, sig_same = torch.equal(state.logits_act, act0), torch.equal(state.logits_sig, sig0)
-    assert (act_same, sig_same) == ((False, True) if components == "action" else (True, False))
-
-
 @pytest.mark.parametrize("name", ["discriminative-sj", "society-L6"])
 def test_initial_tables_are_those_of_the_reciprocity_gradient(name):
     regime = load_regime(name)
@@ -251,12 +208,3 @@ def test_settings_tuned_per_regime_with_defaults_elsewhere():
             assert module.start(load_regime(regime_name), [0]).config == defaults
         explicit = dataclasses.replace(defaults, lr=0.123)
         assert module.start(load_regime("discriminative-sj"), [0], explicit).config is explicit
-
-
-def test_registered_with_the_driver():
-    regime = load_regime("degenerate-allc")
-    for method in MODULES:
-        assert train.METHODS[method] == f"recigrad.learning.baselines.{method}"
-        result = train.run(regime, [0, 1], method=method, iterations=2)
-        assert [r["interactions"] for r in result["runs"]] == [2 * regime.train.interactions] * 2
-        assert all(0 < r["percent_of_reference"] <= 100 for r in result["runs"])

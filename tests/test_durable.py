@@ -3,8 +3,11 @@ same results as an uninterrupted run (all but wall-clock seconds); broken or for
 are refused with one line."""
 
 import csv
+import hashlib
+import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,9 +15,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from recigrad.game.regime import load_regime
+from recigrad.learning import contract
 from recigrad.running import checkpoint, train
 
 ENV = {**os.environ, "RECIGRAD_PROGRESS": "0", "RECIGRAD_THREADS": "1"}
@@ -143,7 +148,7 @@ def test_corrupt_tensors_are_refused(tmp_path):
 
 def _interrupt_at(regime, work, iteration, method="rg", iterations=10):
     """``train_seeds`` as if SIGINT came during ``iteration``."""
-    module = train.method_module(method)
+    module = contract.method(method)
     original = module.step
     count = [0]
 
@@ -160,23 +165,85 @@ def _interrupt_at(regime, work, iteration, method="rg", iterations=10):
         module.step = original
 
 
-@pytest.mark.parametrize("method", ["reinforce", "ppo"])
-def test_resume_in_process_baselines(tmp_path, method):
-    """Checkpoint mid-run with records pending in the baselines' update buffer, and resume."""
+# ---------------------------------------------------------------------------
+# every field of a checkpoint is checked against the run's own configuration
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    """A checkpoint of rg at iteration 3 of 6 (degenerate-allc, two seeds)."""
     regime = load_regime("degenerate-allc")
-    regime = replace(regime, train=replace(regime.train, interactions=100))  # an update every 4 or 16 iterations
-    full = train.train_seeds(regime, [0, 1], method, 8)
-    work = tmp_path / "run.partial"
-    with pytest.raises(train.Interrupted) as err:
-        _interrupt_at(regime, work, 3, method, iterations=8)
-    assert err.value.iteration == 3
-    saved = json.loads((work / "checkpoint.json").read_text())
-    if method != "rg":
-        assert saved["state"]["buffer"]  # records waiting for the next update travel in the checkpoint
-    resumed = train.train_seeds(regime, [0, 1], method, 8, work=work, resume=True)
-    assert _strip(resumed.result) == _strip(full.result)
-    assert _strip(resumed.curve) == _strip(full.curve)
-    assert resumed.tables == full.tables
+    regime = replace(regime, train=replace(regime.train, interactions=200))
+    work = tmp_path_factory.mktemp("written") / "run.partial"
+    train.train_seeds(regime, [0, 1], "rg", 6, work=work, checkpoint_every=3)
+    assert json.loads((work / "checkpoint.json").read_text())["iteration"] == 3
+    return regime, work
+
+
+def _edit_json(work, edit):
+    document = json.loads((work / "checkpoint.json").read_text())
+    edit(document)
+    (work / "checkpoint.json").write_text(json.dumps(document))
+
+
+def _edit_tensor(work, name, change):
+    """Rewrite the tensor file with ``tensors[name] = change(tensors[name])`` and put its new
+    checksum in the JSON, so that the field check (not the checksum) is what refuses."""
+    document = json.loads((work / "checkpoint.json").read_text())
+    with np.load(work / document["tensors"], allow_pickle=False) as arrays:
+        tensors = {k: arrays[k] for k in arrays.files}
+    tensors[name] = change(tensors[name])
+    buffer = io.BytesIO()
+    np.savez(buffer, **tensors)
+    (work / document["tensors"]).write_bytes(buffer.getvalue())
+    document["tensors_sha256"] = hashlib.sha256(buffer.getvalue()).hexdigest()
+    (work / "checkpoint.json").write_text(json.dumps(document))
+
+
+def _set_nan(a):
+    a = a.copy()
+    a[0, 0, 1, 0, 1] = np.nan
+    return a
+
+
+EDITS = {
+    "iteration 10**6": (lambda w: _edit_json(w, lambda d: d.update(iteration=10**6)), "iteration is 1000000; allowed"),
+    "iteration -5": (lambda w: _edit_json(w, lambda d: d.update(iteration=-5)), "iteration is -5; allowed"),
+    "missing driver.curve": (lambda w: _edit_json(w, lambda d: d["driver"].pop("curve")), "driver.curve"),
+    "wrong-shaped logits_act": (lambda w: _edit_tensor(w, "logits_act", lambda a: a[:, :, :1]),
+                                "tensor logits_act has shape (2, 1, 1, 2); allowed: exactly (2, 1, 2, 2)"),
+    "reputation 0.5": (lambda w: _edit_tensor(w, "reputation", lambda a: np.full(a.shape, 0.5)),
+                       "tensor reputation has dtype torch.float64; allowed: torch.int64"),
+    "reputation 2": (lambda w: _edit_tensor(w, "reputation", lambda a: np.where(np.arange(a.size).reshape(a.shape) == 3, 2, a)),
+                     "tensor reputation holds 2; allowed: only 0, 1"),
+    "NaN logits": (lambda w: _edit_tensor(w, "logits_sig", _set_nan), "tensor logits_sig holds a value that is not finite"),
+    "interactions": (lambda w: _edit_json(w, lambda d: d["state"].update(interactions=7)),
+                     "state.interactions is 7; allowed: an integer in [600, 600]"),
+}
+
+
+def _files(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+@pytest.mark.parametrize("case", list(EDITS))
+def test_every_checkpoint_field_is_checked(tmp_path, written, case):
+    """Each edited checkpoint is refused with one line naming the field and what is allowed; nothing is written."""
+    regime, source = written
+    out = tmp_path / "run"
+    work = checkpoint.partial_dir(out)
+    shutil.copytree(source, work)
+    edit, expected = EDITS[case]
+    edit(work)
+    before = _files(work)
+    with pytest.raises(checkpoint.CheckpointError) as err:
+        train.run(regime, [0, 1], "rg", 6, out=out, resume=True)
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith(f"cannot resume: checkpoint {work}: "), message
+    assert expected in message, message
+    assert _files(work) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.partial"]
 
 
 def _csv(path):

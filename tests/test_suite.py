@@ -4,6 +4,7 @@ import csv
 import json
 
 from recigrad.cli import main
+from recigrad.running import stats
 from recigrad.running import suite as bench
 
 
@@ -38,11 +39,11 @@ def test_row_fields():
                         "interactions_to_95": 800, "interactions_to_99": None, "seconds_to_95": 0.5, "interactions": 1000},
                        {"payoff": 3.0, "percent_of_reference": 75.0, "adherence": 0.5, "collapsed": True,
                         "interactions_to_95": None, "interactions_to_99": None, "seconds_to_95": None, "interactions": 1000}]}
-    out = bench._row(result, [0, 1])
+    out = stats.summary_row(result, [0, 1])
     assert row <= set(out)
     assert out["payoff_mean"] == 3.5 and out["collapse_rate"] == 0.5
     assert out["interactions_to_95"] is None  # the median of (800, never) is never
-    assert bench.median_reached([800, 900, None]) == 900
+    assert stats.median_reached([800, 900, None]) == 900
 
 
 def test_cli_bench_refusals(capsys):
@@ -55,6 +56,6 @@ def test_cli_bench_refusals(capsys):
 
 
 def test_interval():
-    mean, half = bench.interval([1.0, 2.0, 3.0])
+    mean, half = stats.interval([1.0, 2.0, 3.0])
     assert mean == 2.0 and abs(half - 4.303 * 1.0 / 3 ** 0.5) < 1e-9
-    assert json.dumps(bench.interval([5.0])[0]) == "5.0"
+    assert json.dumps(stats.interval([5.0])[0]) == "5.0"

@@ -13,6 +13,9 @@ report folder holds
 - ``bench.json``: the rows, as ``recigrad bench --json`` prints them;
 - ``runs/``: the run folder of every (regime, method).
 
+Statistics over seeds are in ``recigrad.running.stats``, the report's files in
+``recigrad.running.report``.
+
 The folder is built in ``<out>.partial`` and renamed when complete; finished
 (regime, method) runs stay there, so ``--resume`` after an interrupt skips them
 and resumes the run in progress from its checkpoint.  ``backend="ray"`` runs the
@@ -55,7 +58,22 @@ def run_suite(regimes: list[str], methods: list[str], seeds: list[int], out: str
     stays there, so ``resume`` skips finished runs and resumes the one in progress from its
     checkpoint.  ``backend="ray"`` trains the (regime, method, block of ``seed_block`` seeds)
     jobs as Ray tasks (``recigrad.running.distributed``; ``address`` of a cluster, else a local Ray
-    of ``num_cpus``); the results are the same as the local backend's."""
+    of ``num_cpus``); the results are the same as the local backend's.
+
+    Args:
+        regimes: shipped regime names.
+        methods: names of ``recigrad.learning.contract.METHODS``.
+        seeds: the seeds of every (regime, method), trained as one batch (or blocks of ``seed_block``).
+        out: the report folder (``recigrad.running.report``).
+        iterations: overrides every regime's ``train.iterations``.
+        resume: continue the report in ``<out>.partial``.
+        checkpoint_every: iterations between checkpoints of a run (default ``train.CHECKPOINT_EVERY``).
+        backend: ``local`` or ``ray``; ``address``, ``num_cpus``, ``seed_block``: Ray's.
+
+    Returns:
+        ``{"rows", "seeds", "methods", "regimes", "seconds"}``: one row per (regime, method)
+        (``recigrad.running.stats.summary_row``), as ``bench.json`` holds it.
+    """
     out = Path(out).resolve()
     work = checkpoint.partial_dir(out)
     loaded = {name: load_regime(name) for name in regimes}

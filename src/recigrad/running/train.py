@@ -1,10 +1,11 @@
 """Training runs: one method on one regime, many seeds batched in one process.
 
-A *method* is a module with ``start(regime, seeds) -> state`` and
-``step(state)``, whose state has ``tables()`` (everyone's current true tables,
-for evaluation) and ``interactions`` (played so far per population).  This
-driver evaluates the learners against exact theory as they train and writes a
-run folder:
+A *method* follows the method contract (``recigrad.learning.contract``,
+``docs/model.md §11``): ``start(regime, seeds) -> state`` and ``step(state)``, whose
+state has ``tables()`` (everyone's current true tables, for evaluation),
+``interactions`` and its own checkpoint (``state_dict`` / ``load_state_dict``).
+This driver evaluates the learners against exact theory as they train and
+writes a run folder (``recigrad.running.runfolder``):
 
 - ``config.json``: the regime, the method and its settings, the seeds;
 - ``metrics.jsonl``: one line per evaluation (iteration, interactions, seconds,
@@ -125,7 +126,26 @@ def run(
     With ``out``, the run checkpoints into ``<out>.partial`` every ``checkpoint_every``
     iterations (0: never), every ``checkpoint_seconds`` and at SIGINT (then raises
     ``Interrupted``); ``resume`` continues from that checkpoint if there is one.  The
-    work folder is removed when the run folder is complete."""
+    work folder is removed when the run folder is complete.
+
+    Args:
+        regime: the game, the population and the training settings.
+        seeds: one seed per population, trained as one batch of ``B = len(seeds)``.
+        method: a name of ``recigrad.learning.contract.METHODS``.
+        iterations: training iterations (default ``regime.train.iterations``).
+        eval_every: iterations between evaluations (default: 100 evaluations per run).
+        out: the run folder to write (``recigrad.running.runfolder``); none if ``None``.
+        resume: continue from the checkpoint in ``<out>.partial``; every field of it is
+            checked against this run (``CheckpointError``, one line, where one does not fit).
+        checkpoint_every: iterations between checkpoints (0: only at SIGINT).
+        checkpoint_seconds: seconds between checkpoints.
+
+    Returns:
+        The summary (``docs/model.md §10``): ``regime``, ``method``, ``seconds`` and ``runs``,
+        one per seed, with the learner's exact payoff, reference and percent of it, adherence,
+        sensitivities, collapse and interactions to 95% and 99% (single learner), or mean
+        payoff, cooperation and NashConv (societies).
+    """
     work = checkpoint.partial_dir(out) if out is not None else None
     record = train_seeds(regime, seeds, method, iterations, eval_every, work=work, resume=resume,
                          checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds)
@@ -161,14 +181,12 @@ def _resume(module, regime: Regime, seeds: list[int], saved: dict, work: Path, i
     try:
         done = contract.check_int(saved, "iteration", 0, iterations - 1, where="")
         driver = _checked_driver(saved["driver"], seeds, [i for i in evals if i <= done], done * per_iteration)
+        # every method plays regime.train.interactions per iteration (docs/model.md §11)
+        contract.check_int(saved["meta"], "interactions", done * per_iteration, done * per_iteration)
     except contract.StateError as err:
         raise checkpoint.CheckpointError(f"cannot resume: checkpoint {work}: {err}") from None
     state = module.start(regime, seeds)
     checkpoint.restore(state, saved, work)
-    if state.interactions != done * per_iteration:
-        raise checkpoint.CheckpointError(
-            f"cannot resume: checkpoint {work}: state.interactions is {state.interactions}; allowed: "
-            f"{done * per_iteration} (iteration {done} x {per_iteration} interactions per iteration)")
     return done, driver, state
 
 
@@ -238,7 +256,17 @@ def train_seeds(
     checkpoint_every: int = CHECKPOINT_EVERY,
     checkpoint_seconds: float = CHECKPOINT_SECONDS,
 ) -> RunRecord:
-    """The training loop of ``run``, without the run folder; checkpoints into ``work`` if given."""
+    """The training loop of ``run``, without the run folder; checkpoints into ``work`` if given.
+
+    Args:
+        regime, seeds, method, iterations, eval_every, resume, checkpoint_every, checkpoint_seconds:
+            as for ``run``.
+        work: the checkpoint folder (``None``: no checkpoints).
+
+    Returns:
+        A ``RunRecord``: the summary, the evaluation lines (``metrics.jsonl``) and the learners'
+        final tables (``tables.json``; per seed ``act (L, 2, 2)``, ``sig (L, 2, 2, 2)``).
+    """
     iterations = iterations or regime.train.iterations
     eval_every = eval_every or max(1, iterations // 100)
     module = contract.method(method)
@@ -249,12 +277,13 @@ def train_seeds(
             saved = checkpoint.load(work, header)
         else:
             checkpoint.clear(work)
-    ref = regime_reference(regime)
     # NashConv costs a best response per learner: at NASHCONV_POINTS evenly spaced evaluations
     evals = [i for i in range(1, iterations + 1) if i % eval_every == 0 or i == iterations]
     nashconv_at = {evals[round(k * (len(evals) - 1) / (NASHCONV_POINTS - 1))] for k in range(NASHCONV_POINTS)}
-    if saved is not None:
+    if saved is not None:  # every field checked before any work
         done, driver, state = _resume(module, regime, seeds, saved, work, iterations, evals)
+    ref = regime_reference(regime)
+    if saved is not None:
         curve, reached, reached_seconds = driver.curve, driver.reached, driver.reached_seconds
         clock = time.perf_counter() - driver.seconds
     else:

@@ -1,0 +1,151 @@
+"""Every registered method against the method contract (``docs/model.md §11``): registering a
+method in ``recigrad.learning.contract.METHODS`` puts it under these tests.
+
+- it satisfies the Protocol, and ``step`` plays ``regime.train.interactions`` per iteration;
+- a seed alone equals the same seed inside a batch, bit for bit, over several iterations;
+- with ``components`` action (signal) the signal (action) head stays exactly where it started;
+- a run resumed from a checkpoint equals the uninterrupted run;
+- a learner never reads another agent's true tables: with the same public records, its
+  updates are the same when the others' true tables are garbage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from recigrad.game.regime import load_regime
+from recigrad.learning import contract
+from recigrad.running import checkpoint, train
+
+METHODS = sorted(contract.METHODS)
+# one update of the baselines per 1600 interactions (discriminative-ss is not tuned): iterations of 800
+# put records in their buffer between updates
+PER_ITERATION = 800
+
+
+def small(name: str, **changes):
+    regime = load_regime(name)
+    return replace(regime, train=replace(regime.train, interactions=PER_ITERATION, **changes))
+
+
+def learner_tables(state, regime) -> tuple[torch.Tensor, torch.Tensor]:
+    act, sig = state.tables()
+    learners = regime.population.learners
+    return act[:, learners], sig[:, learners]
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_satisfies_the_protocol(name):
+    method = contract.method(name)
+    assert isinstance(method, contract.Method)
+    regime = small("discriminative-ss")
+    state = method.start(regime, [0, 1])
+    assert isinstance(state, contract.MethodState)
+    act, sig = state.tables()
+    assert tuple(act.shape) == (2, 8, 2, 2)
+    assert tuple(sig.shape) == (2, 8, 2, 2, 2)
+    figure = method.step(state)
+    assert tuple(figure.shape) == (2, 1)
+    assert state.interactions == PER_ITERATION
+
+
+@pytest.mark.parametrize("name", METHODS)
+@pytest.mark.parametrize("regime_name", ["hybrid-alld", "society-L6"])
+def test_seed_alone_equals_seed_in_batch(name, regime_name):
+    method = contract.method(name)
+    regime = small(regime_name)
+    batch, alone = method.start(regime, [5, 6, 7]), method.start(regime, [6])
+    start = learner_tables(batch, regime)
+    for _ in range(4):
+        figure_batch, figure_alone = method.step(batch), method.step(alone)
+        torch.testing.assert_close(figure_batch[1:2], figure_alone, rtol=0, atol=0)
+    act_batch, sig_batch = learner_tables(batch, regime)
+    act_alone, sig_alone = learner_tables(alone, regime)
+    torch.testing.assert_close(act_batch[1:2], act_alone, rtol=0, atol=0)
+    torch.testing.assert_close(sig_batch[1:2], sig_alone, rtol=0, atol=0)
+    assert not torch.equal(act_batch, start[0])  # it learned something: the equality above could fail
+
+
+@pytest.mark.parametrize("name", METHODS)
+@pytest.mark.parametrize("components", ["action", "signal"])
+def test_frozen_head_does_not_move(name, components):
+    method = contract.method(name)
+    regime = small("discriminative-ss", components=components)
+    state = method.start(regime, [0, 1])
+    act0, sig0 = learner_tables(state, regime)
+    for _ in range(3):
+        method.step(state)
+    act, sig = learner_tables(state, regime)
+    frozen, learning = ((sig, sig0), (act, act0)) if components == "action" else ((act, act0), (sig, sig0))
+    torch.testing.assert_close(*frozen, rtol=0, atol=0)
+    assert not torch.equal(*learning)
+
+
+def _strip(data):
+    if isinstance(data, dict):
+        return {k: _strip(v) for k, v in data.items() if not k.startswith("seconds")}
+    if isinstance(data, list):
+        return [_strip(v) for v in data]
+    return data
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_resume_equals_uninterrupted_run(tmp_path, name):
+    """A checkpoint at iteration 3 (the baselines with records buffered for their next update),
+    resumed in a fresh state: the same curve, results and final tables as the run that went on."""
+    regime = small("discriminative-ss")
+    work = tmp_path / "run.partial"
+    full = train.train_seeds(regime, [0, 1], name, 6, work=work, checkpoint_every=3)
+    saved = checkpoint.load(work, train._header(regime, [0, 1], name, 6, 1))
+    assert saved["iteration"] == 3
+    resumed = train.train_seeds(regime, [0, 1], name, 6, work=work, resume=True)
+    assert _strip(resumed.curve) == _strip(full.curve)
+    assert _strip(resumed.result) == _strip(full.result)
+    assert resumed.tables == full.tables
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_learner_never_reads_true_tables(name):
+    """Two runs from the same start: in the second, every table-shaped tensor of the state has
+    garbage in the fixed agents' rows, and the world is replaced by a replay of the first run's
+    public records.  A learner that reads only public records and its own parameters updates
+    exactly as in the first run."""
+    method = contract.method(name)
+    regime = small("hybrid-alld")
+    fixed = [i for i in range(regime.population.n) if i not in regime.population.learners]
+    honest, blinded = method.start(regime, [3, 4]), method.start(regime, [3, 4])
+    played = []
+    real_play = honest.play
+
+    def recording(interactions):
+        records = real_play(interactions)
+        played.append((records, honest.reputation.clone()))
+        return records
+
+    honest.play = recording
+    replay = iter(played)
+
+    def replaying(interactions):
+        records, reputation = next(replay)
+        assert len(records) == interactions
+        blinded.reputation = reputation.clone()
+        return records
+
+    blinded.play = replaying
+    act, sig = blinded.tables()
+    garbage = torch.Generator().manual_seed(0)
+    planted = 0
+    for value in vars(blinded).values():
+        if isinstance(value, torch.Tensor) and value.shape in (act.shape, sig.shape):
+            value[:, fixed] = torch.rand(value[:, fixed].shape, generator=garbage, dtype=value.dtype)
+            planted += 1
+    assert planted == 2  # the fixed agents' act and sig tables
+    for _ in range(3):
+        figure = method.step(honest)
+        torch.testing.assert_close(method.step(blinded), figure, rtol=0, atol=0)
+    for ours, theirs in zip(learner_tables(blinded, regime), learner_tables(honest, regime)):
+        torch.testing.assert_close(ours, theirs, rtol=0, atol=0)
+    assert not torch.equal(blinded.tables()[0][:, fixed], honest.tables()[0][:, fixed])  # the garbage is there
