@@ -58,7 +58,8 @@ def test_second_order_equals_exact(n, seed):
     pc, so = observable(act, sig, game)
     mf, ex = meanfield.solve(pc, so, game.b, game.c), exact.solve(pc, so, game.b, game.c)
     for field in ("payoff", "good", "given", "received"):
-        torch.testing.assert_close(getattr(mf, field), getattr(ex, field), rtol=0, atol=1e-9, msg=lambda m: f"{field}: {m}")
+        torch.testing.assert_close(getattr(mf, field), getattr(ex, field), rtol=0, atol=1e-9,
+                                   msg=lambda m, field=field: f"{field}: {m}")
 
 
 def test_third_order_error_is_bounded():
