@@ -57,7 +57,9 @@ def test_core_without_learners_replays_plain(name):
         for j in range(n):
             good[j] += core.x[j]
         records, pay = core.advance(limit=t + 1)
-        assert len(records) == 1 and core.pending is None and core.interactions == t + 1
+        assert len(records) == 1
+        assert core.pending is None
+        assert core.interactions == t + 1
         payoff = [p + q for p, q in zip(payoff, pay)]
     plain = play_plain(act.tolist(), sig.tolist(), regime.game, steps, 5)
     assert [p * n / steps for p in payoff] == pytest.approx(plain["payoff"], abs=1e-12)
@@ -71,9 +73,12 @@ def test_core_decisions_and_misuse():
     core.reset(Uniforms(np.random.default_rng(0)))
     core.advance(limit=1000)
     pending = core.pending
-    assert pending is not None and pending.agent == 0 and core.interactions < 1000
+    assert pending is not None
+    assert pending.agent == 0
+    assert core.interactions < 1000
     obs = core.observation(0)
-    assert obs.dtype == np.int64 and obs[0] == pending.role
+    assert obs.dtype == np.int64
+    assert obs[0] == pending.role
     assert (obs[4] == NO_ACTION) == (pending.role == ROLE_DONOR)
     assert core.observation(1).tolist() == [ROLE_NONE, core.x[1], 0, 0, NO_ACTION]
     with pytest.raises(ValueError, match="owes a decision"):
@@ -162,14 +167,17 @@ def test_pettingzoo_aec_records_rewards_and_observations():
             env.step(None)
             continue
         j = int(agent.split("_")[1])
-        assert obs[0] in (ROLE_DONOR, ROLE_OBSERVER) and env.unwrapped.core.pending.agent == j
+        assert obs[0] in (ROLE_DONOR, ROLE_OBSERVER)
+        assert env.unwrapped.core.pending.agent == j
         env.step(int(rng.integers(2)))
     b, c = regime.game.b, regime.game.c
     for agent, records in seen.items():
         assert len(records) == 500
         x = [1] * regime.population.n
         for rec in records:
-            assert (rec["x_d"], rec["x_r"]) == (x[rec["d"]], x[rec["r"]]) and rec["o"] != rec["d"] != rec["r"]
+            assert (rec["x_d"], rec["x_r"]) == (x[rec["d"]], x[rec["r"]])
+            assert rec["o"] != rec["d"]
+            assert rec["d"] != rec["r"]
             x[rec["d"]] = rec["signal"]
         j = int(agent.split("_")[1])
         assert reward[agent] == pytest.approx(own_payoff(records, j, b, c) - own_payoff(at_reset[agent], j, b, c))
@@ -208,7 +216,8 @@ def test_pettingzoo_render():
     env.reset(seed=0)
     env.step(1)
     text = env.render()
-    assert "reputations" in text and "deciding: agent 0" in text
+    assert "reputations" in text
+    assert "deciding: agent 0" in text
     assert pz.raw_env("discriminative-sj").render() is None
 
 
@@ -261,10 +270,15 @@ def test_gymnasium_steps_are_the_learners_decisions_with_errors():
         rec = info["records"][0]  # a single learner: the pending interaction completes first
         assert (rec["x_d"], rec["x_r"]) == (before[2], before[3])
         if before[0] == ROLE_DONOR:
-            assert rec["d"] == 0 and before[1] == before[2] and before[4] == NO_ACTION
+            assert rec["d"] == 0
+            assert before[1] == before[2]
+            assert before[4] == NO_ACTION
             counts[0, choice, rec["a"]] += 1
         else:
-            assert before[0] == ROLE_OBSERVER and rec["o"] == 0 and rec["a"] == before[4] and rec["d"] != 0
+            assert before[0] == ROLE_OBSERVER
+            assert rec["o"] == 0
+            assert rec["a"] == before[4]
+            assert rec["d"] != 0
             counts[1, choice, int(rec["signal"] != choice)] += 1
     assert counts[0, 0, 1] == 0
     for p, (fails, total) in [(e, (counts[0, 1, 0], counts[0, 1].sum())), (mu, (counts[1, :, 1].sum(), counts[1].sum()))]:
@@ -387,7 +401,10 @@ def test_no_learner_decision_within_the_limit_truncates_at_once():
         outcomes.add(bool(over))
         assert over == (info["interactions"] == 1)
         _, reward, term, trunc, _ = gym.step(0)
-        assert trunc and not term and (reward == 0.0 or not over)
+        assert trunc
+        assert not term
+        if over:
+            assert reward == 0.0
         aec.reset(seed=seed)
         assert aec.truncations["agent_0"] == (aec.core.pending is None)
         for _ in aec.agent_iter():
@@ -396,5 +413,6 @@ def test_no_learner_decision_within_the_limit_truncates_at_once():
         assert aec.agents == []
         par.reset(seed=seed)
         _, _, _, truncs, _ = par.step({"agent_0": 1})
-        assert truncs == {"agent_0": True} and par.agents == []
+        assert truncs == {"agent_0": True}
+        assert par.agents == []
     assert outcomes == {True, False}
