@@ -416,3 +416,128 @@ def test_no_learner_decision_within_the_limit_truncates_at_once():
         assert truncs == {"agent_0": True}
         assert par.agents == []
     assert outcomes == {True, False}
+
+
+# ---------------------------------------------------------------- misuse (issue 9)
+
+BAD_ACTIONS = [0.9, 1.7, 1.0, "1", "0", True, False, 2, -1, np.float64(1.0), np.array(1.0), np.array([1]), np.bool_(True)]
+GOOD_ACTIONS = [0, 1, np.int64(1), np.int32(0), np.uint8(1), np.array(1), np.array(0, dtype=np.int8)]
+
+
+def _envs_at_a_decision():
+    """The raw Gymnasium, raw AEC and parallel environments of discriminative-sj, each at the learner's first decision."""
+    pytest.importorskip("gymnasium")
+    pytest.importorskip("pettingzoo")
+    from recigrad.envs.gymnasium import ReciprocityEnv
+    from recigrad.envs.pettingzoo import parallel_env, raw_env
+
+    gym, aec, par = ReciprocityEnv(max_interactions=800), raw_env(max_interactions=800), parallel_env(max_interactions=800)
+    gym.reset(seed=0)
+    aec.reset(seed=0)
+    par.reset(seed=0)
+    return {"gymnasium": gym.step, "aec": aec.step, "parallel": lambda a: par.step({"agent_0": a})}, (gym, aec, par)
+
+
+@pytest.mark.parametrize("action", BAD_ACTIONS, ids=repr)
+def test_every_env_refuses_actions_outside_its_space(action):
+    steps, (gym, aec, par) = _envs_at_a_decision()
+    before = [(env.core.interactions, env.core.pending) for env in (gym, aec, par)]
+    for form, step in steps.items():
+        with pytest.raises(ConfigError, match="a decision is 0 or 1") as info:
+            step(action)
+        assert "\n" not in str(info.value), form
+    after = [(env.core.interactions, env.core.pending) for env in (gym, aec, par)]
+    assert after == before  # nothing half-done: the same decision is still pending
+
+
+def test_every_env_refuses_no_action_when_its_agent_decides():
+    steps, _ = _envs_at_a_decision()
+    for step in steps.values():
+        with pytest.raises(ValueError, match="owes a decision|decides in this phase"):
+            step(None)
+
+
+@pytest.mark.parametrize("action", GOOD_ACTIONS, ids=repr)
+def test_every_env_accepts_ints_and_numpy_integers_0_or_1(action):
+    steps, (gym, aec, par) = _envs_at_a_decision()
+    for step in steps.values():
+        step(action)
+    assert gym.core.interactions >= 1
+    assert aec.core.interactions >= 1
+    assert par.core.interactions >= 1
+
+
+def test_an_integer_action_acts_as_that_decision_and_a_float_is_not_rounded():
+    """The reproduction of issue 9: ``step(0.9)`` acted as 0 and ``step(1.7)`` as 1.
+    Two runs from one seed agree when given 1 and np.int64(1), and 0.9 is refused."""
+    pytest.importorskip("gymnasium")
+    from recigrad.envs.gymnasium import ReciprocityEnv
+
+    runs = []
+    for one in (1, np.int64(1), np.array(1)):
+        env = ReciprocityEnv(max_interactions=400)
+        env.reset(seed=4)
+        runs.append([env.step(one)[1:4] for _ in range(20)])
+    assert runs[0] == runs[1] == runs[2]
+    env = ReciprocityEnv(max_interactions=400)
+    env.reset(seed=4)
+    for bad in (0.9, 1.7, "1"):
+        with pytest.raises(ConfigError):
+            env.step(bad)
+
+
+def test_the_parallel_env_refuses_a_bad_action_of_an_agent_that_does_not_decide():
+    pytest.importorskip("pettingzoo")
+    from recigrad.envs.pettingzoo import parallel_env
+
+    env = parallel_env("society-L6", max_interactions=200)
+    obs, _ = env.reset(seed=1)
+    deciding = next(a for a in env.agents if obs[a][0] != ROLE_NONE)
+    other = next(a for a in env.agents if a != deciding)
+    with pytest.raises(ConfigError, match="a decision is 0 or 1"):
+        env.step({deciding: 1, other: 0.5})
+    assert env.core.interactions == env.step({deciding: 1, other: 0})[4][deciding]["interactions"]
+
+
+def test_the_wrapped_aec_env_refuses_a_float_too():
+    pytest.importorskip("pettingzoo")
+    from recigrad.envs import pettingzoo as pz
+
+    env = pz.env(max_interactions=200)
+    env.reset(seed=0)
+    with pytest.raises((AssertionError, ConfigError)):
+        env.step(0.9)
+
+
+def test_stepping_before_reset_is_refused():
+    pytest.importorskip("gymnasium")
+    pytest.importorskip("pettingzoo")
+    from recigrad.envs.gymnasium import ReciprocityEnv
+    from recigrad.envs.pettingzoo import parallel_env, raw_env
+
+    for step in (ReciprocityEnv().step, raw_env().step, lambda a: parallel_env().step({"agent_0": a})):
+        with pytest.raises(RuntimeError, match=r"^call reset\(\) before step\(\)$"):
+            step(1)
+
+
+def test_the_environments_share_one_observation_space_and_one_record_type():
+    pytest.importorskip("pettingzoo")
+    from recigrad.dynamics.records import FIELDS, NOTATION, Record
+    from recigrad.envs.core import OBS_HIGH, observation_box
+    from recigrad.envs.gymnasium import ReciprocityEnv
+    from recigrad.envs.pettingzoo import raw_env
+
+    box = observation_box()
+    assert ReciprocityEnv().observation_space == box
+    assert raw_env().observation_space("agent_0") == box
+    assert box.high.tolist() == list(OBS_HIGH)
+    env = ReciprocityEnv(max_interactions=50)
+    _, info = env.reset(seed=2)
+    while True:
+        _, _, _, trunc, info = env.step(1)
+        if info["records"] or trunc:
+            break
+    record = env.core.last
+    assert isinstance(record, Record)
+    assert info["records"][-1] == {NOTATION[f]: getattr(record, f) for f in FIELDS}
+    assert list(info["records"][-1]) == ["d", "r", "x_d", "x_r", "a", "o", "signal"]

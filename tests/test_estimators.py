@@ -6,12 +6,14 @@ import random
 import pytest
 import torch
 
+from recigrad.dynamics.records import Records
 from recigrad.dynamics.streams import Streams
-from recigrad.dynamics.world import Records, initial_reputation, play
+from recigrad.dynamics.world import initial_reputation, play
 from recigrad.game import ConfigError, Game, observable
 from recigrad.game.norms import action_table
 from recigrad.game.population import parse_pop
 from recigrad.learning import estimators as E
+from recigrad.learning import view
 
 NO_DETECT = E.EstimatorConfig(detect_change=False)
 
@@ -228,7 +230,7 @@ def test_converges_to_the_true_tables_against_fixed_agents():
     streams = Streams([11, 12])
     x = initial_reputation(batch, n)
     config = E.EstimatorConfig()
-    state = E.init_state(batch, n, config)
+    state = E.init_state(batch, n)
     parts = []
     for _ in range(steps // 500):
         x, _, records = play(pc, so, x, streams, 500, record=True)
@@ -431,7 +433,7 @@ def test_substitute_puts_each_learners_live_tables_in_its_own_row():
     so_hat = torch.rand(2, 4, 2, 2, 2, dtype=torch.float64)
     pc_own = torch.rand(2, 2, 2, 2, dtype=torch.float64, requires_grad=True)
     so_own = torch.rand(2, 2, 2, 2, 2, dtype=torch.float64, requires_grad=True)
-    pc_view, so_view = E.substitute(pc_hat, so_hat, [0, 2], pc_own, so_own)
+    pc_view, so_view = view.substitute(pc_hat, so_hat, [0, 2], pc_own, so_own)
     assert pc_view.shape == (2, 2, 4, 2, 2)
     assert so_view.shape == (2, 2, 4, 2, 2, 2)
     torch.testing.assert_close(pc_view[:, 0, 0], pc_own[:, 0], rtol=0, atol=0)

@@ -31,7 +31,7 @@ from recigrad.dynamics.world import Records, initial_reputation, play
 from recigrad.game import DTYPE, Game, observable
 from recigrad.game.norms import action_table, signal_table
 from recigrad.game.regime import Regime
-from recigrad.learning import estimators
+from recigrad.learning import estimators, view
 from recigrad.util import numerics
 
 WARMUP_LOGIT = 3.0
@@ -55,7 +55,7 @@ def own_payoffs(
     """``J (B, L)``: each learner's per-round payoff in its own model of the
     population, differentiable in its own logits ``(B, L, 2, 2)`` / ``(B, L, 2, 2, 2)``."""
     pc_own, so_own = observable(numerics.sigmoid(logits_act), numerics.sigmoid(logits_sig), game)
-    pc_view, so_view = estimators.substitute(pc_hat, so_hat, learners, pc_own, so_own)
+    pc_view, so_view = view.substitute(pc_hat, so_hat, learners, pc_own, so_own)
     batch, n_learners, n = pc_view.shape[:3]
     solution = SOLVERS[solver](pc_view.flatten(0, 1), so_view.flatten(0, 1), game.b, game.c)
     payoff = solution.payoff.reshape(batch, n_learners, n)
@@ -140,7 +140,7 @@ def start(regime: Regime, seeds: list[int], estimator_config: estimators.Estimat
         logits_act=logits_act,
         logits_sig=logits_sig,
         optimizer=torch.optim.Adam(params, lr=regime.train.lr),
-        estimator=estimators.init_state(batch, population.n, config),
+        estimator=estimators.init_state(batch, population.n),
         reputation=initial_reputation(batch, population.n),
         streams=Streams(seeds, "world"),
         estimator_config=config,

@@ -41,12 +41,11 @@ from recigrad.dynamics.exact import one_thread
 from recigrad.dynamics.streams import Streams
 from recigrad.dynamics.world import Records, initial_reputation, play
 from recigrad.game import DTYPE, Game, observable
+from recigrad.game.contexts import ACTION_CONTEXTS, CONTEXTS  # 4 action contexts, then 8 signal contexts
 from recigrad.game.regime import Regime
 from recigrad.learning.reciprocity_gradient import LearnerTables, initial_logits
 from recigrad.util import numerics
 
-ACTION_CONTEXTS = 4
-CONTEXTS = 12  # 4 action contexts, then 8 signal contexts
 TUNED_FILE = "tuned.json"
 
 
