@@ -7,5 +7,5 @@ definitions (``recigrad.game``, ``recigrad.game.norms``, ``recigrad.game.populat
 
 from recigrad.game import ConfigError, Game, observable
 
-__all__ = ["ConfigError", "Game", "observable", "__version__"]
+__all__ = ["ConfigError", "Game", "observable", "__version__", "game", "dynamics", "learning", "evaluation", "running", "envs", "util", "errors", "cli"]
 __version__ = "0.1.0"

@@ -12,4 +12,4 @@ from recigrad.game.rules import (
     observable_signal,
 )
 
-__all__ = ["DTYPE", "ConfigError", "Game", "good_signal_probability", "observable", "observable_action", "observable_signal"]
+__all__ = ["DTYPE", "ConfigError", "Game", "good_signal_probability", "observable", "observable_action", "observable_signal", "rules", "norms", "population", "regime"]
