@@ -41,7 +41,7 @@ docs: $(DOCS)
 	$(PY) docs/api/build.py site
 
 lint: $(CORE)
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks examples docs/api
 
 clean:
 	rm -rf $(VENV) build dist site src/*.egg-info .pytest_cache .ruff_cache

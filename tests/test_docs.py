@@ -74,3 +74,16 @@ def test_a_pdoc_warning_is_a_problem(tmp_path, monkeypatch):
     sys.modules.pop("docs_broken_pkg", None)
     assert len(problems) == 1
     assert "ghost" in problems[0]
+
+
+def test_a_warning_from_the_documented_code_is_a_problem_and_a_third_party_one_is_not(tmp_path, monkeypatch):
+    package = tmp_path / "docs_warning_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text('"""Warns when imported."""\nimport warnings\n\nwarnings.warn("own warning")\n')
+    (tmp_path / "docs_other_lib.py").write_text('import warnings\n\nwarnings.warn("third-party warning", DeprecationWarning)\n')
+    (package / "user.py").write_text('"""Imports a library that warns."""\nimport docs_other_lib  # noqa: F401\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    problems = build.render(tmp_path / "site", ["docs_warning_pkg"])
+    for name in ("docs_warning_pkg", "docs_warning_pkg.user", "docs_other_lib"):
+        sys.modules.pop(name, None)
+    assert problems == ["UserWarning: own warning"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 import re
 import sys
 import warnings
@@ -80,7 +81,9 @@ def broken_names(root: Path) -> list[str]:
 
 def render(out: Path, modules: list[str] | None = None) -> list[str]:
     """Render ``modules`` (default: the package and all its submodules) into ``out``
-    with pdoc; return pdoc's warnings, one line each."""
+    with pdoc; return the warnings raised from pdoc's code or from the documented
+    modules' own code, one line each (a third-party library's warning on import,
+    a deprecation say, is not a fault of the reference and is left out)."""
     import pdoc
     import pdoc.render
 
@@ -88,7 +91,21 @@ def render(out: Path, modules: list[str] | None = None) -> list[str]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         pdoc.pdoc(*(modules or [PACKAGE]), output_directory=out)
-    return [f"{w.category.__name__}: {str(w.message).splitlines()[0]}" for w in caught]
+    sources = [Path(pdoc.__file__).parent.resolve()] + [_source(name) for name in (modules or [PACKAGE])]
+    return [
+        f"{w.category.__name__}: {str(w.message).splitlines()[0]}"
+        for w in caught
+        if any(Path(w.filename).resolve().is_relative_to(root) for root in sources if root is not None)
+    ]
+
+
+def _source(module_name: str) -> Path | None:
+    """The folder (package) or file (module) that ``module_name`` comes from, if it can be found."""
+    spec = importlib.util.find_spec(module_name)
+    if spec is None or spec.origin is None:
+        return None
+    origin = Path(spec.origin).resolve()
+    return origin.parent if spec.submodule_search_locations else origin
 
 
 def package_root() -> Path:
