@@ -37,13 +37,13 @@ from importlib import resources
 import torch
 import torch.nn.functional as F
 
-from recigrad.dynamics.exact import one_thread
 from recigrad.dynamics.streams import Streams
 from recigrad.dynamics.world import Records, initial_reputation, play
 from recigrad.game import DTYPE, Game, observable
 from recigrad.game.regime import Regime
 from recigrad.learning.reciprocity_gradient import LearnerTables, initial_logits
 from recigrad.util import numerics
+from recigrad.util.threads import one_thread
 
 ACTION_CONTEXTS = 4
 CONTEXTS = 12  # 4 action contexts, then 8 signal contexts
