@@ -4,6 +4,8 @@ The free-entry encoding (which entries of ``act (2, 2)`` and ``sig (2, 2, 2)``
 a vector ``p (..., P)`` fills) is written here, for the best-response solver:
 third order (12 entries), second order (6: the tables ignore ``x_own`` /
 ``x_donor``), or one head only (``OneHead``: the other head is fixed).
+It is the solver's own encoding; a shared module of contexts, once the game
+has one, is where its index order should come from.
 """
 
 from __future__ import annotations
