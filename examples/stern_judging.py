@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 
 from recigrad.dynamics import exact, meanfield
-from recigrad.evaluation.best_response import reference
+from recigrad.evaluation.best_response import best_response
 from recigrad.game import Game, observable
 from recigrad.game.regime import load_regime
 
@@ -46,7 +46,7 @@ def main() -> None:
     torch.testing.assert_close(field.good, torch.full_like(field.good, g), rtol=0, atol=1e-12)
 
     norm_payoff = chain.payoff[0, 0].item()
-    best = reference(act, sig, learner=0, game=game)
+    best = best_response(act, sig, learner=0, game=game)
     # everyone gives to the good (probability g), execution errors lose a fraction e: (b - c)(1 - e) g per round
     print(f"playing the norm       = {norm_payoff:.4f} per round (theory (b-c)(1-e)g = {(game.b - game.c) * (1 - game.e) * g:.4f})")
     print(f"best response          = {best.payoff[0].item():.4f} per round ({best.model} chain)")

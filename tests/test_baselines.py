@@ -17,8 +17,8 @@ import pytest
 import torch
 
 from recigrad.dynamics.world import Records
-from recigrad.evaluation import metrics
-from recigrad.evaluation.best_response import reference
+from recigrad.evaluation import evaluate, metrics
+from recigrad.evaluation.best_response import best_response
 from recigrad.game import Game
 from recigrad.game.regime import load_regime
 from recigrad.learning import reciprocity_gradient as learner
@@ -50,13 +50,13 @@ def with_train(regime, **changes):
 def test_solves_degenerate_allc(method, config):
     regime = load_regime("degenerate-allc")
     act0, sig0 = regime.population.batched_tables(1)
-    ref = reference(act0, sig0, 0, regime.game)
+    ref = best_response(act0, sig0, 0, regime.game)
     module = MODULES[method]
     state = module.start(regime, [0, 1, 2], config)
     for _ in range(150):  # 60 000 interactions per population
         module.step(state)
     act, sig = state.tables()
-    solution = metrics.evaluate(act, sig, regime.game)
+    solution, _ = evaluate(act, sig, regime.game)
     act_w, _ = metrics.context_weights(act, sig, solution.good, 0, regime.game)
     occurs = act_w >= metrics.OCCURS * act_w.flatten(1).sum(1).view(-1, 1, 1)
     assert occurs.flatten(1).sum(1).min() >= 2

@@ -37,7 +37,6 @@ from importlib import resources
 import torch
 import torch.nn.functional as F
 
-from recigrad.dynamics.exact import one_thread
 from recigrad.dynamics.streams import Streams
 from recigrad.dynamics.world import Records, initial_reputation, play
 from recigrad.game import DTYPE, Game, observable
@@ -45,6 +44,7 @@ from recigrad.game.contexts import ACTION_CONTEXTS, CONTEXTS  # 4 action context
 from recigrad.game.regime import Regime
 from recigrad.learning.reciprocity_gradient import LearnerTables, initial_logits
 from recigrad.util import numerics
+from recigrad.util.threads import one_thread
 
 TUNED_FILE = "tuned.json"
 
