@@ -8,7 +8,9 @@
   `norm`: the norm's own rule, `learner`: trained, starting from the norm's rule);
 - `recigrad.game.population`: populations of agents, each an action rule and a norm;
 - `recigrad.game.regime`: the shipped regimes (`regimes/*.toml`), TOML loading
-  and validation.
+  and validation;
+- `recigrad.game.contexts`: the decision contexts and their flat index encodings,
+  and the literature's bit strings of norms and action rules.
 
 The names below are re-exported from `recigrad.game.rules` (and
 `recigrad.errors.ConfigError`) for short imports: `from recigrad.game import Game, observable`.
@@ -27,5 +29,5 @@ from recigrad.game.rules import (
 __all__ = [
     "DTYPE", "ConfigError", "Game", "good_signal_probability", "observable", "observable_action", "observable_signal",
     # modules, listed so that the API reference shows them
-    "rules", "norms", "population", "regime",
+    "rules", "norms", "population", "regime", "contexts",
 ]
