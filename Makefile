@@ -2,7 +2,8 @@
 # it needs when missing: torch's pinned CPU build first, so that the package's
 # general requirement (torch>=2.4) installs nothing more; then the package.
 # `make bench` needs only the core; `make test` adds the optional extras whose
-# tests it runs (PettingZoo and Gymnasium, Ray).
+# tests it runs (PettingZoo and Gymnasium, Ray) and pdoc, since the suite checks
+# the API reference; `make docs` writes that reference into site/.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -10,8 +11,9 @@ PIP := $(PY) -m pip install -q --disable-pip-version-check
 TORCH := torch==2.13.0
 CORE := $(VENV)/.core-stamp
 FULL := $(VENV)/.full-stamp
+DOCS := $(VENV)/.docs-stamp
 
-.PHONY: install test bench lint clean
+.PHONY: install test bench lint docs clean
 
 install: $(CORE)
 
@@ -22,7 +24,7 @@ $(CORE): pyproject.toml
 	touch $(CORE)
 
 $(FULL): $(CORE)
-	$(PIP) -e '.[dev,envs,ray]'
+	$(PIP) -e '.[dev,envs,ray,docs]'
 	touch $(FULL)
 
 test: $(FULL)
@@ -31,8 +33,15 @@ test: $(FULL)
 bench: $(CORE)
 	$(VENV)/bin/recigrad bench --quick --out reports/quick
 
+$(DOCS): $(CORE)
+	$(PIP) -e '.[docs,envs]'
+	touch $(DOCS)
+
+docs: $(DOCS)
+	$(PY) docs/api/build.py site
+
 lint: $(CORE)
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks examples docs/api
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist site src/*.egg-info .pytest_cache .ruff_cache

@@ -13,7 +13,7 @@ learner: mean percent of reference over seeds (single-learner regimes), or the
 mean payoff of the learners as percent of ``b - c`` (society regimes).
 
 Writes every grid result to ``benchmarks/results/tuning.csv`` and the best
-setting per (method, regime) to ``src/recigrad/baselines/tuned.json`` (ties go
+setting per (method, regime) to ``src/recigrad/learning/baselines/tuned.json`` (ties go
 to the first setting in grid order), which the methods load to pick their
 settings per regime.  The reference of each regime is computed once.
 
@@ -43,7 +43,7 @@ from recigrad.running.train import regime_reference  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CSV = ROOT / "benchmarks" / "results" / "tuning.csv"
-TUNED = ROOT / "src" / "recigrad" / "baselines" / common.TUNED_FILE
+TUNED = ROOT / "src" / "recigrad" / "learning" / "baselines" / common.TUNED_FILE
 
 REGIMES = ["discriminative-sj", "hybrid-alld", "degenerate-allc", "society-L6"]
 SEEDS = [100, 101, 102]  # tuning seeds; evaluations use 0-4

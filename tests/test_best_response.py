@@ -10,21 +10,22 @@ import pytest
 import torch
 
 from recigrad.dynamics import exact, meanfield
-from recigrad.evaluation.best_response import STRICT, Reference, best_response_gap, equal_groups, payoff_of, reference
+from recigrad.evaluation.best_response import STRICT, Reference, best_response, best_response_gap
+from recigrad.evaluation.candidates import payoff_of
+from recigrad.evaluation.lumped import equal_groups
 from recigrad.game import DTYPE, ConfigError, Game, observable
 from recigrad.game.norms import action_table, signal_table
+from recigrad.util.threads import one_thread
 
 GAME = Game(b=5.0, c=1.0, e=0.01, mu=0.01)
 A = (1 - GAME.e) * (1 - GAME.mu) + GAME.e * GAME.mu  # P(assessed good | intended C, C-is-good context)
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
+def single_thread():
     """Small tensors: one thread is faster, much faster on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with one_thread():
+        yield
 
 
 def population(*groups: tuple[str, str, int]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -127,16 +128,19 @@ def test_brute_force_n4_third_order(seed):
     act, sig = random_population(4, seed)
     best, best_act, best_sig, values = brute_force(act, sig, learner=1, order=3)
     assert values[-1] - values[-2] > 1e-9  # a unique deterministic arg-max, so tables compare
-    ref = reference(act, sig, 1, GAME, starts=4, seed=seed)
-    assert isinstance(ref, Reference) and ref.model == "exact"
+    ref = best_response(act, sig, 1, GAME, starts=4, seed=seed)
+    assert isinstance(ref, Reference)
+    assert ref.model == "exact"
     assert ref.payoff.item() >= best - 1e-12
     if bool(((ref.act == 0) | (ref.act == 1)).all() and ((ref.sig == 0) | (ref.sig == 1)).all()):
         assert ref.payoff.item() == pytest.approx(best, abs=1e-12)
-        assert torch.equal(ref.act[0], best_act) and torch.equal(ref.sig[0], best_sig)
+        torch.testing.assert_close(ref.act[0], best_act, rtol=0, atol=0)
+        torch.testing.assert_close(ref.sig[0], best_sig, rtol=0, atol=0)
     # the enumeration alone (no ascent) finds the deterministic arg-max
-    plain = reference(act, sig, 1, GAME, starts=0, steps=0)
+    plain = best_response(act, sig, 1, GAME, starts=0, steps=0)
     assert plain.payoff.item() == pytest.approx(best, abs=1e-12)
-    assert torch.equal(plain.act[0], best_act) and torch.equal(plain.sig[0], best_sig)
+    torch.testing.assert_close(plain.act[0], best_act, rtol=0, atol=0)
+    torch.testing.assert_close(plain.sig[0], best_sig, rtol=0, atol=0)
     # whatever the solver reports, its payoff is the payoff of its tables
     assert ref.payoff.item() == pytest.approx(exact_payoff(act, sig, 1, ref.act[0], ref.sig[0]), abs=1e-12)
 
@@ -149,13 +153,15 @@ def test_brute_force_n4_third_order(seed):
 def test_brute_force_n8_second_order(groups):
     act, sig = population(*groups)
     best, best_act, best_sig, values = brute_force(act, sig, learner=0, order=2)
-    ref = reference(act, sig, 0, GAME, order=2, starts=4)
+    ref = best_response(act, sig, 0, GAME, order=2, starts=4)
     assert ref.payoff.item() == pytest.approx(best, abs=1e-10)
     assert exact_payoff(act, sig, 0, ref.act[0], ref.sig[0]) == pytest.approx(best, abs=1e-10)
     # the arg-max is unique up to entries of contexts that never occur (both pick 0 there)
-    assert torch.equal(ref.act[0], best_act) and torch.equal(ref.sig[0], best_sig)
+    torch.testing.assert_close(ref.act[0], best_act, rtol=0, atol=0)
+    torch.testing.assert_close(ref.sig[0], best_sig, rtol=0, atol=0)
     # order 2: tables ignore the learner's own / the donor's reputation
-    assert torch.equal(ref.act[0, 0], ref.act[0, 1]) and torch.equal(ref.sig[0, :, 0], ref.sig[0, :, 1])
+    torch.testing.assert_close(ref.act[0, 0], ref.act[0, 1], rtol=0, atol=0)
+    torch.testing.assert_close(ref.sig[0, :, 0], ref.sig[0, :, 1], rtol=0, atol=0)
 
 
 # ---------------------------------------------------------------------------
@@ -164,7 +170,7 @@ def test_brute_force_n8_second_order(groups):
 
 def test_independent_gradient_ascent_does_not_beat_reference():
     act, sig = random_population(4, seed=5)
-    ref = reference(act, sig, 0, GAME, starts=4, seed=0)
+    ref = best_response(act, sig, 0, GAME, starts=4, seed=0)
     generator = torch.Generator().manual_seed(123)
     for _ in range(4):
         theta = (3 * torch.randn(12, generator=generator, dtype=DTYPE)).requires_grad_(True)
@@ -191,7 +197,7 @@ def test_against_allc_defect_always():
     b (1-e) per round and pays c (1-e) per cooperation, so the best is to defect
     always, payoff b (1-e); its signals change nothing."""
     act, sig = population(("allc", "stern-judging", 4))
-    ref = reference(act, sig, 0, GAME, starts=4)
+    ref = best_response(act, sig, 0, GAME, starts=4)
     assert ref.payoff.item() == pytest.approx(GAME.b * (1 - GAME.e), abs=1e-12)
     assert torch.equal(ref.act[0], torch.zeros(2, 2, dtype=DTYPE))
     assert ref.strict_act.all()
@@ -202,10 +208,11 @@ def test_against_alld_payoff_zero():
     """Nobody gives: payoff = -c x (learner's cooperation) <= 0, best 0 by defecting;
     once the learner defects its signals change nothing."""
     act, sig = population(("alld", "stern-judging", 4))
-    ref = reference(act, sig, 0, GAME, starts=4)
+    ref = best_response(act, sig, 0, GAME, starts=4)
     assert ref.payoff.item() == pytest.approx(0.0, abs=1e-12)
     assert torch.equal(ref.act[0], torch.zeros(2, 2, dtype=DTYPE))
-    assert ref.strict_act.all() and not ref.strict_sig.any()
+    assert ref.strict_act.all()
+    assert not ref.strict_sig.any()
     generator = torch.Generator().manual_seed(0)
     cand_act = torch.rand(1, 16, 2, 2, generator=generator, dtype=DTYPE)
     cand_sig = torch.rand(1, 16, 2, 2, 2, generator=generator, dtype=DTYPE)
@@ -221,12 +228,13 @@ def test_against_image_scoring_cooperate_always(n, model):
     b (1-e) A - c (1-e), signals irrelevant."""
     act, sig = population(("disc", "image-scoring", n - 1))
     order = 3 if model == "auto" else 2
-    ref = reference(act, sig, 0, GAME, model=model, order=order, starts=4)
+    ref = best_response(act, sig, 0, GAME, model=model, order=order, starts=4)
     assert ref.model == ("exact" if n <= 12 else "meanfield")
     expected = GAME.b * (1 - GAME.e) * A - GAME.c * (1 - GAME.e)
     assert ref.payoff.item() == pytest.approx(expected, abs=1e-10)
     assert torch.equal(ref.act[0], torch.ones(2, 2, dtype=DTYPE))
-    assert ref.strict_act.all() and not ref.strict_sig.any()
+    assert ref.strict_act.all()
+    assert not ref.strict_sig.any()
 
 
 @pytest.mark.parametrize("n,model,order", [(5, "exact", 3), (8, "auto", 3), (20, "exact", 3), (100, "meanfield", 2)])
@@ -236,7 +244,7 @@ def test_against_stern_judging_discriminate_and_badmouth(n, model, order):
     free and still judged good), so it always signals "bad"; the payoff is the
     closed form of ``sj_closed_form`` (exact for second order)."""
     act, sig = population(("disc", "stern-judging", n - 1))
-    ref = reference(act, sig, 0, GAME, model=model, order=order, starts=4)
+    ref = best_response(act, sig, 0, GAME, model=model, order=order, starts=4)
     disc = torch.tensor([[0.0, 1.0], [0.0, 1.0]], dtype=DTYPE)
     assert torch.equal(ref.act[0], disc)
     assert torch.equal(ref.sig[0], torch.zeros(2, 2, 2, dtype=DTYPE))
@@ -252,7 +260,7 @@ def test_stochastic_optimum_against_staying():
     of the full chain (the other entries at the reference's) finds the same maximum,
     about 2e-4 above the best deterministic table."""
     act, sig = population(("norm", "L7", 7))
-    ref = reference(act, sig, 0, GAME)
+    ref = best_response(act, sig, 0, GAME)
     p = torch.linspace(0.0, 0.2, 81, dtype=DTYPE)
     scan_act = act.expand(81, -1, -1, -1).clone()
     scan_sig = sig.expand(81, -1, -1, -1, -1).clone()
@@ -298,15 +306,15 @@ def test_lumped_chain_equals_full_chain():
         value = exact.solve(*observable(full_act, full_sig, GAME), GAME.b, GAME.c).payoff[0, 2]
         expected_act, expected_sig = torch.autograd.grad(value, (own_act, own_sig))
         assert got[0, k].item() == pytest.approx(value.item(), abs=1e-12)
-        assert torch.allclose(grad_act[0, k], expected_act, atol=1e-10)
-        assert torch.allclose(grad_sig[0, k], expected_sig, atol=1e-10)
+        torch.testing.assert_close(grad_act[0, k], expected_act, rtol=1e-5, atol=1e-10)
+        torch.testing.assert_close(grad_sig[0, k], expected_sig, rtol=1e-5, atol=1e-10)
 
 
 def test_exact_beyond_twelve_needs_equal_opponents():
     act, sig = random_population(13, seed=0)
     with pytest.raises(ConfigError, match="mean-field"):
-        reference(act, sig, 0, GAME, model="exact", starts=0)
-    assert reference(act, sig, 0, GAME, starts=0, steps=5).model == "meanfield"
+        best_response(act, sig, 0, GAME, model="exact", starts=0)
+    assert best_response(act, sig, 0, GAME, starts=0, steps=5).model == "meanfield"
 
 
 @pytest.mark.slow
@@ -314,7 +322,7 @@ def test_brute_force_n8_third_order_full_chain():
     """All 4096 deterministic tables at N = 8, one full exact chain at a time."""
     act, sig = population(("disc", "stern-judging", 4), ("alld", "shunning", 3))
     best, best_act, best_sig, values = brute_force(act, sig, learner=0, order=3)
-    ref = reference(act, sig, 0, GAME)
+    ref = best_response(act, sig, 0, GAME)
     assert ref.payoff.item() >= best - 1e-12
     assert ref.payoff.item() == pytest.approx(exact_payoff(act, sig, 0, ref.act[0], ref.sig[0]), abs=1e-12)
 
@@ -329,7 +337,7 @@ def test_strict_flags_match_single_flips(case):
         act, sig, learner = *random_population(4, seed=7), 2
     else:
         act, sig, learner = *population(("disc", "stern-judging", 5)), 0
-    ref = reference(act, sig, learner, GAME, starts=2)
+    ref = best_response(act, sig, learner, GAME, starts=2)
     base = exact_payoff(act, sig, learner, ref.act[0], ref.sig[0])
     losses = []
     for index in itertools.product((0, 1), repeat=2):
@@ -346,20 +354,24 @@ def test_strict_flags_match_single_flips(case):
     if case == "discriminative-sj":
         # a bad donor defecting against a good recipient happens only through errors:
         # flipping that signal costs something, but less than STRICT
-        assert 1e-7 < losses[4 + 1] < STRICT and not ref.strict_sig[0, 0, 0, 1]
+        assert 1e-7 < losses[4 + 1] < STRICT
+        assert not ref.strict_sig[0, 0, 0, 1]
         # a realised C to a bad recipient never happens: flipping costs nothing
-        assert abs(losses[4 + 4]) < 1e-12 and abs(losses[4 + 6]) < 1e-12
+        assert abs(losses[4 + 4]) < 1e-12
+        assert abs(losses[4 + 6]) < 1e-12
 
 
 def test_reproducible_and_batched():
     one = random_population(4, seed=11)
     two = random_population(4, seed=12)
     act, sig = torch.cat([one[0], two[0]]), torch.cat([one[1], two[1]])
-    batched = reference(act, sig, 0, GAME, starts=3, seed=4)
-    again = reference(act, sig, 0, GAME, starts=3, seed=4)
-    single = reference(two[0], two[1], 0, GAME, starts=3, seed=4)
-    assert torch.equal(batched.payoff, again.payoff) and torch.equal(batched.sig, again.sig)
-    assert batched.payoff.shape == (2,) and batched.strict_sig.shape == (2, 2, 2, 2)
+    batched = best_response(act, sig, 0, GAME, starts=3, seed=4)
+    again = best_response(act, sig, 0, GAME, starts=3, seed=4)
+    single = best_response(two[0], two[1], 0, GAME, starts=3, seed=4)
+    torch.testing.assert_close(batched.payoff, again.payoff, rtol=0, atol=0)
+    torch.testing.assert_close(batched.sig, again.sig, rtol=0, atol=0)
+    assert batched.payoff.shape == (2,)
+    assert batched.strict_sig.shape == (2, 2, 2, 2)
     assert batched.payoff[1].item() == pytest.approx(single.payoff.item(), abs=1e-9)
 
 
@@ -374,7 +386,7 @@ def test_best_response_gap():
     assert nashconv.item() == pytest.approx(best[0, 0].item() - current[0, 0].item(), abs=1e-12)
     assert nashconv.item() > 0.01
     # the learner already plays its reference tables: no gap
-    ref = reference(act, sig, 0, GAME, starts=2)
+    ref = best_response(act, sig, 0, GAME, starts=2)
     act[0, 0], sig[0, 0] = ref.act[0], ref.sig[0]
     nashconv, best, current = best_response_gap(act, sig, GAME, [0], starts=2)
     assert 0.0 <= nashconv.item() <= 1e-9
@@ -387,7 +399,8 @@ def test_one_head_reference_matches_enumeration():
     import itertools
 
     from recigrad.dynamics import exact
-    from recigrad.evaluation.best_response import OneHead, reference
+    from recigrad.evaluation.best_response import best_response
+    from recigrad.evaluation.parameters import OneHead
     from recigrad.game import Game, observable
     from recigrad.game.population import parse_pop
     from recigrad.learning.reciprocity_gradient import warmup_logits
@@ -405,10 +418,10 @@ def test_one_head_reference_matches_enumeration():
         trial_act[0, 0], trial_sig[0, 0] = a, torch.tensor(bits).reshape(2, 2, 2)
         best["signal"] = max(best["signal"], exact.solve(*observable(trial_act, trial_sig, game), game.b, game.c).payoff[0, 0].item())
     for head in ("action", "signal"):
-        ref = reference(act, sig, 0, game, order=OneHead(head, a, s))
+        ref = best_response(act, sig, 0, game, order=OneHead(head, a, s))
         assert ref.payoff.item() >= best[head] - 1e-12
         assert ref.payoff.item() <= best[head] + 1e-3  # a stochastic optimum may beat the deterministic ones a little
         frozen = ref.strict_sig if head == "action" else ref.strict_act
         assert not frozen.any()
         fixed = ref.sig if head == "action" else ref.act
-        assert torch.allclose(fixed[0], s if head == "action" else a)
+        torch.testing.assert_close(fixed[0], s if head == "action" else a, rtol=1e-5, atol=1e-8)

@@ -57,7 +57,9 @@ def test_core_without_learners_replays_plain(name):
         for j in range(n):
             good[j] += core.x[j]
         records, pay = core.advance(limit=t + 1)
-        assert len(records) == 1 and core.pending is None and core.interactions == t + 1
+        assert len(records) == 1
+        assert core.pending is None
+        assert core.interactions == t + 1
         payoff = [p + q for p, q in zip(payoff, pay)]
     plain = play_plain(act.tolist(), sig.tolist(), regime.game, steps, 5)
     assert [p * n / steps for p in payoff] == pytest.approx(plain["payoff"], abs=1e-12)
@@ -71,9 +73,12 @@ def test_core_decisions_and_misuse():
     core.reset(Uniforms(np.random.default_rng(0)))
     core.advance(limit=1000)
     pending = core.pending
-    assert pending is not None and pending.agent == 0 and core.interactions < 1000
+    assert pending is not None
+    assert pending.agent == 0
+    assert core.interactions < 1000
     obs = core.observation(0)
-    assert obs.dtype == np.int64 and obs[0] == pending.role
+    assert obs.dtype == np.int64
+    assert obs[0] == pending.role
     assert (obs[4] == NO_ACTION) == (pending.role == ROLE_DONOR)
     assert core.observation(1).tolist() == [ROLE_NONE, core.x[1], 0, 0, NO_ACTION]
     with pytest.raises(ValueError, match="owes a decision"):
@@ -162,14 +167,17 @@ def test_pettingzoo_aec_records_rewards_and_observations():
             env.step(None)
             continue
         j = int(agent.split("_")[1])
-        assert obs[0] in (ROLE_DONOR, ROLE_OBSERVER) and env.unwrapped.core.pending.agent == j
+        assert obs[0] in (ROLE_DONOR, ROLE_OBSERVER)
+        assert env.unwrapped.core.pending.agent == j
         env.step(int(rng.integers(2)))
     b, c = regime.game.b, regime.game.c
     for agent, records in seen.items():
         assert len(records) == 500
         x = [1] * regime.population.n
         for rec in records:
-            assert (rec["x_d"], rec["x_r"]) == (x[rec["d"]], x[rec["r"]]) and rec["o"] != rec["d"] != rec["r"]
+            assert (rec["x_d"], rec["x_r"]) == (x[rec["d"]], x[rec["r"]])
+            assert rec["o"] != rec["d"]
+            assert rec["d"] != rec["r"]
             x[rec["d"]] = rec["signal"]
         j = int(agent.split("_")[1])
         assert reward[agent] == pytest.approx(own_payoff(records, j, b, c) - own_payoff(at_reset[agent], j, b, c))
@@ -208,7 +216,8 @@ def test_pettingzoo_render():
     env.reset(seed=0)
     env.step(1)
     text = env.render()
-    assert "reputations" in text and "deciding: agent 0" in text
+    assert "reputations" in text
+    assert "deciding: agent 0" in text
     assert pz.raw_env("discriminative-sj").render() is None
 
 
@@ -261,10 +270,15 @@ def test_gymnasium_steps_are_the_learners_decisions_with_errors():
         rec = info["records"][0]  # a single learner: the pending interaction completes first
         assert (rec["x_d"], rec["x_r"]) == (before[2], before[3])
         if before[0] == ROLE_DONOR:
-            assert rec["d"] == 0 and before[1] == before[2] and before[4] == NO_ACTION
+            assert rec["d"] == 0
+            assert before[1] == before[2]
+            assert before[4] == NO_ACTION
             counts[0, choice, rec["a"]] += 1
         else:
-            assert before[0] == ROLE_OBSERVER and rec["o"] == 0 and rec["a"] == before[4] and rec["d"] != 0
+            assert before[0] == ROLE_OBSERVER
+            assert rec["o"] == 0
+            assert rec["a"] == before[4]
+            assert rec["d"] != 0
             counts[1, choice, int(rec["signal"] != choice)] += 1
     assert counts[0, 0, 1] == 0
     for p, (fails, total) in [(e, (counts[0, 1, 0], counts[0, 1].sum())), (mu, (counts[1, :, 1].sum(), counts[1].sum()))]:
@@ -387,7 +401,10 @@ def test_no_learner_decision_within_the_limit_truncates_at_once():
         outcomes.add(bool(over))
         assert over == (info["interactions"] == 1)
         _, reward, term, trunc, _ = gym.step(0)
-        assert trunc and not term and (reward == 0.0 or not over)
+        assert trunc
+        assert not term
+        if over:
+            assert reward == 0.0
         aec.reset(seed=seed)
         assert aec.truncations["agent_0"] == (aec.core.pending is None)
         for _ in aec.agent_iter():
@@ -396,5 +413,131 @@ def test_no_learner_decision_within_the_limit_truncates_at_once():
         assert aec.agents == []
         par.reset(seed=seed)
         _, _, _, truncs, _ = par.step({"agent_0": 1})
-        assert truncs == {"agent_0": True} and par.agents == []
+        assert truncs == {"agent_0": True}
+        assert par.agents == []
     assert outcomes == {True, False}
+
+
+# ---------------------------------------------------------------- misuse (issue 9)
+
+BAD_ACTIONS = [0.9, 1.7, 1.0, "1", "0", True, False, 2, -1, np.float64(1.0), np.array(1.0), np.array([1]), np.bool_(True)]
+GOOD_ACTIONS = [0, 1, np.int64(1), np.int32(0), np.uint8(1), np.array(1), np.array(0, dtype=np.int8)]
+
+
+def _envs_at_a_decision():
+    """The raw Gymnasium, raw AEC and parallel environments of discriminative-sj, each at the learner's first decision."""
+    pytest.importorskip("gymnasium")
+    pytest.importorskip("pettingzoo")
+    from recigrad.envs.gymnasium import ReciprocityEnv
+    from recigrad.envs.pettingzoo import parallel_env, raw_env
+
+    gym, aec, par = ReciprocityEnv(max_interactions=800), raw_env(max_interactions=800), parallel_env(max_interactions=800)
+    gym.reset(seed=0)
+    aec.reset(seed=0)
+    par.reset(seed=0)
+    return {"gymnasium": gym.step, "aec": aec.step, "parallel": lambda a: par.step({"agent_0": a})}, (gym, aec, par)
+
+
+@pytest.mark.parametrize("action", BAD_ACTIONS, ids=repr)
+def test_every_env_refuses_actions_outside_its_space(action):
+    steps, (gym, aec, par) = _envs_at_a_decision()
+    before = [(env.core.interactions, env.core.pending) for env in (gym, aec, par)]
+    for form, step in steps.items():
+        with pytest.raises(ConfigError, match="a decision is 0 or 1") as info:
+            step(action)
+        assert "\n" not in str(info.value), form
+    after = [(env.core.interactions, env.core.pending) for env in (gym, aec, par)]
+    assert after == before  # nothing half-done: the same decision is still pending
+
+
+def test_every_env_refuses_no_action_when_its_agent_decides():
+    steps, _ = _envs_at_a_decision()
+    for step in steps.values():
+        with pytest.raises(ValueError, match="owes a decision|decides in this phase"):
+            step(None)
+
+
+@pytest.mark.parametrize("action", GOOD_ACTIONS, ids=repr)
+def test_every_env_accepts_ints_and_numpy_integers_0_or_1(action):
+    steps, (gym, aec, par) = _envs_at_a_decision()
+    for step in steps.values():
+        step(action)
+    assert gym.core.interactions >= 1
+    assert aec.core.interactions >= 1
+    assert par.core.interactions >= 1
+
+
+def test_an_integer_action_acts_as_that_decision_and_a_float_is_not_rounded():
+    """The reproduction of issue 9: ``step(0.9)`` acted as 0 and ``step(1.7)`` as 1.
+    Two runs from one seed agree when given 1 and np.int64(1), and 0.9 is refused."""
+    pytest.importorskip("gymnasium")
+    from recigrad.envs.gymnasium import ReciprocityEnv
+
+    runs = []
+    for one in (1, np.int64(1), np.array(1)):
+        env = ReciprocityEnv(max_interactions=400)
+        env.reset(seed=4)
+        runs.append([env.step(one)[1:4] for _ in range(20)])
+    assert runs[0] == runs[1] == runs[2]
+    env = ReciprocityEnv(max_interactions=400)
+    env.reset(seed=4)
+    for bad in (0.9, 1.7, "1"):
+        with pytest.raises(ConfigError):
+            env.step(bad)
+
+
+def test_the_parallel_env_refuses_a_bad_action_of_an_agent_that_does_not_decide():
+    pytest.importorskip("pettingzoo")
+    from recigrad.envs.pettingzoo import parallel_env
+
+    env = parallel_env("society-L6", max_interactions=200)
+    obs, _ = env.reset(seed=1)
+    deciding = next(a for a in env.agents if obs[a][0] != ROLE_NONE)
+    other = next(a for a in env.agents if a != deciding)
+    with pytest.raises(ConfigError, match="a decision is 0 or 1"):
+        env.step({deciding: 1, other: 0.5})
+    assert env.core.interactions == env.step({deciding: 1, other: 0})[4][deciding]["interactions"]
+
+
+def test_the_wrapped_aec_env_refuses_a_float_too():
+    pytest.importorskip("pettingzoo")
+    from recigrad.envs import pettingzoo as pz
+
+    env = pz.env(max_interactions=200)
+    env.reset(seed=0)
+    with pytest.raises((AssertionError, ConfigError)):
+        env.step(0.9)
+
+
+def test_stepping_before_reset_is_refused():
+    pytest.importorskip("gymnasium")
+    pytest.importorskip("pettingzoo")
+    from recigrad.envs.gymnasium import ReciprocityEnv
+    from recigrad.envs.pettingzoo import parallel_env, raw_env
+
+    for step in (ReciprocityEnv().step, raw_env().step, lambda a: parallel_env().step({"agent_0": a})):
+        with pytest.raises(RuntimeError, match=r"^call reset\(\) before step\(\)$"):
+            step(1)
+
+
+def test_the_environments_share_one_observation_space_and_one_record_type():
+    pytest.importorskip("pettingzoo")
+    from recigrad.dynamics.records import FIELDS, NOTATION, Record
+    from recigrad.envs.core import OBS_HIGH, observation_box
+    from recigrad.envs.gymnasium import ReciprocityEnv
+    from recigrad.envs.pettingzoo import raw_env
+
+    box = observation_box()
+    assert ReciprocityEnv().observation_space == box
+    assert raw_env().observation_space("agent_0") == box
+    assert box.high.tolist() == list(OBS_HIGH)
+    env = ReciprocityEnv(max_interactions=50)
+    _, info = env.reset(seed=2)
+    while True:
+        _, _, _, trunc, info = env.step(1)
+        if info["records"] or trunc:
+            break
+    record = env.core.last
+    assert isinstance(record, Record)
+    assert info["records"][-1] == {NOTATION[f]: getattr(record, f) for f in FIELDS}
+    assert list(info["records"][-1]) == ["d", "r", "x_d", "x_r", "a", "o", "signal"]

@@ -6,12 +6,14 @@ import random
 import pytest
 import torch
 
+from recigrad.dynamics.records import Records
 from recigrad.dynamics.streams import Streams
-from recigrad.dynamics.world import Records, initial_reputation, play
+from recigrad.dynamics.world import initial_reputation, play
 from recigrad.game import ConfigError, Game, observable
 from recigrad.game.norms import action_table
 from recigrad.game.population import parse_pop
 from recigrad.learning import estimators as E
+from recigrad.learning import view
 
 NO_DETECT = E.EstimatorConfig(detect_change=False)
 
@@ -76,11 +78,10 @@ def in_context(records, table, agent, context):
     return mask, outcome
 
 
-def same(x, y):
+def assert_same(x, y, name):
     """Equal counts (integers exactly; float sums up to the order of summation)."""
-    if x.dtype == torch.int64:
-        return torch.equal(x, y)
-    return torch.allclose(x, y, rtol=1e-12, atol=1e-12)
+    tolerance = 0.0 if x.dtype == torch.int64 else 1e-12
+    torch.testing.assert_close(x, y, rtol=tolerance, atol=tolerance, msg=lambda m: f"{name}: {m}")
 
 
 def mixed_population(batch, seed=0):
@@ -103,12 +104,16 @@ def test_counts_equal_a_plain_python_count(config):
     rows = random_rows(rng, 3, n, 60)
     state = E.update(E.init_state(3, n), handmade_records(rows), config)
     act_n, act_k, sig_n, sig_k = plain_counts(rows, n)
-    assert int(state.act_resets.sum()) == 0 and int(state.sig_resets.sum()) == 0
-    assert torch.equal(state.act_n, act_n) and torch.equal(state.act_k, act_k)
-    assert torch.equal(state.sig_n, sig_n) and torch.equal(state.sig_k, sig_k)
+    assert int(state.act_resets.sum()) == 0
+    assert int(state.sig_resets.sum()) == 0
+    torch.testing.assert_close(state.act_n, act_n, rtol=0, atol=0)
+    torch.testing.assert_close(state.act_k, act_k, rtol=0, atol=0)
+    torch.testing.assert_close(state.sig_n, sig_n, rtol=0, atol=0)
+    torch.testing.assert_close(state.sig_k, sig_k, rtol=0, atol=0)
     assert torch.equal(state.interactions, torch.tensor([60, 60, 60]))
     ess_act, ess_sig = E.effective_sample_size(state)
-    assert torch.equal(ess_act, act_n) and torch.equal(ess_sig, sig_n)
+    torch.testing.assert_close(ess_act, act_n, rtol=0, atol=0)
+    torch.testing.assert_close(ess_sig, sig_n, rtol=0, atol=0)
     # the window holds the last records' outcomes, most recent in bit 0
     b, j = 1, rows[1][-1][0]
     xd, xr = rows[1][-1][3], rows[1][-1][4]
@@ -145,13 +150,16 @@ def test_update_in_pieces_equals_update_at_once_and_does_not_mutate():
     before = {k: v.clone() for k, v in once.to_dict().items()}
     pieces = E.update(E.update(state0, first, NO_DETECT), second, NO_DETECT)
     for name, value in once.to_dict().items():
-        assert same(value, getattr(pieces, name)), name
+        assert_same(value, getattr(pieces, name), name)
     E.update(once, whole, E.EstimatorConfig())
     E.estimate(once)
-    assert all(torch.equal(v, before[k]) for k, v in once.to_dict().items())
-    assert all(v.abs().sum() == 0 for v in state0.to_dict().values())
+    for name, value in once.to_dict().items():
+        torch.testing.assert_close(value, before[name], rtol=0, atol=0, msg=lambda m, name=name: f"{name}: {m}")
+    for name, value in state0.to_dict().items():
+        assert value.abs().sum() == 0, name
     restored = E.EstimatorState.from_dict(once.to_dict())
-    assert all(torch.equal(a, b) for a, b in zip(E.estimate(restored), E.estimate(once)))
+    for got, expected in zip(E.estimate(restored), E.estimate(once), strict=True):
+        torch.testing.assert_close(got, expected, rtol=0, atol=0)
 
 
 # ---------------------------------------------------------------- prior and pooling
@@ -160,7 +168,8 @@ def test_update_in_pieces_equals_update_at_once_and_does_not_mutate():
 def test_unseen_contexts_return_the_prior():
     config = E.EstimatorConfig(prior_mean=0.3)
     pc, so = E.estimate(E.init_state(2, 3), config)
-    assert torch.equal(pc, torch.full((2, 3, 2, 2), 0.3)) and torch.equal(so, torch.full((2, 3, 2, 2, 2), 0.3))
+    torch.testing.assert_close(pc, torch.full((2, 3, 2, 2), 0.3), rtol=0, atol=0)
+    torch.testing.assert_close(so, torch.full((2, 3, 2, 2, 2), 0.3), rtol=0, atol=0)
 
     # population 0: agent 0 donates 4 times in context (1, 1), cooperating 3 times; observer 1 judges all good
     rows = [[(0, 1, 1, 1, 1, a, 1) for a in (1, 1, 0, 1)], [(2, 0, 0, 0, 1, 0, 0)] * 4]
@@ -175,15 +184,19 @@ def test_unseen_contexts_return_the_prior():
     assert pc[0, 0, 1, 1] == pytest.approx((3 + 0.3) / (4 + 1))
     # an alike agent that has not seen it borrows the pooled estimate as its prior mean
     pooled = (3 + 0.3) / (4 + 1)
-    assert pc[0, 1, 1, 1] == pytest.approx(pooled) and pc[0, 2, 1, 1] == pytest.approx(pooled)
-    assert so[0, 1, 1, 1, 1] == pytest.approx(3.3 / 4) and so[0, 1, 0, 1, 1] == pytest.approx(1.3 / 2)
+    assert pc[0, 1, 1, 1] == pytest.approx(pooled)
+    assert pc[0, 2, 1, 1] == pytest.approx(pooled)
+    assert so[0, 1, 1, 1, 1] == pytest.approx(3.3 / 4)
+    assert so[0, 1, 0, 1, 1] == pytest.approx(1.3 / 2)
     assert so[0, 0, 1, 1, 1] == pytest.approx(3.3 / 4)  # borrowed from observer 1: (3 + 0.3) / (3 + 1)
-    assert pc[1, 2, 0, 1] == pytest.approx(0.3 / 5) and pc[1, 0, 0, 1] == pytest.approx(0.3 / 5)
+    assert pc[1, 2, 0, 1] == pytest.approx(0.3 / 5)
+    assert pc[1, 0, 0, 1] == pytest.approx(0.3 / 5)
     # without pooling every agent's unseen context is the prior
     plain = E.EstimatorConfig(prior_mean=0.3, pool=False)
     pc, so = E.estimate(state, plain)
     assert torch.equal(pc[~seen_act], torch.full((int((~seen_act).sum()),), 0.3))
-    assert pc[0, 0, 1, 1] == pytest.approx(3.3 / 5) and so[0, 1, 1, 1, 1] == pytest.approx(3.3 / 4)
+    assert pc[0, 0, 1, 1] == pytest.approx(3.3 / 5)
+    assert so[0, 1, 1, 1, 1] == pytest.approx(3.3 / 4)
 
 
 def test_pooling_only_across_alike_agents():
@@ -202,7 +215,8 @@ def test_pooling_only_across_alike_agents():
     pc, _ = E.estimate(state)
     assert pc[0, 1, 0, 1] == pytest.approx((5 + 0.5) / (5 + 1))  # borrowed from agent 0
     assert pc[0, 2, 0, 1] == pytest.approx(0.5)  # agent 2 is like nobody: base prior
-    assert pc[0, 0, 1, 0] == pytest.approx(0.5) and pc[0, 2, 1, 0] == pytest.approx(0.5 / 6)
+    assert pc[0, 0, 1, 0] == pytest.approx(0.5)
+    assert pc[0, 2, 1, 0] == pytest.approx(0.5 / 6)
 
 
 # ---------------------------------------------------------------- against fixed agents
@@ -216,15 +230,17 @@ def test_converges_to_the_true_tables_against_fixed_agents():
     streams = Streams([11, 12])
     x = initial_reputation(batch, n)
     config = E.EstimatorConfig()
-    state = E.init_state(batch, n, config)
+    state = E.init_state(batch, n)
     parts = []
     for _ in range(steps // 500):
         x, _, records = play(pc, so, x, streams, 500, record=True)
         state = E.update(state, records, config)
         parts.append(records)
     count_act, count_sig = context_counts(Records.cat(parts), batch, n)
-    assert torch.equal(state.act_n, count_act) and torch.equal(state.sig_n, count_sig)
-    assert int(state.act_resets.sum()) == 0 and int(state.sig_resets.sum()) == 0  # no false alarm
+    torch.testing.assert_close(state.act_n, count_act, rtol=0, atol=0)
+    torch.testing.assert_close(state.sig_n, count_sig, rtol=0, atol=0)
+    assert int(state.act_resets.sum()) == 0  # no false alarm
+    assert int(state.sig_resets.sum()) == 0
     pc_hat, so_hat = E.estimate(state, config)
     checked = 0
     chi2 = []
@@ -239,7 +255,8 @@ def test_converges_to_the_true_tables_against_fixed_agents():
         chi2.append(((hat - true)[stochastic] / sd[stochastic]).square())
         checked += int(often.sum())
     chi2 = torch.cat(chi2)
-    assert checked >= 150 and chi2.numel() >= 40
+    assert checked >= 150
+    assert chi2.numel() >= 40
     assert chi2.mean() < 1.7  # standardised errors behave like N(0, 1) draws: mean square about 1
 
 
@@ -260,7 +277,8 @@ def test_rare_contexts_borrow_from_alike_agents():
     assert int(rare.sum()) >= 8
     error_pooled = (E.estimate(pooled)[1] - so).abs()[rare].mean()
     error_plain = (E.estimate(plain, config_plain)[1] - so).abs()[rare].mean()
-    assert error_pooled < 0.05 and error_plain > 2 * error_pooled
+    assert error_pooled < 0.05
+    assert error_plain > 2 * error_pooled
 
 
 # ---------------------------------------------------------------- following a change
@@ -307,9 +325,12 @@ def test_follows_an_agent_who_changes_and_keeps_the_others_long_memory():
         for before, after in zip(ess_before, ess_after):
             assert (after[:, 1:] >= before[:, 1:]).all()  # the others' memories only grow
         ess_before = ess_after
-    assert all((count >= 100).all() for count in records_since.values())
-    assert int(state.act_resets[:, 1:].sum()) == 0 and int(state.sig_resets[:, 1:].sum()) == 0
-    assert (state.act_resets[:, 0, 0, 1] >= 1).all() and (state.sig_resets[:, 0, 1, 1, 1] >= 1).all()
+    for name, count in records_since.items():
+        assert (count >= 100).all(), (name, count)
+    assert int(state.act_resets[:, 1:].sum()) == 0
+    assert int(state.sig_resets[:, 1:].sum()) == 0
+    assert (state.act_resets[:, 0, 0, 1] >= 1).all()
+    assert (state.sig_resets[:, 0, 1, 1, 1] >= 1).all()
     # against the new truth, within binomial noise of the records since the change
     pc_hat, so_hat = E.estimate(state, config)
     for name, hat, true in (("act", pc_hat, pc_new), ("sig", so_hat, so_new)):
@@ -333,18 +354,22 @@ def test_restart_keeps_only_records_after_the_change():
     rows = [[(0, 1, 2, 1, 1, a, 1) for a in history]]
     state = E.update(E.init_state(1, 3), handmade_records(rows))
     assert int(state.act_resets[0, 0, 1, 1]) == 1
-    assert state.act_n[0, 0, 1, 1] == 6 and state.act_k[0, 0, 1, 1] == 0
-    assert state.sig_n[0, 2, 1, 1, 1] == 100 and state.sig_n[0, 2, 0, 1, 1] == 8  # the observer: no change
+    assert state.act_n[0, 0, 1, 1] == 6
+    assert state.act_k[0, 0, 1, 1] == 0
+    assert state.sig_n[0, 2, 1, 1, 1] == 100  # the observer: no change
+    assert state.sig_n[0, 2, 0, 1, 1] == 8
     assert int(state.sig_resets.sum()) == 0
     step = E.init_state(1, 3)
     for a in history:
         step = E.update(step, handmade_records([[(0, 1, 2, 1, 1, a, 1)]]))
     assert int(step.act_resets[0, 0, 1, 1]) == 1
-    assert step.act_n[0, 0, 1, 1] == 8 and step.act_k[0, 0, 1, 1] == 0
+    assert step.act_n[0, 0, 1, 1] == 8
+    assert step.act_k[0, 0, 1, 1] == 0
     # two rare D just before the change are not taken for the new regime's
     history = [1] * 100 + [0, 1, 1, 0, 1, 1] + [0] * 5
     state = E.update(E.init_state(1, 3), handmade_records([[(0, 1, 2, 1, 1, a, 1) for a in history]]))
-    assert int(state.act_resets[0, 0, 1, 1]) == 1 and state.act_k[0, 0, 1, 1] == 0
+    assert int(state.act_resets[0, 0, 1, 1]) == 1
+    assert state.act_k[0, 0, 1, 1] == 0
 
 
 def test_slow_drift_is_tracked():
@@ -383,20 +408,23 @@ def test_populations_are_independent_in_a_batch():
             rows = Records(*(getattr(records, f)[b : b + 1] for f in Records.FIELDS))
             alone[b] = E.update(alone[b], rows)
     assert int(together.sig_resets[1, 0].sum()) >= 2
-    assert int(together.act_resets[[0, 2]].sum()) == 0 and int(together.sig_resets[[0, 2]].sum()) == 0
+    assert int(together.act_resets[[0, 2]].sum()) == 0
+    assert int(together.sig_resets[[0, 2]].sum()) == 0
     pc_hat, so_hat = E.estimate(together)
     for b in range(batch):  # bit for bit
         for name, value in alone[b].to_dict().items():
             assert torch.equal(value[0], getattr(together, name)[b]), name
         pc_b, so_b = E.estimate(alone[b])
-        assert torch.equal(pc_b[0], pc_hat[b]) and torch.equal(so_b[0], so_hat[b])
+        torch.testing.assert_close(pc_b[0], pc_hat[b], rtol=0, atol=0)
+        torch.testing.assert_close(so_b[0], so_hat[b], rtol=0, atol=0)
     # changing another population's records changes nothing in population 0
     x, _, records = play(pc, so, x, streams, 400, record=True)
     shuffled = Records(*(getattr(records, f).clone() for f in Records.FIELDS))
     shuffled.action[1:] = 1 - shuffled.action[1:]
     shuffled.donor[1:] = shuffled.donor[1:].flip(1)
     a, b = E.update(together, records), E.update(together, shuffled)
-    assert all(torch.equal(getattr(a, f)[0], getattr(b, f)[0]) for f in a.to_dict())
+    for name in a.to_dict():
+        torch.testing.assert_close(getattr(a, name)[0], getattr(b, name)[0], rtol=0, atol=0, msg=lambda m, name=name: f"{name}: {m}")
     assert not torch.equal(a.act_k[1], b.act_k[1])
 
 
@@ -405,12 +433,16 @@ def test_substitute_puts_each_learners_live_tables_in_its_own_row():
     so_hat = torch.rand(2, 4, 2, 2, 2, dtype=torch.float64)
     pc_own = torch.rand(2, 2, 2, 2, dtype=torch.float64, requires_grad=True)
     so_own = torch.rand(2, 2, 2, 2, 2, dtype=torch.float64, requires_grad=True)
-    pc_view, so_view = E.substitute(pc_hat, so_hat, [0, 2], pc_own, so_own)
-    assert pc_view.shape == (2, 2, 4, 2, 2) and so_view.shape == (2, 2, 4, 2, 2, 2)
-    assert torch.equal(pc_view[:, 0, 0], pc_own[:, 0]) and torch.equal(pc_view[:, 1, 2], pc_own[:, 1])
-    assert torch.equal(pc_view[:, 0, 2], pc_hat[:, 2]) and torch.equal(so_view[:, 1, 0], so_hat[:, 0])
+    pc_view, so_view = view.substitute(pc_hat, so_hat, [0, 2], pc_own, so_own)
+    assert pc_view.shape == (2, 2, 4, 2, 2)
+    assert so_view.shape == (2, 2, 4, 2, 2, 2)
+    torch.testing.assert_close(pc_view[:, 0, 0], pc_own[:, 0], rtol=0, atol=0)
+    torch.testing.assert_close(pc_view[:, 1, 2], pc_own[:, 1], rtol=0, atol=0)
+    torch.testing.assert_close(pc_view[:, 0, 2], pc_hat[:, 2], rtol=0, atol=0)
+    torch.testing.assert_close(so_view[:, 1, 0], so_hat[:, 0], rtol=0, atol=0)
     pc_view[:, 0].sum().backward()
-    assert torch.equal(pc_own.grad[:, 0], torch.ones(2, 2, 2)) and pc_own.grad[:, 1].abs().sum() == 0
+    torch.testing.assert_close(pc_own.grad[:, 0], torch.ones(2, 2, 2), rtol=0, atol=0)
+    torch.testing.assert_close(pc_own.grad[:, 1], torch.zeros(2, 2, 2), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize(
@@ -437,7 +469,8 @@ def test_plain_forgetting_ablation():
     config = E.EstimatorConfig(detect_change=False, forget=0.5)
     rows = [[(0, 1, 2, 1, 1, 1, 1), (1, 0, 2, 1, 1, 1, 1), (0, 1, 2, 1, 1, 0, 1)]]
     state = E.update(E.init_state(1, 3), handmade_records(rows), config)
-    assert state.act_n[0, 0, 1, 1] == pytest.approx(0.25 + 1.0) and state.act_k[0, 0, 1, 1] == pytest.approx(0.25)
+    assert state.act_n[0, 0, 1, 1] == pytest.approx(0.25 + 1.0)
+    assert state.act_k[0, 0, 1, 1] == pytest.approx(0.25)
     state = E.update(state, handmade_records([[(1, 0, 2, 1, 1, 1, 1)]]), config)
     assert state.act_n[0, 0, 1, 1] == pytest.approx(0.625)
     ess, _ = E.effective_sample_size(state)

@@ -32,7 +32,8 @@ def test_leading_eight(norm):
 
 
 def test_aliases():
-    assert canonical_norm("L3") == "simple-standing" and canonical_norm("L6") == "stern-judging"
+    assert canonical_norm("L3") == "simple-standing"
+    assert canonical_norm("L6") == "stern-judging"
     assert torch.equal(signal_table("L3"), signal_table("simple-standing"))
     assert torch.equal(signal_table("L6"), signal_table("stern-judging"))
     assert is_second_order(action_table("disc"), signal_table("L6"))
@@ -76,7 +77,8 @@ def test_observable_tables():
     sig[..., 1, :, :] = 1.0
     pc, so = observable(act, sig, game)
     assert pc.tolist() == [[[[0.9, 0.0], [0.45, 0.9]]]]  # C -> D with e, D stays D
-    assert torch.allclose(so[..., 1, :, :], torch.tensor(0.8)) and torch.allclose(so[..., 0, :, :], torch.tensor(0.2))
+    torch.testing.assert_close(so[..., 1, :, :], torch.full((1, 1, 2, 2), 0.8), rtol=1e-5, atol=1e-8)
+    torch.testing.assert_close(so[..., 0, :, :], torch.full((1, 1, 2, 2), 0.2), rtol=1e-5, atol=1e-8)
 
 
 def test_good_signal_probability_averages_observers_other_than_donor():
@@ -86,6 +88,7 @@ def test_good_signal_probability_averages_observers_other_than_donor():
     pc = torch.full((1, n, 2, 2), 0.5)
     s = good_signal_probability(pc, so)
     # donor 0: observers are all shunners: C to bad is bad, so s[0, :, 0] = 0 and s[0, :, 1] = 0.5
-    assert torch.allclose(s[0, 0, :, 0], torch.tensor(0.0)) and torch.allclose(s[0, 0, :, 1], torch.tensor(0.5))
+    torch.testing.assert_close(s[0, 0, :, 0], torch.zeros(2), rtol=1e-5, atol=1e-8)
+    torch.testing.assert_close(s[0, 0, :, 1], torch.full((2,), 0.5), rtol=1e-5, atol=1e-8)
     # donor 1: one image scorer among 3 observers: C to bad is good w.p. 1/3
-    assert torch.allclose(s[0, 1, :, 0], torch.tensor(0.5 / 3))
+    torch.testing.assert_close(s[0, 1, :, 0], torch.full((2,), 0.5 / 3), rtol=1e-5, atol=1e-8)

@@ -34,15 +34,18 @@ def variant(**changes):
 
 def test_good_regime():
     regime = regime_from_dict(GOOD)
-    assert regime.population.n == 8 and regime.population.learners == [0]
-    assert regime.game.b == 5.0 and regime.train.components == "joint"
+    assert regime.population.n == 8
+    assert regime.population.learners == [0]
+    assert regime.game.b == 5.0
+    assert regime.train.components == "joint"
     assert not regime.population.agents[0].warmup
 
 
 @pytest.mark.parametrize("name", regime_names())
 def test_shipped_regimes_load(name):
     regime = load_regime(name)
-    assert regime.name == name and regime.population.learners
+    assert regime.name == name
+    assert regime.population.learners
 
 
 def test_suite_is_shipped():
@@ -86,7 +89,9 @@ def test_regime_refusals(changes, words):
     with pytest.raises(ConfigError) as err:
         regime_from_dict(variant(**changes), "f.toml")
     message = str(err.value)
-    assert words in message and message.startswith("f.toml: ") and "\n" not in message
+    assert words in message
+    assert message.startswith("f.toml: ")
+    assert "\n" not in message
 
 
 def test_config_file_errors(tmp_path):
@@ -120,7 +125,8 @@ def test_pop_refusals(specs, words):
 def test_pop_order_and_aliases():
     pop = parse_pop(["learner:L6:1", "disc:stern-judging:5", "alld:L3:2"])
     assert [a.kind for a in pop.agents] == ["learner"] + ["disc"] * 5 + ["alld"] * 2
-    assert pop.learners == [0] and pop.n == 8
+    assert pop.learners == [0]
+    assert pop.n == 8
 
 
 @pytest.mark.parametrize(
@@ -152,7 +158,9 @@ def test_cli_refusals(argv, words, capsys):
     assert main(argv) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert err.startswith("recigrad: error: ") and words in err and err.count("\n") == 1
+    assert err.startswith("recigrad: error: ")
+    assert words in err
+    assert err.count("\n") == 1
 
 
 def test_cli_config_file(tmp_path, capsys):
@@ -169,4 +177,5 @@ def test_cli_config_file(tmp_path, capsys):
 def test_exact_skips_chain_above_twelve(capsys):
     assert main(["exact", "--pop", "disc:stern-judging:13", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert "exact" not in result and len(result["meanfield"]["payoff"]) == 13
+    assert "exact" not in result
+    assert len(result["meanfield"]["payoff"]) == 13

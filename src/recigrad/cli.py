@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import sys
 import time
@@ -17,9 +16,10 @@ from dataclasses import replace
 
 import torch
 
-from recigrad.dynamics import exact, kernel, meanfield
+from recigrad.dynamics import kernel
 from recigrad.dynamics.exact import MAX_N
 from recigrad.dynamics.world import simulate
+from recigrad.evaluation import evaluate
 from recigrad.game import ConfigError, Game, observable
 from recigrad.game.population import parse_pop
 from recigrad.game.regime import (
@@ -34,6 +34,7 @@ from recigrad.game.regime import (
 )
 from recigrad.learning.contract import METHODS
 from recigrad.running.suite import QUICK_REGIMES
+from recigrad.util import threads
 from recigrad.util.progress import progress_bar
 from recigrad.util.text import table
 
@@ -212,11 +213,11 @@ def cmd_simulate(args: argparse.Namespace) -> dict:
 def cmd_exact(args: argparse.Namespace) -> dict:
     regime = resolve(args)
     game, n = regime.game, regime.population.n
-    pc, so = _tables(regime)
+    act, sig = regime.population.batched_tables(1)
     result: dict = {"n": n}
-    mf = meanfield.solve(pc, so, game.b, game.c)
-    if n <= MAX_N:
-        ex = exact.solve(pc, so, game.b, game.c)
+    ex, model = evaluate(act, sig, game)  # the exact chain when N <= 12, mean field above
+    mf = ex if model == "meanfield" else evaluate(act, sig, game, "meanfield")[0]
+    if model == "exact":
         result["exact"] = {"payoff": _floats(ex.payoff[0]), "good": _floats(ex.good[0])}
     result["meanfield"] = {"payoff": _floats(mf.payoff[0]), "good": _floats(mf.good[0])}
     if "exact" in result:
@@ -241,13 +242,13 @@ def cmd_exact(args: argparse.Namespace) -> dict:
 
 
 def cmd_reference(args: argparse.Namespace) -> dict:
-    from recigrad.evaluation.best_response import reference
+    from recigrad.evaluation.best_response import best_response
 
     regime = resolve(args)
     learner = require_learner(regime.population, "reference")
     act, sig = regime.population.batched_tables(1)
     start = time.perf_counter()
-    ref = reference(act, sig, learner, regime.game, model=args.model, order=args.order)
+    ref = best_response(act, sig, learner, regime.game, model=args.model, order=args.order)
     result = {**ref.row(0), "learner": learner, "seconds": time.perf_counter() - start}
     if not args.json:
         print(f"reference of agent {learner} ({ref.model} model, order {args.order}): {result['payoff']:.6f} per round")
@@ -329,10 +330,9 @@ def cmd_bench(args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # the work is many small tensor operations: on a busy 2-core machine extra threads only contend
-    torch.set_num_threads(int(os.environ.get("RECIGRAD_THREADS", "1")))
     parser = build_parser()
     try:
+        torch.set_num_threads(threads.from_environment())  # RECIGRAD_THREADS, validated; default 1
         args = parser.parse_args(argv)
         result = args.run(args)
     except ConfigError as err:

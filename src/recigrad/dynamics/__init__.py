@@ -1,4 +1,20 @@
-"""What happens in the game: the world (``world``, its compiled loop ``kernel``,
-its random ``streams``), the same game as a literal plain-Python loop (``plain``),
-and the long-run answers of theory: the exact Markov chain (``exact``) and the
-mean-field reputation chain (``meanfield``), both returning a ``Solution``."""
+"""What happens in the game, and what it comes to in the long run.
+
+Sampled play (docs/model.md §1):
+
+- `recigrad.dynamics.world`: the batched stochastic game on observable tables,
+  its public records (`recigrad.dynamics.world.Records`) and per-agent tallies;
+- `recigrad.dynamics.kernel`: the world's compiled inner loop;
+- `recigrad.dynamics.streams`: one random stream per population, so that a seed
+  gives the same run alone or in a batch;
+- `recigrad.dynamics.plain`: the same game as a literal plain-Python loop, an
+  independent check of the world.
+
+Theory, both returning a `recigrad.dynamics.solution.Solution` of per-agent
+payoffs, reputations and cooperation:
+
+- `recigrad.dynamics.exact`: the exact Markov chain on the `2^N` reputation
+  states (N <= 12), differentiable (docs/model.md §4);
+- `recigrad.dynamics.meanfield`: the mean-field reputation chain, `O(N)` per
+  population, with an implicit gradient (docs/model.md §3).
+"""

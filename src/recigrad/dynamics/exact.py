@@ -15,12 +15,11 @@ which torch differentiates.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import torch
 
 from recigrad.dynamics.solution import Solution
 from recigrad.game import DTYPE, ConfigError, good_signal_probability
+from recigrad.util.threads import one_thread
 
 MAX_N = 12
 
@@ -64,19 +63,6 @@ def generator_matrix(pc: torch.Tensor, so: torch.Tensor) -> torch.Tensor:
     return transition - torch.eye(size, dtype=values.dtype)
 
 
-@contextmanager
-def one_thread():
-    """Batched LU solves on several threads fail in torch's CPU build here
-    (oneMKL rejects the pivots, 'Pivots given to lu_solve must all be >= 1'),
-    and are slower anyway: one thread per solve, batched."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 class _Solve(torch.autograd.Function):
     """``x = A^{-1} b`` whose forward and backward both solve on one thread."""
 
@@ -101,13 +87,28 @@ class _Solve(torch.autograd.Function):
         return -adjoint @ x.transpose(-1, -2), adjoint
 
 
-def stationary(pc: torch.Tensor, so: torch.Tensor) -> torch.Tensor:
-    """Stationary distribution ``pi (B, 2^N)`` over reputation states."""
-    q = generator_matrix(pc, so)
-    size = q.shape[-1]
-    a = q.transpose(1, 2).clone()
+def stationary_law(generator: torch.Tensor) -> torch.Tensor:
+    """Stationary law of continuous- or discrete-time generators, one dense solve.
+
+    The one stationary solve of the project: the full chain (``stationary``) and
+    the lumped chain (``recigrad.evaluation.lumped``) both use it.  One balance
+    equation of ``pi Q = 0`` is replaced by ``sum(pi) = 1``; the solve runs on one
+    thread, forward and backward, and torch differentiates through it.
+
+    Args:
+        generator: ``Q (B, S, S)``, rows the current state (``P - I`` for a
+            transition matrix ``P``, or any rate matrix with rows summing to 0).
+
+    Returns:
+        ``pi (B, S)``, each row summing to 1.
+
+    Raises:
+        ConfigError: the chain has no unique stationary law (e.g. ``e = mu = 0``).
+    """
+    size = generator.shape[-1]
+    a = generator.transpose(1, 2).clone()
     a[:, -1, :] = 1.0  # replace one balance equation by sum(pi) = 1
-    rhs = torch.zeros(q.shape[0], size, 1, dtype=q.dtype)
+    rhs = torch.zeros(generator.shape[0], size, 1, dtype=generator.dtype)
     rhs[:, -1] = 1.0
     pi = _Solve.apply(a, rhs).squeeze(-1)
     if not torch.isfinite(pi).all():
@@ -115,9 +116,41 @@ def stationary(pc: torch.Tensor, so: torch.Tensor) -> torch.Tensor:
     return pi
 
 
+def stationary(pc: torch.Tensor, so: torch.Tensor) -> torch.Tensor:
+    """Stationary distribution over the ``2^N`` reputation states (docs/model.md §4).
+
+    Args:
+        pc: observable action tables ``(B, N, 2, 2)`` (``recigrad.game.observable``).
+        so: observable signal tables ``(B, N, 2, 2, 2)``.
+
+    Returns:
+        ``pi (B, 2^N)``; state ``s`` has agent ``j`` good iff bit ``j`` of ``s`` is set
+        (``state_bits``).  Differentiable in ``pc`` and ``so``.
+    """
+    return stationary_law(generator_matrix(pc, so))
+
+
 def solve(pc: torch.Tensor, so: torch.Tensor, b: float, c: float) -> Solution:
     """Exact long-run payoffs per round and good probabilities, differentiable in
-    the observable tables ``pc (B, N, 2, 2)`` and ``so (B, N, 2, 2, 2)``."""
+    the observable tables ``pc (B, N, 2, 2)`` and ``so (B, N, 2, 2, 2)``.
+
+    The ground truth for ``N <= 12`` (``2^N`` states, dense).  For judging tables,
+    ``recigrad.evaluation.evaluate`` picks this or the mean-field model by ``N``; for
+    many candidate tables of one learner, ``recigrad.evaluation.candidates.payoff_of``.
+
+    Args:
+        pc: observable action tables ``(B, N, 2, 2)``.
+        so: observable signal tables ``(B, N, 2, 2, 2)``.
+        b: benefit of a realised C to the recipient.
+        c: cost of a realised C to the donor.
+
+    Returns:
+        A ``Solution`` of ``(B, N)`` tensors: payoff per round, good probability,
+        cooperation given and received.
+
+    Raises:
+        ConfigError: ``N > 12``, or no unique stationary law.
+    """
     n = pc.shape[1]
     pi = stationary(pc, so)
     bits = state_bits(n)

@@ -15,16 +15,29 @@ Per interaction ``t`` of population ``b``, with ``u = uniforms[b, t]``:
   times ``1 - e``);
 - an observed "good" iff ``u[2] < so[observer, a, x_d, x_r]`` (emitted signal,
   flipped with probability ``mu``), which becomes ``x_d``.
+
+The flat tables are indexed with the context numbers of
+``recigrad.game.contexts`` (compiled into the loop), and the record rows follow
+``recigrad.dynamics.records.FIELDS``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from recigrad.game import contexts
+
 try:
     import numba
 except ImportError:  # pragma: no cover - numba is a dependency
     numba = None
+
+ACTION_CONTEXTS, SIGNAL_CONTEXTS = contexts.ACTION_CONTEXTS, contexts.SIGNAL_CONTEXTS
+if numba is not None:
+    _action_context = numba.njit(inline="always")(contexts.action_context)
+    _signal_context = numba.njit(inline="always")(contexts.signal_context)
+else:  # pragma: no cover
+    _action_context, _signal_context = contexts.action_context, contexts.signal_context
 
 PARALLEL_BATCH = 64  # below this many populations, threads cost more than they save
 
@@ -33,7 +46,8 @@ def _play(pc_flat, so_flat, x, uniforms, given, received, good, last, record, re
     """Play one chunk in place.  ``pc_flat (B, 4N)``, ``so_flat (B, 8N)``,
     ``x (B, N)`` int64 reputations, ``uniforms (B, T, 3)``; ``given``,
     ``received``, ``good`` ``(B, N)`` float64 tallies; ``last (B, N)`` int64
-    scratch; ``rec (7, B, T)`` int32 records when ``record``."""
+    scratch; ``rec (7, B, T)`` int32 records when ``record``, rows in the order
+    of ``recigrad.dynamics.records.FIELDS``."""
     batch, steps = uniforms.shape[0], uniforms.shape[1]
     n = x.shape[1]
     per_donor = (n - 1) * (n - 1)
@@ -53,9 +67,8 @@ def _play(pc_flat, so_flat, x, uniforms, given, received, good, last, record, re
                 o += 1
             xd = x[b, d]
             xr = x[b, r]
-            context = 2 * xd + xr
-            action = 1 if uniforms[b, t, 1] < pc_flat[b, 4 * d + context] else 0
-            signal = 1 if uniforms[b, t, 2] < so_flat[b, 8 * o + 4 * action + context] else 0
+            action = 1 if uniforms[b, t, 1] < pc_flat[b, ACTION_CONTEXTS * d + _action_context(xd, xr)] else 0
+            signal = 1 if uniforms[b, t, 2] < so_flat[b, SIGNAL_CONTEXTS * o + _signal_context(action, xd, xr)] else 0
             if action == 1:
                 given[b, d] += 1.0
                 received[b, r] += 1.0

@@ -62,7 +62,15 @@ def _solve_rank_one(u: torch.Tensor, y: torch.Tensor, transpose: bool) -> torch.
 
 def stationary_good(pc: torch.Tensor, so: torch.Tensor) -> torch.Tensor:
     """Stationary good probabilities ``g (B, N)`` of the mean-field chain,
-    started (for Newton's method) from everyone good, as the world is."""
+    started (for Newton's method) from everyone good, as the world is.
+
+    Args:
+        pc: observable action tables ``(B, N, 2, 2)`` (``recigrad.game.observable``).
+        so: observable signal tables ``(B, N, 2, 2, 2)``.
+
+    Returns:
+        ``g (B, N)``, differentiable in ``pc`` and ``so`` (implicit gradient).
+    """
     n = pc.shape[1]
     s = good_signal_probability(pc, so)
     with torch.no_grad():
@@ -88,7 +96,22 @@ def stationary_good(pc: torch.Tensor, so: torch.Tensor) -> torch.Tensor:
 
 def solve(pc: torch.Tensor, so: torch.Tensor, b: float, c: float) -> Solution:
     """Mean-field payoffs per round and good probabilities, ``O(N)`` per population,
-    differentiable in the observable tables ``pc`` and ``so``."""
+    differentiable in the observable tables ``pc`` and ``so``.
+
+    Exact for second-order tables, an approximation for third-order ones
+    (docs/model.md §3); any ``N``.  The learner's model.  For judging tables,
+    ``recigrad.evaluation.evaluate`` picks this or the exact chain by ``N``.
+
+    Args:
+        pc: observable action tables ``(B, N, 2, 2)``.
+        so: observable signal tables ``(B, N, 2, 2, 2)``.
+        b: benefit of a realised C to the recipient.
+        c: cost of a realised C to the donor.
+
+    Returns:
+        A ``Solution`` of ``(B, N)`` tensors: payoff per round, good probability,
+        cooperation given and received.
+    """
     n = pc.shape[1]
     g = stationary_good(pc, so)
     gd = g.unsqueeze(-1)

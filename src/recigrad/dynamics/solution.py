@@ -1,4 +1,4 @@
-"""What the exact chain and the reputation-chain model answer for a population."""
+"""What the exact chain and the mean-field chain answer for a population (docs/model.md §3, §4)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,17 @@ import torch
 class Solution:
     """Long-run quantities per population and agent, each ``(B, N)``.
 
-    ``payoff``: expected payoff per round (``N`` interactions);
-    ``good``: stationary probability of a good reputation;
-    ``given``: probability of a realised C when the agent is donor
-    (recipient uniform over the others); ``received``: probability of a
-    realised C towards the agent when it is recipient (donor uniform over the others).
+    Returned by `recigrad.dynamics.exact.solve` and `recigrad.dynamics.meanfield.solve`
+    for ``B`` populations of ``N`` agents; differentiable in the tables they were given.
+
+    Attributes:
+        payoff: expected payoff per round (``N`` interactions), ``b`` per C received
+            minus ``c`` per C given.
+        good: stationary probability of a good reputation.
+        given: probability of a realised C when the agent is donor (recipient
+            uniform over the others).
+        received: probability of a realised C towards the agent when it is
+            recipient (donor uniform over the others).
     """
 
     payoff: torch.Tensor

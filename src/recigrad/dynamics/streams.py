@@ -29,9 +29,7 @@ class Streams:
     """One numpy ``Generator`` per population of a batch."""
 
     def __init__(self, seeds: Sequence[int], purpose: str = "world") -> None:
-        self.seeds = [int(s) for s in seeds]
-        self.purpose = purpose
-        self.generators = [np.random.Generator(np.random.PCG64(derive_seed(s, purpose))) for s in self.seeds]
+        self.generators = [np.random.Generator(np.random.PCG64(derive_seed(s, purpose))) for s in seeds]
 
     def __len__(self) -> int:
         return len(self.generators)

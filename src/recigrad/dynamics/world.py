@@ -29,34 +29,11 @@ import numpy as np
 import torch
 
 from recigrad.dynamics import kernel
+from recigrad.dynamics.records import FIELDS, Records
 from recigrad.dynamics.streams import Streams
 from recigrad.game import DTYPE
 
 CHUNK = 512
-
-
-@dataclass
-class Records:
-    """Public records of interactions, each field ``(B, T)``: donor, recipient,
-    observer (agent indices), the donor's and recipient's reputations before the
-    interaction, the realised action (1 = C) and the observed signal (1 = good)."""
-
-    donor: torch.Tensor
-    recipient: torch.Tensor
-    observer: torch.Tensor
-    donor_rep: torch.Tensor
-    recipient_rep: torch.Tensor
-    action: torch.Tensor
-    signal: torch.Tensor
-
-    FIELDS = ("donor", "recipient", "observer", "donor_rep", "recipient_rep", "action", "signal")
-
-    @staticmethod
-    def cat(parts: list[Records]) -> Records:
-        return Records(*(torch.cat([getattr(p, f) for p in parts], dim=1) for f in Records.FIELDS))
-
-    def __len__(self) -> int:
-        return self.donor.shape[1]
 
 
 @dataclass
@@ -93,9 +70,19 @@ def play(
 ) -> tuple[torch.Tensor, Tally, Records | None]:
     """Play ``interactions`` interactions in every population.
 
-    ``pc (B, N, 2, 2)`` and ``so (B, N, 2, 2, 2)`` are observable tables,
-    ``reputation (B, N)`` the public reputations (0/1).  Returns the new
-    reputations, the tally and, if ``record``, the public records.
+    Args:
+        pc: ``(B, N, 2, 2)`` observable action tables (probability of a realised C).
+        so: ``(B, N, 2, 2, 2)`` observable signal tables (probability of an observed "good").
+        reputation: ``(B, N)`` the public reputations (0/1); not modified.
+        streams: one random stream per population (``len(streams) == B``), advanced.
+        interactions: how many interactions each population plays.
+        record: return the public records too.
+        progress: called with the number of interactions after each chunk.
+
+    Returns:
+        ``(reputation, tally, records)``: the new reputations ``(B, N)`` int64, the
+        ``Tally`` (fields ``(B, N)``) and, if ``record``, the ``Records`` (fields
+        ``(B, interactions)``; agent indices int32, the rest uint8), else None.
     """
     batch, n = reputation.shape
     if len(streams) != batch:
@@ -119,7 +106,7 @@ def play(
     records = None
     if record and parts:
         rec = torch.from_numpy(np.concatenate(parts, axis=2))
-        records = Records(*(rec[i] if i < 3 else rec[i].to(torch.uint8) for i in range(7)))
+        records = Records(**{f: rec[i] if i < 3 else rec[i].to(torch.uint8) for i, f in enumerate(FIELDS)})
     return torch.from_numpy(x), tally, records
 
 
@@ -132,7 +119,20 @@ def simulate(
     progress: Callable[[int], None] | None = None,
 ) -> tuple[Tally, torch.Tensor]:
     """From everyone good, play ``burn_in`` interactions unrecorded, then
-    ``interactions`` counted ones.  Returns the tally and final reputations."""
+    ``interactions`` counted ones.
+
+    Args:
+        pc: ``(B, N, 2, 2)`` observable action tables.
+        so: ``(B, N, 2, 2, 2)`` observable signal tables.
+        seeds: one seed per population (``B`` of them); each has its own stream.
+        interactions: interactions counted in the tally.
+        burn_in: interactions played first and not counted.
+        progress: called with the number of interactions after each chunk.
+
+    Returns:
+        ``(tally, reputation)``: the ``Tally`` of the counted interactions (fields
+        ``(B, N)``) and the final reputations ``(B, N)`` int64.
+    """
     batch, n = pc.shape[:2]
     streams = Streams(seeds, "world")
     x = initial_reputation(batch, n)

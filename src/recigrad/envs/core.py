@@ -26,42 +26,70 @@ Observations of an agent are five integers ``(role, x_own, x_d, x_r, a)``:
 or 2 (observer: choose the signal, 0 bad / 1 good); ``x_own`` the agent's own
 reputation; ``x_d`` and ``x_r`` the donor's and the recipient's reputations
 (0 when not deciding); ``a`` the realised action seen by an observer, 2 when
-there is none (donor, or not deciding).
+there is none (donor, or not deciding); ``observation_box()`` is their space.
+
+A decision is ``0`` or ``1``, a Python int or a numpy integer (scalar or 0-d
+array); ``decision`` refuses anything else (floats, strings, bools, other
+integers) with a ``ConfigError`` (a ``ValueError``).  Using an environment
+before ``reset`` raises a ``RuntimeError``.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from recigrad.dynamics.records import Record
 from recigrad.game import ConfigError, Game
 from recigrad.game.regime import Regime, load_config, load_regime
 
 ROLE_NONE, ROLE_DONOR, ROLE_OBSERVER = 0, 1, 2
 NO_ACTION = 2
 OBS_HIGH = (2, 1, 1, 1, 2)  # role, x_own, x_d, x_r, a (all from 0)
-OBS_FIELDS = ("role", "x_own", "x_d", "x_r", "a")
+RENDER_MODES = ("human", "ansi")
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    """The public record of one interaction: reputations before it, realised
-    action (1 = C) and observed signal (1 = good)."""
+def observation_box():
+    """The observation space of every environment: ``(role, x_own, x_d, x_r, a)``,
+    integers from 0 to ``OBS_HIGH`` (a ``gymnasium.spaces.Box``; PettingZoo's
+    checker prefers Box to MultiDiscrete)."""
+    from gymnasium import spaces
 
-    d: int
-    r: int
-    x_d: int
-    x_r: int
-    a: int
-    o: int
-    signal: int
+    return spaces.Box(low=0, high=np.array(OBS_HIGH), shape=(len(OBS_HIGH),), dtype=np.int64)
 
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
+
+def check_options(max_interactions, render_mode) -> int:
+    """Validate the options every environment takes; returns ``max_interactions`` as an int.
+
+    Args:
+        max_interactions: interactions per episode, a positive integer.
+        render_mode: None or one of ``RENDER_MODES``.
+
+    Returns:
+        ``int(max_interactions)``.
+    """
+    if isinstance(max_interactions, bool) or not isinstance(max_interactions, (int, np.integer)) or max_interactions < 1:
+        raise ConfigError(f"max_interactions must be a positive integer, got {max_interactions!r}")
+    if render_mode is not None and render_mode not in RENDER_MODES:
+        raise ConfigError(f"render_mode {render_mode!r} is not allowed; allowed: None, {', '.join(RENDER_MODES)}")
+    return int(max_interactions)
+
+
+def decision(choice) -> int:
+    """A decision as an int: ``choice`` must be 0 or 1, a Python int or a numpy
+    integer (scalar or 0-d array); anything else raises a one-line ``ConfigError``."""
+    value = choice
+    if isinstance(value, np.ndarray) and value.shape == () and np.issubdtype(value.dtype, np.integer):
+        value = value.item()
+    elif isinstance(value, np.integer):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value not in (0, 1):
+        raise ConfigError(f"a decision is 0 or 1 (an int or a numpy integer), got {choice!r}")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +181,11 @@ class Core:
             external = regime.population.learners
         return cls(regime.game, act.tolist(), sig.tolist(), external)
 
+    @property
+    def started(self) -> bool:
+        """Whether ``reset`` has been called."""
+        return self._rng is not None
+
     def reset(self, rng) -> None:
         """Everyone good, no interaction played; ``rng`` has ``random()`` and
         ``randrange(k)`` (``random.Random`` or ``Uniforms``)."""
@@ -168,7 +201,8 @@ class Core:
         lines = [f"interactions {self.interactions}{of}  reputations {''.join(map(str, self.x))}"]
         if self.last is not None:
             r = self.last
-            lines.append(f"last record: d={r.d} r={r.r} x_d={r.x_d} x_r={r.x_r} a={'DC'[r.a]} o={r.o} signal={'BG'[r.signal]}")
+            lines.append(f"last record: d={r.donor} r={r.recipient} x_d={r.donor_rep} x_r={r.recipient_rep} "
+                         f"a={'DC'[r.action]} o={r.observer} signal={'BG'[r.signal]}")
         if self.pending is not None:
             p = self.pending
             what = "donor, to act" if p.role == ROLE_DONOR else f"observer, to signal on a={'DC'[p.a]}"
@@ -189,7 +223,7 @@ class Core:
         Returns the records of the interactions completed and each agent's
         payoff accrued meanwhile.
         """
-        if self._rng is None:
+        if not self.started:
             raise RuntimeError("call reset() before advance()")
         records: list[Record] = []
         payoff = [0.0] * self.n
@@ -197,9 +231,7 @@ class Core:
         if pending is not None:
             if choice is None:
                 raise ValueError(f"agent {pending.agent} owes a decision: pass choice 0 or 1")
-            choice = int(choice)
-            if choice not in (0, 1):
-                raise ValueError(f"a decision is 0 or 1, got {choice}")
+            choice = decision(choice)
             self.pending = None
             if pending.role == ROLE_DONOR:
                 self._act(choice, payoff, records)
@@ -251,7 +283,7 @@ class Core:
             signal = 1 - signal
         self.x[d] = signal
         self.interactions += 1
-        self.last = Record(d, r, x_d, x_r, a, o, signal)
+        self.last = Record(donor=d, recipient=r, observer=o, donor_rep=x_d, recipient_rep=x_r, action=a, signal=signal)
         records.append(self.last)
 
 

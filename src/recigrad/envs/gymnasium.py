@@ -31,6 +31,9 @@ Episodes end by truncation once ``max_interactions`` interactions are complete
 (never by termination).  If the learner decides nothing before that (only with
 a tiny ``max_interactions``), ``reset`` returns a role-0 observation and the
 first ``step`` ignores its action and truncates.
+
+Misuse: an action other than 0 or 1 (a Python int or a numpy integer) raises
+``ConfigError`` (a ``ValueError``); ``step`` before ``reset`` raises ``RuntimeError``.
 """
 
 from __future__ import annotations
@@ -38,10 +41,9 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium
-import numpy as np
 from gymnasium import spaces
 
-from recigrad.envs.core import OBS_HIGH, Core, Uniforms, render, resolve_regime
+from recigrad.envs.core import RENDER_MODES, Core, Uniforms, check_options, decision, observation_box, render, resolve_regime
 from recigrad.game import ConfigError
 from recigrad.game.regime import Regime
 
@@ -51,9 +53,16 @@ ENV_ID = "recigrad/Reciprocity-v0"
 class ReciprocityEnv(gymnasium.Env):
     """One learner among fixed agents; one step per learner decision."""
 
-    metadata = {"render_modes": ["human", "ansi"], "render_fps": 4}
+    metadata = {"render_modes": list(RENDER_MODES), "render_fps": 4}
 
     def __init__(self, regime: str | Regime = "discriminative-sj", max_interactions: int = 800, render_mode: str | None = None):
+        """The environment of the regime's one learner.
+
+        Args:
+            regime: a shipped regime name, a TOML file or a ``Regime``, with exactly one learner.
+            max_interactions: interactions per episode (a positive integer).
+            render_mode: None, ``"human"`` (print) or ``"ansi"`` (return the text).
+        """
         self.regime = resolve_regime(regime)
         learners = self.regime.population.learners
         if len(learners) != 1:
@@ -61,15 +70,11 @@ class ReciprocityEnv(gymnasium.Env):
                 f"regime {self.regime.name!r} has {len(learners)} learners; the Gymnasium environment needs exactly one "
                 "(use recigrad.envs.pettingzoo for several)"
             )
-        if isinstance(max_interactions, bool) or not isinstance(max_interactions, (int, np.integer)) or max_interactions < 1:
-            raise ConfigError(f"max_interactions must be a positive integer, got {max_interactions!r}")
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ConfigError(f"render_mode {render_mode!r} is not allowed; allowed: None, human, ansi")
+        self.max_interactions = check_options(max_interactions, render_mode)
         self.learner = learners[0]
-        self.max_interactions = int(max_interactions)
         self.render_mode = render_mode
         self.core = Core.from_regime(self.regime)
-        self.observation_space = spaces.Box(low=0, high=np.array(OBS_HIGH), shape=(len(OBS_HIGH),), dtype=np.int64)
+        self.observation_space = observation_box()
         self.action_space = spaces.Discrete(2)
 
     def _info(self, records) -> dict:
@@ -84,7 +89,10 @@ class ReciprocityEnv(gymnasium.Env):
         return self.core.observation(self.learner), self._info(records)
 
     def step(self, action):
+        if not self.core.started:
+            raise RuntimeError("call reset() before step()")
         if self.core.pending is None:  # over already (nothing to decide within max_interactions)
+            decision(action)
             records, payoff = [], [0.0] * self.core.n
         else:
             records, payoff = self.core.advance(action, self.max_interactions)
@@ -95,9 +103,6 @@ class ReciprocityEnv(gymnasium.Env):
 
     def render(self) -> str | None:
         return render(self.core, self.render_mode, self.max_interactions)
-
-    def close(self) -> None:
-        pass
 
 
 if ENV_ID not in gymnasium.registry:

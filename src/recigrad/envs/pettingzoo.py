@@ -39,6 +39,10 @@ decision (AEC) or during the step (parallel), oldest first;
 Episodes are truncated (never terminated) once ``max_interactions``
 interactions are complete.  If no learner decides before that (only possible
 with a tiny ``max_interactions``), the episode is truncated at ``reset``.
+Misuse: an action other than 0 or 1 (a Python int or a numpy integer) raises
+``ConfigError`` (a ``ValueError``) in the raw AEC and the parallel forms (the
+wrapped AEC form's ``AssertOutOfBoundsWrapper`` refuses it first);
+``step`` before ``reset`` raises ``RuntimeError``.
 Seeding: ``reset(seed=...)``; ``reset()`` without a seed continues the current
 generator.
 """
@@ -53,17 +57,11 @@ from gymnasium.utils import seeding
 from pettingzoo import AECEnv, ParallelEnv
 from pettingzoo.utils import wrappers
 
-from recigrad.envs.core import OBS_HIGH, Core, Uniforms, render, resolve_regime
+from recigrad.envs.core import RENDER_MODES, Core, Uniforms, check_options, decision, observation_box, render, resolve_regime
 from recigrad.game import ConfigError
 from recigrad.game.regime import Regime
 
 NAME = "recigrad_reciprocity_v0"
-RENDER_MODES = ("human", "ansi")
-
-
-def observation_box() -> spaces.Box:
-    """The observation space: ``(role, x_own, x_d, x_r, a)``, integers from 0 to ``OBS_HIGH``."""
-    return spaces.Box(low=0, high=np.array(OBS_HIGH), shape=(len(OBS_HIGH),), dtype=np.int64)
 
 
 class _Game:
@@ -76,11 +74,7 @@ class _Game:
         learners = self.regime.population.learners
         if not learners:
             raise ConfigError(f"regime {self.regime.name!r} has no learner; the PettingZoo environment needs at least one")
-        if isinstance(max_interactions, bool) or not isinstance(max_interactions, (int, np.integer)) or max_interactions < 1:
-            raise ConfigError(f"max_interactions must be a positive integer, got {max_interactions!r}")
-        if render_mode is not None and render_mode not in RENDER_MODES:
-            raise ConfigError(f"render_mode {render_mode!r} is not allowed; allowed: None, {', '.join(RENDER_MODES)}")
-        self.max_interactions = int(max_interactions)
+        self.max_interactions = check_options(max_interactions, render_mode)
         self.render_mode = render_mode
         self.core = Core.from_regime(self.regime)
         self.possible_agents = [f"agent_{j}" for j in learners]
@@ -123,14 +117,22 @@ class _Game:
     def render(self) -> str | None:
         return render(self.core, self.render_mode, self.max_interactions)
 
-    def close(self) -> None:
-        pass
+    def _check_started(self) -> None:
+        if not self.core.started:
+            raise RuntimeError("call reset() before step()")
 
 
 class ReciprocityAEC(_Game, AECEnv):
     """AEC form: one turn per learner decision (see the module docstring)."""
 
     def __init__(self, regime: str | Regime = "discriminative-sj", max_interactions: int = 800, render_mode: str | None = None):
+        """The bare AEC environment (``env`` wraps it).
+
+        Args:
+            regime: a shipped regime name, a TOML file or a ``Regime``, with at least one learner.
+            max_interactions: interactions per episode (a positive integer).
+            render_mode: None, ``"human"`` (print) or ``"ansi"`` (return the text).
+        """
         AECEnv.__init__(self)
         self._setup(regime, max_interactions, render_mode)
         self._skip_agent_selection = None
@@ -151,6 +153,7 @@ class ReciprocityAEC(_Game, AECEnv):
         return {"records": self._records[agent], "interactions": self.core.interactions}
 
     def step(self, action) -> None:
+        self._check_started()
         agent = self.agent_selection
         if self.terminations[agent] or self.truncations[agent]:
             self._was_dead_step(action)
@@ -175,6 +178,13 @@ class ReciprocityParallel(_Game, ParallelEnv):
     action is used (see the module docstring)."""
 
     def __init__(self, regime: str | Regime = "discriminative-sj", max_interactions: int = 800, render_mode: str | None = None):
+        """The parallel environment.
+
+        Args:
+            regime: a shipped regime name, a TOML file or a ``Regime``, with at least one learner.
+            max_interactions: interactions per episode (a positive integer).
+            render_mode: None, ``"human"`` (print) or ``"ansi"`` (return the text).
+        """
         self._setup(regime, max_interactions, render_mode)
 
     def _infos(self, new: list[dict]) -> dict[str, dict]:
@@ -186,6 +196,10 @@ class ReciprocityParallel(_Game, ParallelEnv):
         return observations, self._infos(new)
 
     def step(self, actions: dict[str, Any]):
+        self._check_started()
+        for action in actions.values():  # every action given must be valid, even those not used
+            if action is not None:
+                decision(action)
         deciding = self.deciding
         if deciding is None:  # over at reset: nobody decided within max_interactions
             records, payoff = [], [0.0] * self.core.n
@@ -211,7 +225,16 @@ raw_env = ReciprocityAEC
 
 
 def env(regime: str | Regime = "discriminative-sj", max_interactions: int = 800, render_mode: str | None = None) -> AECEnv:
-    """The AEC environment, in PettingZoo's usual wrappers."""
+    """The AEC environment, in PettingZoo's usual wrappers.
+
+    Args:
+        regime: a shipped regime name, a TOML file or a ``Regime``, with at least one learner.
+        max_interactions: interactions per episode (a positive integer).
+        render_mode: None, ``"human"`` (print) or ``"ansi"`` (return the text).
+
+    Returns:
+        ``ReciprocityAEC`` inside ``AssertOutOfBoundsWrapper`` and ``OrderEnforcingWrapper``.
+    """
     aec = ReciprocityAEC(regime, max_interactions, render_mode)
     return wrappers.OrderEnforcingWrapper(wrappers.AssertOutOfBoundsWrapper(aec))
 
@@ -219,5 +242,14 @@ def env(regime: str | Regime = "discriminative-sj", max_interactions: int = 800,
 def parallel_env(
     regime: str | Regime = "discriminative-sj", max_interactions: int = 800, render_mode: str | None = None
 ) -> ParallelEnv:
-    """The parallel environment."""
+    """The parallel environment.
+
+    Args:
+        regime: a shipped regime name, a TOML file or a ``Regime``, with at least one learner.
+        max_interactions: interactions per episode (a positive integer).
+        render_mode: None, ``"human"`` (print) or ``"ansi"`` (return the text).
+
+    Returns:
+        A ``ReciprocityParallel``.
+    """
     return ReciprocityParallel(regime, max_interactions, render_mode)

@@ -21,25 +21,29 @@ from __future__ import annotations
 
 import torch
 
-from recigrad.dynamics import exact, meanfield
-from recigrad.dynamics.solution import Solution
+from recigrad.evaluation.models import evaluate
 from recigrad.game import Game, observable
 
 OCCURS = 1e-3
 COLLAPSED = 0.1
 
 
-def evaluate(act: torch.Tensor, sig: torch.Tensor, game: Game) -> Solution:
-    """Long-run payoffs with everyone's true tables: exact chain for ``N <= 12``, mean field above."""
-    pc, so = observable(act, sig, game)
-    solver = exact.solve if act.shape[1] <= exact.MAX_N else meanfield.solve
-    return solver(pc, so, game.b, game.c)
-
-
 def context_weights(act: torch.Tensor, sig: torch.Tensor, good: torch.Tensor, agent: int, game: Game):
     """Occurrence probabilities of agent ``agent``'s action contexts ``(B, 2, 2)`` and
     signal contexts ``(B, 2, 2, 2)``, from good probabilities ``good (B, N)``
-    (reputations treated as independent)."""
+    (reputations treated as independent).
+
+    Args:
+        act: intended action tables ``(B, N, 2, 2)``.
+        sig: intended signal tables ``(B, N, 2, 2, 2)``.
+        good: good probabilities ``(B, N)`` (e.g. ``evaluate(...)[0].good``).
+        agent: the agent whose contexts are weighed.
+        game: the game.
+
+    Returns:
+        ``(act_w (B, 2, 2), sig_w (B, 2, 2, 2))``: probability per interaction of
+        each action context (agent is donor) and signal context (agent observes).
+    """
     n = act.shape[1]
     pc, _ = observable(act, sig, game)
     g = good.detach()
@@ -59,7 +63,17 @@ def context_weights(act: torch.Tensor, sig: torch.Tensor, good: torch.Tensor, ag
 
 def adherence(own, reference, strict, weights) -> torch.Tensor:
     """``(B,)``: occurrence-weighted probability of the reference output over strict contexts
-    (NaN where there are none).  Tables ``(B, ...)`` of one head or both heads flattened."""
+    (NaN where there are none).  Tables ``(B, ...)`` of one head or both heads flattened.
+
+    Args:
+        own: the learner's probabilities ``(B, ...)``.
+        reference: the reference's probabilities, same shape.
+        strict: 1 where the reference's entry is strict, same shape.
+        weights: occurrence probabilities of the contexts, same shape.
+
+    Returns:
+        ``(B,)`` adherence in ``[0, 1]``, NaN where no strict context occurs.
+    """
     agree = reference * own + (1 - reference) * (1 - own)
     w = weights * strict
     total = w.flatten(1).sum(1)
@@ -68,7 +82,15 @@ def adherence(own, reference, strict, weights) -> torch.Tensor:
 
 def sensitivity(head: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """``(B,)``: largest difference of the head's probabilities over contexts that occur
-    (weight at least ``OCCURS`` of the head's total; 0 where none does)."""
+    (weight at least ``OCCURS`` of the head's total; 0 where none does).
+
+    Args:
+        head: one head's probabilities ``(B, ...)`` (``(B, 2, 2)`` or ``(B, 2, 2, 2)``).
+        weights: occurrence probabilities of its contexts, same shape.
+
+    Returns:
+        ``(B,)`` sensitivity in ``[0, 1]``.
+    """
     flat, w = head.flatten(1), weights.flatten(1)
     occurs = (w >= OCCURS * w.sum(1, keepdim=True)) & (w > 0)
     high = torch.where(occurs, flat, -torch.inf).max(1).values
@@ -77,14 +99,37 @@ def sensitivity(head: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
 
 
 def percent_of_reference(payoff: torch.Tensor, reference: torch.Tensor, game: Game) -> torch.Tensor:
-    """``100 payoff / reference``, with the reference's scale floored at the cost ``c``."""
+    """``100 payoff / reference``, with the reference's scale floored at the cost ``c``.
+
+    Args:
+        payoff: the learner's payoff per round ``(B,)``.
+        reference: the reference payoff ``(B,)`` (or broadcastable).
+        game: the game (its cost ``c`` floors the scale).
+
+    Returns:
+        ``(B,)`` percent of reference (100 at the reference).
+    """
     scale = reference.abs().clamp_min(game.c)
     return 100.0 * (1.0 - (reference - payoff) / scale)
 
 
 def learner_report(act, sig, agent: int, game: Game, ref=None) -> dict[str, torch.Tensor]:
-    """Per-population metrics of one learner, everyone's true tables given."""
-    solution = evaluate(act, sig, game)
+    """Per-population metrics of one learner, everyone's true tables given.
+
+    Args:
+        act: intended action tables ``(B, N, 2, 2)``.
+        sig: intended signal tables ``(B, N, 2, 2, 2)``.
+        agent: the learner.
+        game: the game (payoffs from ``evaluate``: exact chain when ``N <= 12``).
+        ref: the learner's ``Reference`` (batch 1 or ``B``), or ``None``.
+
+    Returns:
+        ``(B,)`` tensors by name: ``payoff``, ``action_sensitivity``,
+        ``signal_sensitivity``; with ``ref`` also ``reference``,
+        ``percent_of_reference``, ``adherence``, ``action_collapsed``,
+        ``signal_collapsed`` and ``collapsed`` (booleans).
+    """
+    solution, _ = evaluate(act, sig, game)
     act_w, sig_w = context_weights(act, sig, solution.good, agent, game)
     own_act, own_sig = act[:, agent], sig[:, agent]
     out = {
@@ -112,8 +157,19 @@ def learner_report(act, sig, agent: int, game: Game, ref=None) -> dict[str, torc
 
 
 def society_report(act, sig, learners: list[int], game: Game) -> dict[str, torch.Tensor]:
-    """Mean payoff of the learners, cooperation rate and the solution, all learners' tables true."""
-    solution = evaluate(act, sig, game)
+    """Mean payoff of the learners and cooperation rate, all learners' tables true.
+
+    Args:
+        act: intended action tables ``(B, N, 2, 2)``.
+        sig: intended signal tables ``(B, N, 2, 2, 2)``.
+        learners: the learning agents.
+        game: the game (payoffs from ``evaluate``: exact chain when ``N <= 12``).
+
+    Returns:
+        ``(B,)`` tensors by name: ``mean_payoff`` (of the learners) and
+        ``cooperation`` (realised C per interaction, everyone).
+    """
+    solution, _ = evaluate(act, sig, game)
     return {
         "mean_payoff": solution.payoff[:, learners].mean(1),
         "cooperation": solution.cooperation,

@@ -1,6 +1,20 @@
-"""The game: the donation game's parameters and conventions (``rules``), the
-named norms and action rules (``norms``), populations (``population``) and the
-regime files and their schema (``regime``, ``regimes/*.toml``)."""
+"""The game: what every other layer builds on (docs/model.md §1, §2, §9, §10).
+
+- `recigrad.game.rules`: the donation game's parameters (`Game`: benefit `b`,
+  cost `c`, execution error `e`, assessment error `mu`), the table conventions,
+  the observable tables (errors folded in) and the probability of a good signal;
+- `recigrad.game.norms`: the named norms (image scoring, simple standing, stern
+  judging, shunning, the leading eight L1..L8) and action rules (`allc`, `alld`, `disc`,
+  `norm`: the norm's own rule, `learner`: trained, starting from the norm's rule);
+- `recigrad.game.population`: populations of agents, each an action rule and a norm;
+- `recigrad.game.regime`: the shipped regimes (`regimes/*.toml`), TOML loading
+  and validation;
+- `recigrad.game.contexts`: the decision contexts and their flat index encodings,
+  and the literature's bit strings of norms and action rules.
+
+The names below are re-exported from `recigrad.game.rules` (and
+`recigrad.errors.ConfigError`) for short imports: `from recigrad.game import Game, observable`.
+"""
 
 from recigrad.errors import ConfigError
 from recigrad.game.rules import (
@@ -12,4 +26,8 @@ from recigrad.game.rules import (
     observable_signal,
 )
 
-__all__ = ["DTYPE", "ConfigError", "Game", "good_signal_probability", "observable", "observable_action", "observable_signal"]
+__all__ = [
+    "DTYPE", "ConfigError", "Game", "good_signal_probability", "observable", "observable_action", "observable_signal",
+    # modules, listed so that the API reference shows them
+    "rules", "norms", "population", "regime", "contexts",
+]

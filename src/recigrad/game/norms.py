@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import torch
 
-from recigrad.game.rules import DTYPE, ConfigError
+from recigrad.game.contexts import action_from_bits, signal_from_bits
+from recigrad.game.rules import ConfigError
 
-# Leading eight, columns GGC GGD GBC GBD BGC BGD BBC BBD (donor, recipient, action).
+# Leading eight, bit strings over contexts.LEADING_EIGHT_COLUMNS: GGC GGD GBC GBD BGC BGD BBC BBD (donor, recipient, action).
 _LEADING_EIGHT = {
     "L1": "10111010",
     "L2": "10011010",
@@ -23,13 +24,15 @@ _LEADING_EIGHT = {
     "L7": "10111000",
     "L8": "10011000",
 }
-# Second-order norms, columns C-to-good D-to-good C-to-bad D-to-bad.
+# Second-order norms, over contexts.SECOND_ORDER_COLUMNS: C to good, D to good, C to bad, D to bad.
 _SECOND_ORDER = {
     "image-scoring": "1010",
     "simple-standing": "1011",
     "stern-judging": "1001",
     "shunning": "1000",
 }
+# Action rules, over contexts.ACTION_RULE_COLUMNS: GG GB BG BB (own, recipient).
+_ACTION_RULES = {"allc": "1111", "alld": "0000", "disc": "1010", "disc-or-both-bad": "1011"}
 ALIASES = {"L3": "simple-standing", "L6": "stern-judging"}
 NORMS = tuple(_SECOND_ORDER) + tuple(_LEADING_EIGHT)
 KINDS = ("allc", "alld", "disc", "norm", "learner")
@@ -46,19 +49,7 @@ def canonical_norm(name: str) -> str:
 def signal_table(norm: str) -> torch.Tensor:
     """Deterministic signal table ``sig[a, x_donor, x_rec]`` of a named norm."""
     norm = canonical_norm(norm)
-    sig = torch.zeros(2, 2, 2, dtype=DTYPE)
-    if norm in _SECOND_ORDER:
-        cg, dg, cb, db = (float(ch) for ch in _SECOND_ORDER[norm])
-        sig[1, :, 1], sig[0, :, 1], sig[1, :, 0], sig[0, :, 0] = cg, dg, cb, db
-        return sig
-    bits = _LEADING_EIGHT[norm]
-    column = 0
-    for x_donor in (1, 0):
-        for x_rec in (1, 0):
-            for a in (1, 0):
-                sig[a, x_donor, x_rec] = float(bits[column])
-                column += 1
-    return sig
+    return signal_from_bits(_SECOND_ORDER[norm] if norm in _SECOND_ORDER else _LEADING_EIGHT[norm])
 
 
 def action_table(kind: str, norm: str = "stern-judging") -> torch.Tensor:
@@ -69,16 +60,9 @@ def action_table(kind: str, norm: str = "stern-judging") -> torch.Tensor:
     both are bad."""
     if kind not in KINDS:
         raise ConfigError(f"unknown agent kind {kind!r}; allowed: {', '.join(KINDS)}")
-    act = torch.zeros(2, 2, dtype=DTYPE)
-    if kind == "allc":
-        act[:] = 1.0
-    elif kind == "disc":
-        act[:, 1] = 1.0
-    elif kind in ("norm", "learner"):
-        act[:, 1] = 1.0
-        if norm in ("L1", "L2"):
-            act[0, 0] = 1.0
-    return act
+    if kind in ("norm", "learner"):
+        kind = "disc-or-both-bad" if norm in ("L1", "L2") else "disc"
+    return action_from_bits(_ACTION_RULES[kind])
 
 
 def is_second_order(act: torch.Tensor, sig: torch.Tensor) -> bool:

@@ -11,22 +11,23 @@ One state per population.  The records are public and every learner runs the
 same estimator, so the estimates that learner ``i`` would keep of agent ``j``
 are the same for every ``i``: one ``EstimatorState`` per population serves all
 its learners.  Each learner uses the estimated rows of the *others* (as
-constants) and puts its own live tables in its own row (``substitute``); the
-estimate of a learner's own row is never used by that learner.
+constants) and puts its own live tables in its own row
+(``recigrad.learning.view.substitute``); the estimate of a learner's own row is
+never used by that learner.
 
 API (pure functions over tensors batched on the leading population dimension;
 ``update`` returns a new state and leaves its input alone)::
 
-    state = init_state(batch, n, config)
+    state = init_state(batch, n)
     state = update(state, records, config)        # after each played batch
     pc_hat, so_hat = estimate(state, config)      # (B, N, 2, 2), (B, N, 2, 2, 2), float64
 
-Also ``effective_sample_size(state)`` (records behind each estimate),
-``substitute(...)`` (each learner's view: estimates of the others, its own live
-row) and ``EstimatorState.to_dict`` / ``from_dict`` (checkpoints).  Counts are
-updated with ``bincount`` over the flat indices ``(b*N + j)*4 + 2*x_d + x_r``
-(donor ``j``) and ``(b*N + o)*8 + 4*a + 2*x_d + x_r`` (observer ``o``); no Python
-loop runs over records.  On the CPU a population's state and estimates are the
+Also ``effective_sample_size(state)`` (records behind each estimate) and
+``EstimatorState.to_dict`` / ``from_dict`` (checkpoints).  The change test is in
+``recigrad.learning.change_detection``.  Counts are updated with ``bincount``
+over the flat indices ``(b*N + j)*4 + action_context(x_d, x_r)`` (donor ``j``)
+and ``(b*N + o)*8 + signal_context(a, x_d, x_r)`` (observer ``o``; contexts of
+``recigrad.game.contexts``); no Python loop runs over records.  On the CPU a population's state and estimates are the
 same bit for bit alone or in any batch: counts are whole numbers, decay weights
 come from a running product rather than ``pow``, and logarithms go through
 ``recigrad.util.numerics.per_population``.
@@ -100,12 +101,11 @@ from dataclasses import dataclass, fields
 
 import torch
 
-from recigrad.dynamics.world import Records
+from recigrad.dynamics.records import Records
 from recigrad.game import DTYPE, ConfigError
-from recigrad.util.numerics import per_population
+from recigrad.game.contexts import ACTION_CONTEXTS, SIGNAL_CONTEXTS, action_context, signal_context
+from recigrad.learning.change_detection import _detect, _powers, g_statistic
 
-ACT_CONTEXTS = 4
-SIG_CONTEXTS = 8
 MAX_WINDOW = 62
 _FLOAT_STATS = ("n", "k", "sq", "fast_n", "fast_k", "fast_sq")
 _INT_STATS = ("bits", "filled", "resets")
@@ -222,9 +222,17 @@ class EstimatorState:
         return EstimatorState(**{f.name: tensors[f.name] for f in fields(EstimatorState)})
 
 
-def init_state(batch: int, n: int, config: EstimatorConfig | None = None, device=None) -> EstimatorState:
-    """Empty counts for ``batch`` populations of ``n`` agents (the empty state
-    does not depend on ``config``; it is accepted for symmetry)."""
+def init_state(batch: int, n: int, device=None) -> EstimatorState:
+    """Empty counts for ``batch`` populations of ``n`` agents.
+
+    Args:
+        batch: populations ``B``.
+        n: agents per population ``N`` (at least 2).
+        device: where the tensors live.
+
+    Returns:
+        An ``EstimatorState`` of zeros: tables ``(B, N, 2, 2)`` / ``(B, N, 2, 2, 2)``.
+    """
     if batch < 1 or n < 2:
         raise ValueError(f"need batch >= 1 and n >= 2, got batch={batch}, n={n}")
     tensors: dict[str, torch.Tensor] = {}
@@ -246,67 +254,6 @@ def _later_counts(idx: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
     starts = torch.cumsum(counts, 0) - counts
     rank = torch.arange(idx.numel(), device=idx.device) - starts.gather(0, sorted_idx)
     return torch.empty_like(idx).scatter_(0, order, counts.gather(0, sorted_idx) - 1 - rank)
-
-
-def _powers(base: float, size: int, device=None) -> torch.Tensor:
-    """``base ** t`` for ``t < size`` by a running product, so that every entry is
-    the same number whatever ``size`` (a vectorised ``pow`` may differ in the last
-    bit between its vector and scalar paths, i.e. with the batch)."""
-    steps = torch.full((max(size, 1),), base, dtype=DTYPE, device=device)
-    steps[0] = 1.0
-    return steps.cumprod(0)
-
-
-def _xlogx(x: torch.Tensor) -> torch.Tensor:
-    """``x log x`` (0 at 0) for a tensor with a leading population dimension,
-    computed so that population ``k``'s values do not depend on the batch."""
-    return per_population(lambda t: torch.xlogy(t, t), x.clamp_min(0.0))
-
-
-def _loglik(trials: torch.Tensor, ones: torch.Tensor) -> torch.Tensor:
-    """Maximised Bernoulli log-likelihood of ``ones`` successes in ``trials``:
-    ``f(ones) + f(trials - ones) - f(trials)``, ``f(x) = x log x``."""
-    return _xlogx(ones) + _xlogx(trials - ones) - _xlogx(trials)
-
-
-def _split_points(window: int, device=None) -> torch.Tensor:
-    """Split points of the windowed change test: every ``tau`` up to 8, then
-    steps of 2, 4 and 6, and the whole window (a change is then located at every
-    split, only in the contexts where one was detected)."""
-    points = [*range(1, 9), 10, 12, 14, 16, 20, 24, 28, 32, 38, 44, 50, 56, window]
-    return torch.tensor(sorted({p for p in points if p <= window}), dtype=torch.int64, device=device)
-
-
-def _split_statistic(
-    n: torch.Tensor, k: torch.Tensor, cumulative: torch.Tensor, points: torch.Tensor, filled: torch.Tensor
-) -> torch.Tensor:
-    """G statistics ``(B, W, P)`` of the splits "last ``tau`` records against all
-    earlier records of the long memory" for ``tau`` in ``points`` (0 where
-    ``tau > filled``): ``G = 2 [LL(last tau) + LL(earlier) - LL(all)]``.
-    ``n, k, filled``: ``(B, W)``; ``cumulative[..., t]``: outcomes 1 among the last
-    ``t + 1`` records."""
-    ones = cumulative.index_select(-1, points - 1)
-    tau = points.to(DTYPE).expand_as(ones)
-    n_, k_ = n.unsqueeze(-1), k.unsqueeze(-1)
-    split = 2.0 * (_loglik(tau, ones) + _loglik(n_ - tau, k_ - ones) - _loglik(n_, k_))
-    return torch.where(points <= filled.unsqueeze(-1), split, torch.zeros((), dtype=DTYPE, device=n.device))
-
-
-def g_statistic(n1, k1, sq1, n2, k2, sq2) -> torch.Tensor:
-    """Two-sample likelihood-ratio (G) statistic between two weighted Bernoulli
-    samples, each given as (sum of weights, weighted successes, sum of squared
-    weights) and counted with its effective size ``n**2 / sq``; inputs have a
-    leading population dimension.  An empty sample gives 0.  For two unweighted
-    samples with the same probability it is about chi-square with one degree of
-    freedom."""
-    tiny = 1e-12
-    zero = torch.zeros((), dtype=DTYPE, device=n1.device)
-    e1 = torch.where((sq1 > tiny) & (n1 > tiny), n1.square() / sq1.clamp_min(tiny), zero)
-    e2 = torch.where((sq2 > tiny) & (n2 > tiny), n2.square() / sq2.clamp_min(tiny), zero)
-    a1 = e1 * (k1 / n1.clamp_min(tiny)).clamp(0.0, 1.0)
-    a2 = e2 * (k2 / n2.clamp_min(tiny)).clamp(0.0, 1.0)
-    g = 2.0 * (_loglik(e1, a1) + _loglik(e2, a2) - _loglik(e1 + e2, a1 + a2))
-    return g.clamp_min(0.0)
 
 
 def _update_table(
@@ -361,65 +308,20 @@ def _update_table(
     return new
 
 
-def _detect(new: dict[str, torch.Tensor], touched: torch.Tensor, config: EstimatorConfig) -> dict[str, torch.Tensor]:
-    """Change detection in the contexts that got records (long memory
-    unweighted, ``v = 1``; tensors ``(B, W)``): a split of the window (the last
-    ``tau`` records against all earlier ones in the long memory: a windowed GLR
-    test) or the fast window against the older records; on a change, the long
-    memory restarts from the window's last ``tau`` records (the shortest
-    significant split, or the whole window when only the fast window saw the
-    change)."""
-    window = config.window
-    device = touched.device
-    n, k, filled = new["n"], new["k"], new["filled"]
-    steps = torch.arange(window, device=device)
-    outcome = ((new["bits"].unsqueeze(-1) >> steps) & 1).to(DTYPE)  # (B, W, window), t-th most recent
-    cumulative = outcome.cumsum(-1)
-    # the windowed GLR test at the split points of _split_points
-    points = _split_points(window, device)
-    split_max, best = _split_statistic(n, k, cumulative, points, filled).max(-1)
-    # the fast exponential window against the older records (weights 1 - w)
-    old_n = (n - new["fast_n"]).clamp_min(0.0)
-    old_k = (k - new["fast_k"]).clamp(min=0.0).minimum(old_n)
-    old_sq = (n - 2.0 * new["fast_n"] + new["fast_sq"]).clamp_min(0.0)
-    fast = g_statistic(new["fast_n"], new["fast_k"], new["fast_sq"], old_n, old_k, old_sq)
-    by_split = split_max > config.change_threshold
-    changed = touched & (by_split | (fast > config.change_threshold)) & (filled > 0)
-    if not bool(changed.any()):
-        return new
-    keep = torch.where(by_split, points.gather(0, best.view(-1)).view(best.shape), filled)  # records kept
-    located = changed & by_split
-    rows = located.any(-1).nonzero().squeeze(-1)
-    if rows.numel():
-        # locate the change at every split, in the populations where one was seen: the shortest split that
-        # is itself evidence of a change (records at the boundary that fit both regimes are left out
-        # rather than risk restarting from records of the old one)
-        part = [value.index_select(0, rows) for value in (n, k, cumulative, filled)]
-        significant = _split_statistic(*part[:3], steps + 1, part[3]) > config.change_threshold
-        shortest = significant.to(torch.int64).argmax(-1) + 1
-        keep = keep.index_copy(0, rows, torch.where(located.index_select(0, rows), shortest, keep.index_select(0, rows)))
-    keep = keep.clamp(min=1)
-    position = (keep - 1).unsqueeze(-1)
-    decay = _powers(config.fast_decay, window, device)
-    restart = {
-        "n": keep.to(DTYPE),
-        "k": cumulative.gather(-1, position).squeeze(-1),
-        "sq": keep.to(DTYPE),
-        "fast_n": decay.cumsum(0).take(keep - 1),
-        "fast_k": (outcome * decay).cumsum(-1).gather(-1, position).squeeze(-1),
-        "fast_sq": decay.square().cumsum(0).take(keep - 1),
-        "filled": keep,
-        "resets": new["resets"] + 1,
-    }
-    for stat, value in restart.items():
-        new[stat] = torch.where(changed, value, new[stat])
-    return new
-
-
 def update(state: EstimatorState, records: Records | None, config: EstimatorConfig | None = None) -> EstimatorState:
-    """The state after the public ``records`` (fields ``(B, T)``, in time order);
-    the input state is not modified.  Population ``k``'s new state depends only on
-    its own state and records, bit for bit (on the CPU)."""
+    """The state after the public ``records``; the input state is not modified.
+    Population ``k``'s new state depends only on its own state and records, bit
+    for bit (on the CPU).
+
+    Args:
+        state: the counts of ``B`` populations of ``N`` agents.
+        records: the public records, fields ``(B, T)`` in time order (None or
+            ``T = 0``: a copy of ``state``).
+        config: the estimator settings (default ``EstimatorConfig()``).
+
+    Returns:
+        The new ``EstimatorState``, same shapes.
+    """
     config = config or EstimatorConfig()
     if records is None or len(records) == 0:
         return EstimatorState.from_dict({name: t.clone() for name, t in state.to_dict().items()})
@@ -438,8 +340,8 @@ def update(state: EstimatorState, records: Records | None, config: EstimatorConf
         if int(agents.min()) < 0 or int(agents.max()) >= n:
             raise ValueError(f"records: {name} index out of range for a population of {n}")
     pop = torch.arange(batch, device=device).unsqueeze(1) * n
-    act_idx = ((pop + donor) * ACT_CONTEXTS + 2 * x_d + x_r).reshape(-1)
-    sig_idx = ((pop + observer) * SIG_CONTEXTS + 4 * a + 2 * x_d + x_r).reshape(-1)
+    act_idx = ((pop + donor) * ACTION_CONTEXTS + action_context(x_d, x_r)).reshape(-1)
+    sig_idx = ((pop + observer) * SIGNAL_CONTEXTS + signal_context(a, x_d, x_r)).reshape(-1)
 
     v: torch.Tensor | None = None
     factor: float | None = None
@@ -481,12 +383,21 @@ def _posterior_mean(n: torch.Tensor, k: torch.Tensor, sq: torch.Tensor, config: 
 
 
 def estimate(state: EstimatorState, config: EstimatorConfig | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Estimated observable tables ``(pc_hat (B, N, 2, 2), so_hat (B, N, 2, 2, 2))``,
-    float64, without gradient (constants for the learners)."""
+    """Estimated observable tables, without gradient (constants for the learners).
+
+    Args:
+        state: the counts of ``B`` populations of ``N`` agents.
+        config: the estimator settings (default ``EstimatorConfig()``).
+
+    Returns:
+        ``(pc_hat, so_hat)``: ``(B, N, 2, 2)`` the probability of a realised C per
+        donor and ``[x_d, x_r]``, ``(B, N, 2, 2, 2)`` of an observed "good" per
+        observer and ``[a, x_d, x_r]``; float64.
+    """
     config = config or EstimatorConfig()
     batch, n = state.batch, state.n
     result = []
-    for table, contexts in (("act", ACT_CONTEXTS), ("sig", SIG_CONTEXTS)):
+    for table, contexts in (("act", ACTION_CONTEXTS), ("sig", SIGNAL_CONTEXTS)):
         shape = getattr(state, f"{table}_n").shape
         counts = [getattr(state, f"{table}_{stat}").reshape(batch, n, contexts) for stat in ("n", "k", "sq")]
         result.append(_posterior_mean(*counts, config).reshape(shape).detach())
@@ -501,29 +412,3 @@ def effective_sample_size(state: EstimatorState) -> tuple[torch.Tensor, torch.Te
         return torch.where(sq > 0, n.square() / sq.clamp_min(1e-300), torch.zeros_like(n))
 
     return ess(state.act_n, state.act_sq), ess(state.sig_n, state.sig_sq)
-
-
-def substitute(
-    pc_hat: torch.Tensor,
-    so_hat: torch.Tensor,
-    learners: list[int],
-    pc_own: torch.Tensor,
-    so_own: torch.Tensor,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each learner's view of its population: the estimates of the others with its
-    own live tables in its own row.
-
-    ``pc_hat (B, N, 2, 2)``, ``so_hat (B, N, 2, 2, 2)``: estimates;
-    ``pc_own (B, L, 2, 2)``, ``so_own (B, L, 2, 2, 2)``: the live observable
-    tables of the ``L`` learners ``learners``.  Returns ``(B, L, N, ...)``
-    tables; view ``l`` is differentiable in learner ``l``'s row only (fold
-    ``L`` into the batch to solve the model for every learner at once)."""
-    n = pc_hat.shape[1]
-    mask = torch.zeros(len(learners), n, dtype=pc_hat.dtype, device=pc_hat.device)
-    mask[torch.arange(len(learners)), torch.tensor(learners, dtype=torch.int64)] = 1.0
-
-    def mix(hat: torch.Tensor, own: torch.Tensor) -> torch.Tensor:
-        m = mask.reshape(1, len(learners), n, *(1,) * (hat.dim() - 2))
-        return hat.detach().unsqueeze(1) * (1.0 - m) + own.unsqueeze(2) * m
-
-    return mix(pc_hat, pc_own), mix(so_hat, so_own)

@@ -30,7 +30,7 @@ from recigrad.dynamics.streams import Streams
 from recigrad.dynamics.world import initial_reputation
 from recigrad.game import Game, observable
 from recigrad.game.regime import Regime
-from recigrad.learning import contract, estimators
+from recigrad.learning import contract, estimators, view
 from recigrad.learning.tables import LearnerTables, initial_logits, trainable, warmup_logits  # noqa: F401  (warmup_logits: importers)
 from recigrad.util import numerics
 
@@ -49,7 +49,7 @@ def own_payoffs(
     """``J (B, L)``: each learner's per-round payoff in its own model of the
     population, differentiable in its own logits ``(B, L, 2, 2)`` / ``(B, L, 2, 2, 2)``."""
     pc_own, so_own = observable(numerics.sigmoid(logits_act), numerics.sigmoid(logits_sig), game)
-    pc_view, so_view = estimators.substitute(pc_hat, so_hat, learners, pc_own, so_own)
+    pc_view, so_view = view.substitute(pc_hat, so_hat, learners, pc_own, so_own)
     batch, n_learners, n = pc_view.shape[:3]
     solution = SOLVERS[solver](pc_view.flatten(0, 1), so_view.flatten(0, 1), game.b, game.c)
     payoff = solution.payoff.reshape(batch, n_learners, n)
@@ -126,7 +126,7 @@ def start(regime: Regime, seeds: list[int], estimator_config: estimators.Estimat
         logits_act=logits_act,
         logits_sig=logits_sig,
         optimizer=torch.optim.Adam(params, lr=regime.train.lr),
-        estimator=estimators.init_state(batch, population.n, config),
+        estimator=estimators.init_state(batch, population.n),
         reputation=initial_reputation(batch, population.n),
         streams=Streams(seeds, "world"),
         estimator_config=config,

@@ -1,4 +1,15 @@
-"""Running methods: training runs (``train``: the loop), their run folders (``runfolder``),
-checkpoints (``checkpoint``: files, atomic writes, header, checksums), plots (``plots``),
-the benchmark suite (``suite``), its statistics (``stats``) and report (``report``), and
-its distributed backend (``distributed``)."""
+"""Running methods end to end (docs/model.md §10).
+
+- `recigrad.running.train`: the training loop of one method on one regime for a
+  batch of seeds, evaluated along the way (`recigrad train`);
+- `recigrad.running.runfolder`: its run folder; `recigrad.running.plots`: the
+  learning-curve and percent-of-reference plots;
+- `recigrad.running.checkpoint`: checkpoint files in safe formats (JSON and numpy
+  arrays, no pickle), atomic writes, header and checksums; each method state
+  converts and checks itself (docs/model.md §11);
+- `recigrad.running.suite`: the benchmark suite over regimes, methods and
+  seeds (`recigrad bench`); `recigrad.running.stats`: statistics over seeds;
+  `recigrad.running.report`: its report files;
+- `recigrad.running.distributed`: the suite's Ray backend (Ray is imported
+  only when it is used).
+"""

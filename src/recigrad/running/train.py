@@ -37,7 +37,7 @@ from pathlib import Path
 import torch
 
 from recigrad.evaluation import metrics
-from recigrad.evaluation.best_response import OneHead, Reference, best_response_gap, reference
+from recigrad.evaluation.best_response import OneHead, Reference, best_response, best_response_gap
 from recigrad.game.regime import Regime
 from recigrad.learning import contract
 from recigrad.learning.tables import warmup_logits
@@ -66,8 +66,8 @@ def regime_reference(regime: Regime) -> Reference | None:
     if components != "joint" and agent.warmup:
         # one head trains, the other stays at its warm-up tables: the best the learner can do
         warm_act, warm_sig = (numerics.sigmoid(t.unsqueeze(0))[0] for t in warmup_logits("learner", agent.norm))
-        return reference(act, sig, learners[0], regime.game, order=OneHead(components, warm_act, warm_sig))
-    return reference(act, sig, learners[0], regime.game)
+        return best_response(act, sig, learners[0], regime.game, order=OneHead(components, warm_act, warm_sig))
+    return best_response(act, sig, learners[0], regime.game)
 
 
 def _evaluate(state, regime: Regime, ref: Reference | None) -> dict[str, torch.Tensor]:

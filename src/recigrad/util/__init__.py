@@ -1,1 +1,7 @@
-"""Helpers with no game in them: batch-invariant numerics, progress bars, text tables."""
+"""Helpers with no game in them.
+
+- `recigrad.util.numerics`: element-wise functions whose value for one
+  population does not depend on the rest of the batch;
+- `recigrad.util.progress`: progress bars on stderr (`RECIGRAD_PROGRESS`);
+- `recigrad.util.text`: plain-text tables for the command line.
+"""

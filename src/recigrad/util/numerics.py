@@ -21,7 +21,17 @@ BLOCK = 16  # a multiple of every CPU vector loop's block of float64 (2 vectors 
 def per_population(fn: Callable[..., torch.Tensor], *xs: torch.Tensor) -> torch.Tensor:
     """``fn(*xs)`` for an element-wise ``fn`` of tensors of one shape, computed so
     that row ``k`` of the leading dimension (and its gradient) does not depend on
-    the other rows."""
+    the other rows.
+
+    Args:
+        fn: an element-wise function of as many tensors as ``xs`` (``torch.sigmoid``,
+            ``torch.exp``, ...).
+        *xs: tensors of one shape ``(B, ...)``, ``B`` independent populations.
+
+    Returns:
+        ``fn(*xs)``, shape ``(B, ...)``: each population's values are padded to a whole
+        number of ``BLOCK`` elements before ``fn`` and cut back after it.
+    """
     batch, shape = xs[0].shape[0], xs[0].shape
     flat = [x.reshape(batch, -1) for x in xs]
     width = flat[0].shape[1]
@@ -29,4 +39,5 @@ def per_population(fn: Callable[..., torch.Tensor], *xs: torch.Tensor) -> torch.
 
 
 def sigmoid(x: torch.Tensor) -> torch.Tensor:
+    """``torch.sigmoid`` of ``x (B, ...)``, batch-invariant (see `per_population`)."""
     return per_population(torch.sigmoid, x)

@@ -37,17 +37,16 @@ from importlib import resources
 import torch
 import torch.nn.functional as F
 
-from recigrad.dynamics.exact import one_thread
 from recigrad.dynamics.streams import Streams
 from recigrad.dynamics.world import Records, initial_reputation
 from recigrad.game import DTYPE, Game
+from recigrad.game.contexts import ACTION_CONTEXTS, CONTEXTS  # 4 action contexts, then 8 signal contexts
 from recigrad.game.regime import Regime
 from recigrad.learning import contract
 from recigrad.learning.tables import LearnerTables, initial_logits, trainable
 from recigrad.util import numerics
+from recigrad.util.threads import one_thread
 
-ACTION_CONTEXTS = 4
-CONTEXTS = 12  # 4 action contexts, then 8 signal contexts
 TUNED_FILE = "tuned.json"
 # the dtypes of the public records as ``recigrad.dynamics.world.play`` returns them (agents, then 0/1 fields)
 RECORD_DTYPES = {"donor": torch.int32, "recipient": torch.int32, "observer": torch.int32, "donor_rep": torch.uint8,

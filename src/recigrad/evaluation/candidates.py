@@ -1,0 +1,133 @@
+"""Evaluating many candidate tables of one learner at once, the others' tables fixed.
+
+Payoffs come from the exact chain (lumped when opponents share tables,
+``recigrad.evaluation.lumped``) or the mean-field model, batched over populations
+and candidates, in chunks of about ``MEMORY`` bytes.  ``payoff_of`` is the entry
+point; the best-response solver uses the pieces (``evaluators``,
+``evaluate_candidates``) to keep one evaluator per class of populations.  To
+judge one set of tables, use ``recigrad.evaluation.evaluate`` instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from recigrad.dynamics import exact, meanfield
+from recigrad.evaluation.lumped import Groups, equal_groups, lumped_payoff, lumped_states
+from recigrad.evaluation.models import resolve_model
+from recigrad.game import DTYPE, ConfigError, Game, observable
+from recigrad.util.threads import one_thread
+
+MEMORY = 2**30  # bytes per evaluation chunk, roughly
+
+
+@dataclass(frozen=True)
+class Evaluator:
+    """How one class of populations is evaluated: the model, and for the exact
+    chain the grouping of equal others (``None``: the full ``2^N`` chain)."""
+
+    model: str
+    groups: Groups | None
+
+    def states(self, n: int) -> int:
+        if self.model == "meanfield":
+            return 0
+        return 2**n if self.groups is None else lumped_states(self.groups)
+
+    def chunk(self, n: int) -> int:
+        """Candidates per evaluation so that a chunk stays near ``MEMORY`` bytes
+        (the exact chain holds a few dense ``S x S`` matrices per candidate)."""
+        per_candidate = 8 * 8 * self.states(n) ** 2 if self.model == "exact" else 8 * 12 * 32 * n
+        return max(1, MEMORY // per_candidate)
+
+    def __call__(self, act, sig, learner, own_act, own_sig, game) -> torch.Tensor:
+        """Learner payoff ``(M,)`` for aligned rows: population tables ``(M, N, ...)``
+        with the learner's replaced by ``own_act (M, 2, 2)``, ``own_sig (M, 2, 2, 2)``."""
+        act, sig = _insert(act, learner, own_act), _insert(sig, learner, own_sig)
+        if self.model == "exact" and self.groups is not None:
+            return lumped_payoff(act, sig, learner, self.groups, game)
+        solve = exact.solve if self.model == "exact" else meanfield.solve
+        return solve(*observable(act, sig, game), game.b, game.c).payoff[:, learner]
+
+
+def _insert(tables: torch.Tensor, learner: int, own: torch.Tensor) -> torch.Tensor:
+    """Population tables ``(M, N, ...)`` with agent ``learner``'s replaced by ``own (M, ...)``."""
+    return torch.cat([tables[:, :learner], own.unsqueeze(1), tables[:, learner + 1 :]], dim=1)
+
+
+def evaluators(act, sig, learner, model) -> dict[Evaluator, list[int]]:
+    """Populations split by how they are evaluated (lumping needs equal groupings)."""
+    n = act.shape[1]
+    if model == "meanfield":
+        return {Evaluator("meanfield", None): list(range(act.shape[0]))}
+    classes: dict[Evaluator, list[int]] = {}
+    for b in range(act.shape[0]):
+        groups = equal_groups(act[b], sig[b], learner)
+        states = lumped_states(groups)
+        if states >= 2**n:
+            groups = None
+            if n > exact.MAX_N:
+                raise ConfigError(f"the exact chain needs N <= {exact.MAX_N} (2^N states), got N = {n} "
+                                  "with no two equal opponents; use the mean-field model")
+        elif states > 2**exact.MAX_N:
+            raise ConfigError(f"the exact chain for N = {n} needs {states} lumped states "
+                              f"(at most {2**exact.MAX_N}); use the mean-field model")
+        classes.setdefault(Evaluator("exact", groups), []).append(b)
+    return classes
+
+
+def evaluate_candidates(evaluator, act, sig, learner, cand_act, cand_sig, game) -> torch.Tensor:
+    """``(B, K)`` payoffs of candidates ``(B, K, ...)`` for one class, chunked."""
+    batch, n = act.shape[:2]
+    k = cand_act.shape[1]
+    population = torch.arange(batch).repeat_interleave(k)
+    flat_act, flat_sig = cand_act.reshape(batch * k, 2, 2), cand_sig.reshape(batch * k, 2, 2, 2)
+    size = evaluator.chunk(n)
+    parts = [
+        evaluator(act[population[i : i + size]], sig[population[i : i + size]], learner,
+                  flat_act[i : i + size], flat_sig[i : i + size], game)
+        for i in range(0, batch * k, size)
+    ]
+    return torch.cat(parts).reshape(batch, k)
+
+
+@one_thread()
+def payoff_of(act, sig, learner: int, cand_act, cand_sig, game: Game, model: str = "auto") -> torch.Tensor:
+    """Learner ``learner``'s per-round payoff when its tables are replaced by each
+    candidate, the others' tables fixed.
+
+    ``act (B, N, 2, 2)``, ``sig (B, N, 2, 2, 2)``; candidates ``cand_act (B, K, 2, 2)``,
+    ``cand_sig (B, K, 2, 2, 2)`` (intended tables).  Returns ``(B, K)``,
+    differentiable in the candidates.
+
+    Use it for many candidates of one learner (the best-response solver); for
+    everyone's payoff under one set of tables use ``recigrad.evaluation.evaluate``.
+    Both rest on ``recigrad.dynamics.exact`` and ``recigrad.dynamics.meanfield``.
+
+    Args:
+        act: intended action tables ``(B, N, 2, 2)`` (the learner's row is ignored).
+        sig: intended signal tables ``(B, N, 2, 2, 2)``.
+        learner: index of the agent whose tables vary, in ``[0, N)``.
+        cand_act: candidate action tables ``(B, K, 2, 2)``.
+        cand_sig: candidate signal tables ``(B, K, 2, 2, 2)``.
+        game: the game.
+        model: ``auto`` (exact chain when ``N <= 12``, mean field above), ``exact`` or ``meanfield``.
+
+    Returns:
+        ``(B, K)`` payoffs per round, differentiable in the candidates.
+
+    Raises:
+        ConfigError: a bad learner index or model, or a chain too large for the exact model.
+    """
+    act, sig = act.to(DTYPE), sig.to(DTYPE)
+    cand_act, cand_sig = cand_act.to(DTYPE), cand_sig.to(DTYPE)
+    batch, n = act.shape[:2]
+    if not 0 <= learner < n:
+        raise ConfigError(f"learner must be an agent index in [0, {n}), got {learner}")
+    order, parts = [], []
+    for evaluator, rows in evaluators(act, sig, learner, resolve_model(model, n)).items():
+        parts.append(evaluate_candidates(evaluator, act[rows], sig[rows], learner, cand_act[rows], cand_sig[rows], game))
+        order += rows
+    return torch.cat(parts)[torch.tensor(order).argsort()]
