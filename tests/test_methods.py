@@ -16,6 +16,7 @@ from dataclasses import replace
 import pytest
 import torch
 
+from recigrad.errors import ConfigError
 from recigrad.game.regime import load_regime
 from recigrad.learning import contract
 from recigrad.running import checkpoint, train
@@ -149,3 +150,8 @@ def test_learner_never_reads_true_tables(name):
     for ours, theirs in zip(learner_tables(blinded, regime), learner_tables(honest, regime)):
         torch.testing.assert_close(ours, theirs, rtol=0, atol=0)
     assert not torch.equal(blinded.tables()[0][:, fixed], honest.tables()[0][:, fixed])  # the garbage is there
+
+
+def test_unknown_method_is_refused_with_the_registered_names():
+    with pytest.raises(ConfigError, match="unknown method 'sarsa'; allowed: rg, reinforce, ppo"):
+        contract.method("sarsa")

@@ -58,21 +58,46 @@ METHODS = {
 
 @runtime_checkable
 class MethodState(Protocol):
-    """The training state of a batch of populations (see the module docstring)."""
+    """The training state of a batch of ``B`` populations of ``N`` agents, ``L`` of them learners."""
 
-    interactions: int
+    interactions: int  # interactions played so far, per population
 
     def tables(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Everyone's true intended tables ``(B, N, 2, 2)``, ``(B, N, 2, 2, 2)`` (world and evaluation only)."""
+        """Everyone's current true intended tables, for the world and evaluation only.
+
+        Returns:
+            ``act (B, N, 2, 2)`` indexed ``[x_own, x_rec]`` and ``sig (B, N, 2, 2, 2)`` indexed
+            ``[a, x_donor, x_rec]``: probabilities of C and of a good signal.
+        """
 
     def play(self, interactions: int):
-        """Play ``interactions`` interactions of the world; the public records ``(B, interactions)``."""
+        """The world plays with ``tables()``: the only place a method uses true tables.
+
+        Args:
+            interactions: interactions to play in every population.
+
+        Returns:
+            The public ``Records``, each field ``(B, interactions)``.
+        """
 
     def state_dict(self) -> tuple[dict, dict[str, torch.Tensor]]:
-        """``(meta, tensors)``: JSON-able data and named tensors, everything training changes."""
+        """Everything training changes, for a checkpoint.
+
+        Returns:
+            ``(meta, tensors)``: JSON-able data (scalars, settings, random generator states)
+            and named tensors.
+        """
 
     def load_state_dict(self, meta: dict, tensors: dict[str, torch.Tensor]) -> None:
-        """Check ``(meta, tensors)`` against this fresh state and load it; ``StateError`` if a field does not fit."""
+        """Check a checkpoint against this fresh ``start(regime, seeds)`` state, field by field, and load it.
+
+        Args:
+            meta: the JSON-able part, as ``state_dict`` wrote it.
+            tensors: the named tensors, as ``state_dict`` wrote them.
+
+        Raises:
+            StateError: a field missing or with another shape, dtype or range than this run allows.
+        """
 
 
 @runtime_checkable
@@ -80,14 +105,39 @@ class Method(Protocol):
     """A training method: a module with ``start`` and ``step``."""
 
     def start(self, regime, seeds: list[int]) -> MethodState:
-        """The initial state of ``len(seeds)`` populations of ``regime``."""
+        """The initial state.
+
+        Args:
+            regime: the game, the population and the training settings (``regime.train``).
+            seeds: one seed per population; ``B = len(seeds)``.
+
+        Returns:
+            The state; learners' tables at ``tables.initial_logits``, only the heads of
+            ``regime.train.components`` learning.
+        """
 
     def step(self, state: MethodState) -> torch.Tensor:
-        """One iteration in place (``regime.train.interactions`` interactions); a figure per learner ``(B, L)``."""
+        """One training iteration, in place: ``regime.train.interactions`` interactions per population.
+
+        Args:
+            state: the state from ``start``.
+
+        Returns:
+            A figure per learner ``(B, L)``: its payoff per round (in its model or in the records).
+        """
 
 
 def method(name: str) -> Method:
-    """The method registered as ``name`` (imported on first use)."""
+    """The method registered as ``name`` in ``METHODS``, imported on first use.
+
+    Args:
+        name: a key of ``METHODS``.
+
+    Returns:
+        The method's module.
+    """
+    if name not in METHODS:
+        raise ConfigError(f"unknown method {name!r}; allowed: {', '.join(METHODS)}")
     return importlib.import_module(METHODS[name])
 
 
