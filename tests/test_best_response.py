@@ -403,7 +403,7 @@ def test_one_head_reference_matches_enumeration():
     from recigrad.evaluation.parameters import OneHead
     from recigrad.game import Game, observable
     from recigrad.game.population import parse_pop
-    from recigrad.learning.reciprocity_gradient import warmup_logits
+    from recigrad.learning.tables import warmup_logits
 
     game = Game()
     act, sig = parse_pop(["learner:L6:1", "disc:L3:4", "alld:L6:1"]).batched_tables(1)

@@ -31,7 +31,7 @@ from recigrad.dynamics.world import initial_reputation
 from recigrad.game import Game, observable
 from recigrad.game.regime import Regime
 from recigrad.learning import contract, estimators, view
-from recigrad.learning.tables import LearnerTables, initial_logits, trainable, warmup_logits  # noqa: F401  (warmup_logits: importers)
+from recigrad.learning.tables import LearnerTables, initial_logits, trainable
 from recigrad.util import numerics
 
 SOLVERS = {"meanfield": meanfield.solve, "exact": exact.solve}
