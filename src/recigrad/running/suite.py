@@ -24,7 +24,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import shutil
 import statistics
 import time
@@ -32,7 +31,7 @@ from pathlib import Path
 
 from recigrad import __version__
 from recigrad.game.regime import load_regime, regime_names
-from recigrad.running import checkpoint, train
+from recigrad.running import checkpoint, outdir, train
 
 QUICK_REGIMES = ("discriminative-sj", "hybrid-alld", "degenerate-allc", "society-L6")
 METHOD_ORDER = ("rg", "reinforce", "ppo")
@@ -156,9 +155,8 @@ def run_suite(regimes: list[str], methods: list[str], seeds: list[int], out: str
     _plot_curves(work, regimes, methods)
     _plot_percent(work / "percent.png", rows)
     (work / checkpoint.SUITE_FILE).unlink()
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(work, out)
+    outdir.write_marker(work, "bench")
+    outdir.replace(work, out)  # removes only a previous report folder of ours
     return summary
 
 
@@ -176,6 +174,8 @@ def _open_work(work: Path, header: dict, resume: bool) -> None:
         return
     if resume and work.exists() and not checkpoint.is_ours(work):
         raise checkpoint.CheckpointError(f"cannot resume: {work} is not a recigrad report in progress")
+    if not resume:
+        outdir.refuse_checkpoint(work)  # never discard a report in progress silently
     checkpoint.clear(work)
     (work / "runs").mkdir(parents=True)
     checkpoint.write_json_atomic(manifest, {**header, "recigrad": __version__})

@@ -27,7 +27,6 @@ from __future__ import annotations
 import importlib
 import json
 import math
-import os
 import shutil
 import signal
 import tempfile
@@ -43,7 +42,7 @@ from recigrad.evaluation import metrics
 from recigrad.evaluation.best_response import OneHead, Reference, best_response_gap, reference
 from recigrad.game.regime import Regime
 from recigrad.learning.reciprocity_gradient import warmup_logits
-from recigrad.running import checkpoint
+from recigrad.running import checkpoint, outdir
 from recigrad.util import numerics
 from recigrad.util.progress import progress_bar
 from recigrad.util.text import table
@@ -198,11 +197,14 @@ def train_seeds(
         if resume:
             saved = checkpoint.load(work, header)
         else:
+            outdir.refuse_checkpoint(work)  # never discard a checkpoint silently
             checkpoint.clear(work)
     ref = regime_reference(regime)
     # NashConv costs a best response per learner: at NASHCONV_POINTS evenly spaced evaluations
-    evals = [i for i in range(1, iterations + 1) if i % eval_every == 0 or i == iterations]
-    nashconv_at = {evals[round(k * (len(evals) - 1) / (NASHCONV_POINTS - 1))] for k in range(NASHCONV_POINTS)}
+    # the evaluations are at eval_every, 2 eval_every, ... and the last iteration (no list over all iterations)
+    count = iterations // eval_every + (iterations % eval_every != 0)
+    evals = lambda k: min((k + 1) * eval_every, iterations)  # noqa: E731
+    nashconv_at = {evals(round(k * (count - 1) / (NASHCONV_POINTS - 1))) for k in range(NASHCONV_POINTS)}
     if saved is not None:
         state = _restore(module, regime, seeds, saved, work)
         driver, done = saved["driver"], saved["iteration"]
@@ -328,6 +330,7 @@ def write_run_folder(out: Path, regime, method, seeds, record: RunRecord) -> Non
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
+        outdir.write_marker(tmp, "train")  # recognises the folder as ours (and a leftover temporary as ours)
         config = {"regime": checkpoint.regime_dict(regime), "method": method, "seeds": seeds}
         _write_json(tmp / "config.json", config)
         with open(tmp / "metrics.jsonl", "w") as f:
@@ -337,9 +340,7 @@ def write_run_folder(out: Path, regime, method, seeds, record: RunRecord) -> Non
         _write_json(tmp / "result.json", record.result)
         reference_payoff = record.result["reference"]["payoff"] if "reference" in record.result else None
         plot_curve(record.curve, reference_payoff, regime, method, tmp / "curve.png")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
+        outdir.replace(tmp, out)  # removes only a previous run folder of ours
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
