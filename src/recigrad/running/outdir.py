@@ -152,12 +152,30 @@ def resolve(out: str | Path) -> Path:
 def check(out: str | Path, kind: str, overwrite: bool = False, resume: bool = False) -> Path:
     """Decide whether ``out`` may be written as a folder of ``kind``; returns the resolved path.
     Changes nothing on disk."""
+    path = _check_location(out)
+    _check_contents(path, out, kind, overwrite, resume)
+    return path
+
+
+def _check_location(out) -> Path:
+    """Where ``out`` is: not the current folder nor an ancestor, not a file, not under a file."""
     path = resolve(out)
     if _ancestor_or_self_of_cwd(path):
         raise _refuse(out, "is the current folder or one of its ancestors; give a new folder")
-    if path.exists() or path.is_symlink():
-        if not path.is_dir():
-            raise _refuse(out, "is a file, not a folder; give a new folder")
+    if (path.exists() or path.is_symlink()) and not path.is_dir():
+        raise _refuse(out, "is a file, not a folder; give a new folder")
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise _refuse(out, f"cannot be created: {str(parent)!r} is a file")
+    return path
+
+
+def _check_contents(path: Path, out, kind: str, overwrite: bool, resume: bool) -> None:
+    """What ``out`` holds: nothing, or a folder of ours (replaced only with ``overwrite``); its
+    work folder: nothing, or a checkpoint of ours (continued with ``resume``, discarded with ``overwrite``)."""
+    if path.is_dir():
         try:
             entries = os.listdir(path)
         except OSError as err:
@@ -175,13 +193,7 @@ def check(out: str | Path, kind: str, overwrite: bool = False, resume: bool = Fa
             if others:
                 raise _refuse(out, f"holds files recigrad did not write ({', '.join(others[:3])}); "
                                    "move them away before --overwrite")
-    parent = path.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise _refuse(out, f"cannot be created: {str(parent)!r} is a file")
     _check_partial(path, out, overwrite, resume)
-    return path
 
 
 def partial_dir(path: Path) -> Path:
@@ -310,7 +322,7 @@ def claim(out: str | Path, kind: str, overwrite: bool = False, resume: bool = Fa
     """Check ``out`` (``check``), create its parent, take its lock, clean our leftovers, discard a
     checkpoint when ``overwrite`` and not ``resume``; yields the resolved path and releases the lock
     at the end (also on error or Ctrl-C).  All of it happens before any work."""
-    path = check(out, kind, overwrite, resume)
+    path = _check_location(out)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -320,7 +332,7 @@ def claim(out: str | Path, kind: str, overwrite: bool = False, resume: bool = Fa
         raise _refuse(out, f"cannot be created ({reason})") from None
     lock = acquire(path, out)
     try:
-        path = check(out, kind, overwrite, resume)  # again, now that no other run can change it
+        path = check(out, kind, overwrite, resume)  # now that no other recigrad run can change it
         clean_leftovers(path)
         work = partial_dir(path)
         if overwrite and not resume and work.exists():
