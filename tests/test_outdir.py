@@ -165,10 +165,6 @@ def test_stale_lock_is_taken_over(user, capsys):
     assert (user / "work" / "run" / "result.json").exists()
 
 
-def _cli(args, cwd, **kw):
-    return subprocess.run([sys.executable, "-m", "recigrad.cli", *args], env=ENV, capture_output=True, text=True,
-                          timeout=120, cwd=cwd, **kw)
-
 
 def _wait_for(path: Path, proc, key=None, at_least=1, timeout=90.0):
     end = time.monotonic() + timeout

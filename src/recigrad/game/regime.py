@@ -167,8 +167,17 @@ def load_config(path: str | Path) -> Regime:
         raise ConfigError(f"--config {shown}: larger than {MAX_CONFIG_BYTES} bytes; not a regime file")
     source = str(path) if str(path).isprintable() and len(str(path)) <= 200 else shown
     try:
-        data = tomllib.loads(raw.decode())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        text = raw.decode()
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{source}: not valid TOML (not UTF-8 text: {err.reason})") from None
+    return regime_from_text(text, source)
+
+
+def regime_from_text(text: str, source: str = "config") -> Regime:
+    """Parse a regime file's TOML text and build the regime (one line for anything wrong)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise ConfigError(f"{source}: not valid TOML ({reason})") from None
     except RecursionError:
