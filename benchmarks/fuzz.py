@@ -135,7 +135,7 @@ def pop_specs(rng: random.Random) -> list[str]:
         if rng.random() < 0.3:
             specs.append(text(rng, 20))
         else:
-            count = rng.choice(["²", "١٢", "3", "0", "-3", "+3", " 3", "1e3", "1000", "1001", str(2**63 - 1), text(rng, 4),
+            count = rng.choice(["²", "١٢", "3", "0", "-3", "+3", " 3", "1e3", "10000", "10001", str(2**63 - 1), text(rng, 4),
                                 str(rng.randint(1, 50))])
             specs.append(f"{rng.choice(['disc', 'allc', 'learner', 'norm', 'alld', 'x'])}:"
                          f"{rng.choice(['stern-judging', 'L1', 'L8', 'shunning', 'nope'])}:{count}")

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from recigrad import __version__
 from recigrad.cli import build_parser, main
 from recigrad.errors import ConfigError
-from recigrad.game.population import parse_pop
+from recigrad.game.population import MAX_AGENTS, parse_pop
 from recigrad.game.regime import Regime, regime_from_dict, regime_from_text, regime_names
 from recigrad.running import checkpoint
 
@@ -139,7 +139,7 @@ pop_specs = st.one_of(
     st.builds(lambda k, n, c: f"{k}:{n}:{c}", st.sampled_from(["disc", "allc", "learner", "norm", "alld", "x", ""]),
               st.sampled_from(["stern-judging", "L1", "L8", "shunning", "nope", ""]),
               st.one_of(st.text(max_size=6), st.sampled_from(["²", "١٢", "٣", "3", "0", "-3", "+3", " 3", "1e3", "10" * 10,
-                                                              "1000", "1001", "9223372036854775807"]))),
+                                                              "10000", "10001", "9223372036854775807"]))),
 )
 
 
@@ -147,7 +147,7 @@ pop_specs = st.one_of(
 @given(st.lists(pop_specs, max_size=4))
 def test_pop(specs):
     population = outcome(lambda: parse_pop(specs))
-    assert population is None or 3 <= population.n <= 1000
+    assert population is None or 3 <= population.n <= MAX_AGENTS
 
 
 # ---------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import torch
 from recigrad.game.norms import KINDS, NORMS, action_table, canonical_norm, signal_table
 from recigrad.game.rules import DTYPE, ConfigError
 
-MAX_AGENTS = 1000  # N at most (docs/model.md §10); the regime loader uses the same bound
+MAX_AGENTS = 10_000  # N at most (docs/model.md §10); the regime loader uses the same bound
 
 
 @dataclass(frozen=True)

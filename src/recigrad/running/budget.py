@@ -10,9 +10,9 @@ The estimates are upper-bound fits of measured peak resident memory (Linux, CPU,
 - ``simulate``: about 26 kB per population plus 200 bytes per agent and population
   (random numbers drawn in chunks, tallies);
 - ``train``: per population, the evaluation's exact chain (``N <= 12``: dense ``2^N x 2^N``
-  matrices, about four copies of ``8 * 4^N`` bytes), or the mean-field model's ``N x N``
-  systems; the NashConv of all-learner regimes (best responses over 4096 tables per learner);
-  and the records of one iteration (400 bytes per interaction).
+  matrices, about four copies of ``8 * 4^N`` bytes), or the mean-field model's ``O(N)`` vectors;
+  the NashConv of all-learner regimes (best responses over 4096 tables); the estimators
+  (4 kB per agent and learner); and the records of one iteration (400 bytes per interaction).
 """
 
 from __future__ import annotations
@@ -62,8 +62,8 @@ def simulate_bytes(n: int, batch: int) -> int:
 def _evaluation_bytes(n: int, learners: int) -> int:
     """Per population: the evaluation of the learners' tables (exact chain or mean field), and
     NashConv where several agents learn."""
-    chain = 4 * 8 * 4**n if n <= 12 else 64 * 8 * n * n
-    nashconv = 2 * 4096 * 8 * n * n if learners > 1 else 0
+    chain = 4 * 8 * 4**n if n <= 12 else 2_000 * n
+    nashconv = 4 * 4096 * 8 * n if learners > 1 else 0
     return chain + nashconv
 
 
