@@ -15,6 +15,7 @@ import argparse
 import json
 import math
 import os
+import re
 import shlex
 import sys
 import time
@@ -54,7 +55,7 @@ def _int_at_least(minimum: int, words: str, maximum: int = 10**12):
 
     def parse(text: str) -> int:
         shown = repr(text) if len(text) <= 40 else repr(text[:37] + "...")
-        if not (text.isascii() and text.strip().lstrip("+-").isdigit() and len(text) <= 40):
+        if not (len(text) <= 40 and re.fullmatch(r"\s*[+-]?[0-9]+\s*", text, re.ASCII)):
             raise argparse.ArgumentTypeError(f"expected a {words} integer, got {shown}")
         value = int(text)
         if value < minimum:
@@ -246,6 +247,7 @@ def cmd_simulate(args: argparse.Namespace) -> dict:
 def cmd_exact(args: argparse.Namespace) -> dict:
     regime = resolve(args)
     game, n = regime.game, regime.population.n
+    budget.require("exact", budget.exact_bytes(n), args.max_memory)
     pc, so = _tables(regime)
     result: dict = {"n": n}
     mf = meanfield.solve(pc, so, game.b, game.c)
@@ -279,6 +281,7 @@ def cmd_reference(args: argparse.Namespace) -> dict:
 
     regime = resolve(args)
     learner = require_learner(regime.population, "reference")
+    budget.require("reference", budget.exact_bytes(regime.population.n), args.max_memory)
     act, sig = regime.population.batched_tables(1)
     start = time.perf_counter()
     ref = reference(act, sig, learner, regime.game, model=args.model, order=args.order)

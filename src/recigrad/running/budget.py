@@ -59,6 +59,11 @@ def simulate_bytes(n: int, batch: int) -> int:
     return BASE_BYTES + batch * (26_000 + 200 * n)
 
 
+def exact_bytes(n: int) -> int:
+    """``exact`` and ``reference``: the exact chain of one population (``N <= 12``) and the mean-field model."""
+    return BASE_BYTES + _evaluation_bytes(n, 1)
+
+
 def _evaluation_bytes(n: int, learners: int) -> int:
     """Per population: the evaluation of the learners' tables (exact chain or mean field), and
     NashConv where several agents learn."""
