@@ -25,7 +25,7 @@ from recigrad.game.population import MAX_AGENTS, parse_pop
 from recigrad.game.regime import Regime, regime_from_dict, regime_from_text, regime_names
 from recigrad.running import checkpoint
 
-FUZZ = settings(max_examples=150, deadline=None, derandomize=True,
+FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 
