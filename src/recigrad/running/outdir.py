@@ -41,6 +41,7 @@ from recigrad.running import checkpoint
 
 MARKER = ".recigrad-run"
 PARTIAL_SUFFIX = ".partial"
+_NAME_MAX = 255  # bytes in one file name on Linux and macOS file systems
 _CHECKPOINT_FILES = ("checkpoint.json", "suite.json")
 
 # names recigrad writes in a folder of each kind; a subfolder name maps to the kind of the folders it holds
@@ -153,13 +154,25 @@ def check(out: str | Path, kind: str, overwrite: bool = False, resume: bool = Fa
     """Decide whether ``out`` may be written as a folder of ``kind``; returns the resolved path.
     Changes nothing on disk."""
     path = _check_location(out)
-    _check_contents(path, out, kind, overwrite, resume)
+    try:
+        _check_contents(path, out, kind, overwrite, resume)
+    except OSError as err:
+        raise _refuse(out, f"cannot be used ({err.strerror or type(err).__name__})") from None
     return path
 
 
 def _check_location(out) -> Path:
     """Where ``out`` is: not the current folder nor an ancestor, not a file, not under a file."""
+    try:
+        return _location(out)
+    except OSError as err:  # a name too long, a folder that cannot be searched
+        raise _refuse(out, f"cannot be used ({err.strerror or type(err).__name__})") from None
+
+
+def _location(out) -> Path:
     path = resolve(out)
+    if len(os.fsencode(path.name)) > _NAME_MAX - 10:  # room for ".NAME.XXXXXXXX" and "NAME.partial"
+        raise _refuse(out, f"the folder's name is longer than {_NAME_MAX - 10} bytes")
     if _ancestor_or_self_of_cwd(path):
         raise _refuse(out, "is the current folder or one of its ancestors; give a new folder")
     if (path.exists() or path.is_symlink()) and not path.is_dir():
