@@ -59,7 +59,7 @@ def _refused(argv, capsys) -> str:
         ("../notes.txt", "is a file, not a folder"),
         ("../notes.txt/run", "notes.txt' is a file"),
         ("data.csv", "is a file, not a folder"),
-        ("x" * 300, "cannot be used (File name too long)"),
+        ("x" * 300 + "/run", "cannot be used (File name too long)"),
         ("y" * 246, "longer than 245 bytes"),  # no room for its work folder and temporary
     ],
 )
