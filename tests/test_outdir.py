@@ -240,3 +240,26 @@ def test_sigkill_then_rerun_is_refused_and_resume_matches(tmp_path, monkeypatch,
     assert _strip(json.loads((tmp_path / "run" / "result.json").read_text())) == _strip(
         json.loads((tmp_path / "ref" / "result.json").read_text()))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ref", "run"]
+
+
+def test_bench_report_in_progress_needs_resume_or_overwrite(tmp_path):
+    work = tmp_path / "report.partial"
+    (work / "runs").mkdir(parents=True)
+    (work / "suite.json").write_text("{}")
+    with pytest.raises(outdir.ConfigError, match="add --resume to continue it, or --overwrite to start over"):
+        outdir.check(tmp_path / "report", "bench")
+    assert outdir.check(tmp_path / "report", "bench", resume=True) == tmp_path / "report"
+    with outdir.claim(tmp_path / "report", "bench", overwrite=True) as path:
+        assert path == tmp_path / "report"
+        assert not work.exists()  # --overwrite discarded the report in progress, before any work
+        assert (tmp_path / ".report.lock").read_text().strip() == str(os.getpid())
+    assert not (tmp_path / ".report.lock").exists()
+
+
+def test_lock_is_released_on_error(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        with outdir.claim(tmp_path / "run", "train"):
+            assert (tmp_path / ".run.lock").exists()
+            raise KeyboardInterrupt
+    assert not (tmp_path / ".run.lock").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
