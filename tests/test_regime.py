@@ -262,3 +262,23 @@ def test_closed_pipe_exits_quietly():
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 141
     assert err == b""
+
+
+def test_a_result_that_is_not_finite_is_not_printed(capsys, monkeypatch):
+    import argparse
+
+    import recigrad.cli as cli
+
+    build = cli.build_parser
+
+    def parser_with_a_nan_result():
+        parser = build()
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        sub.choices["exact"].set_defaults(run=lambda args: {"payoff": [float("nan")]})
+        return parser
+
+    monkeypatch.setattr(cli, "build_parser", parser_with_a_nan_result)
+    assert main(["exact", "--json"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1 and "not finite" in err

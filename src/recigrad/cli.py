@@ -379,7 +379,12 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         result = args.run(args)
         if args.json:
-            print(json.dumps(result, allow_nan=False))  # standard JSON only
+            try:
+                text = json.dumps(result, allow_nan=False)  # standard JSON only
+            except ValueError:
+                return _error("the result holds a number that is not finite (NaN or infinity); "
+                              "not printed as non-standard JSON", 1)
+            print(text)
             sys.stdout.flush()
     except BrokenPipeError:  # the reader went away (recigrad ... | head): no traceback, no more output
         _quiet_stdout()
