@@ -179,3 +179,115 @@ def test_exact_skips_chain_above_twelve(capsys):
     result = json.loads(capsys.readouterr().out)
     assert "exact" not in result
     assert len(result["meanfield"]["payoff"]) == 13
+
+
+# --- bad input at the boundary: one line, never a traceback (docs/model.md §10) ---
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["simulate", "--pop", "disc:stern-judging:²"], "COUNT must be a positive integer, got '²'"),
+        (["simulate", "--pop", "disc:stern-judging:8", "--batch", "١٢"], "--batch: expected a positive integer"),
+        (["simulate", "--pop", "disc:stern-judging:8", "-b", "1e308"], "benefit must be a finite number in [-1e+12, 1e+12]"),
+        (["simulate", "--pop", "disc:stern-judging:8", "-b", "inf"], "argument -b: invalid float value: 'inf'"),
+        (["simulate", "--pop", "disc:stern-judging:100000"], "at most 10000 agents"),
+        (["train", "--regime", "discriminative-sj", "--lr", "inf"], "argument --lr: invalid float value: 'inf'"),
+        (["train", "--regime", "discriminative-sj", "--lr", "1e300"], "train.lr must be a positive number at most 1e+06"),
+        (["train", "--regime", "discriminative-sj", "--iterations", "1000000000000"], "train.iterations must be at most"),
+        (["train", "--regime", "discriminative-sj", "--seeds", "10000000"], "--seeds: expected a positive integer at most"),
+        (["exact", "--config", "/"], "not a regular file"),
+        (["simulate", "--pop", "disc:stern-judging:8", "--max-memory", "lots"], "expected a memory size"),
+    ],
+)
+def test_cli_bad_input_is_one_line(argv, words, capsys):
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("recigrad: error: ") and err.count("\n") == 1
+    assert words in err
+
+
+def test_memory_estimate_is_refused_against_the_limit(capsys):
+    # 400 MiB + 10^6 populations x (26,000 + 200 x 8) bytes = 26.1 GiB, against --max-memory 1G
+    assert main(["simulate", "--pop", "disc:stern-judging:8", "--batch", "1000000", "--max-memory", "1G"]) == 2
+    err = capsys.readouterr().err
+    assert "about 26.1 GiB" in err
+    assert "limit of 1.0 GiB" in err
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("a = " + "[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('[[agents]]\nkind = "disc"\nnorm = "L6"\ncount = 9223372036854775807\n', "at most 10000 agents"),
+        ('[[agents]]\nkind = "disc"\nnorm = "L6"\ncount = 1e9\n', "count must be a positive integer"),
+        ('[game]\nbenefit = 99999999999999999999999999999999\n[[agents]]\nkind = "disc"\nnorm = "L6"\ncount = 8\n',
+         "benefit must be a finite number"),
+        ('[train]\nlr = 1e400\n[[agents]]\nkind = "disc"\nnorm = "L6"\ncount = 8\n', "train.lr must be a positive number"),
+    ],
+)
+def test_config_file_bad_values_are_one_line(tmp_path, text, words):
+    path = tmp_path / "r.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert words in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_config_that_is_not_utf8_or_a_folder(tmp_path):
+    (tmp_path / "bin.toml").write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config(tmp_path / "bin.toml")
+    with pytest.raises(ConfigError, match="not a regular file"):
+        load_config(tmp_path)
+
+
+def test_large_payoffs_print_standard_json(capsys):
+    import numpy as np
+
+    assert main(["exact", "--pop", "disc:stern-judging:8", "-b", "1e12", "-c", "1e11", "--json"]) == 0
+
+    def refuse(constant):
+        raise AssertionError(f"non-standard JSON constant {constant}")
+
+    large = json.loads(capsys.readouterr().out, parse_constant=refuse)["exact"]["payoff"]
+    # payoffs are linear in (b, c): 1e11 times those of b = 10, c = 1
+    assert main(["exact", "--pop", "disc:stern-judging:8", "-b", "10", "-c", "1", "--json"]) == 0
+    small = json.loads(capsys.readouterr().out)["exact"]["payoff"]
+    np.testing.assert_allclose(large, [1e11 * x for x in small], rtol=1e-9)
+
+
+def test_closed_pipe_exits_quietly():
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "RECIGRAD_PROGRESS": "0"}
+    proc = subprocess.Popen([sys.executable, "-m", "recigrad.cli", "exact", "--pop", "disc:stern-judging:8", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc.stdout.close()  # the reader is gone before anything is written
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 141
+    assert err == b""
+
+
+def test_a_result_that_is_not_finite_is_not_printed(capsys, monkeypatch):
+    import argparse
+
+    import recigrad.cli as cli
+
+    build = cli.build_parser
+
+    def parser_with_a_nan_result():
+        parser = build()
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        sub.choices["exact"].set_defaults(run=lambda args: {"payoff": [float("nan")]})
+        return parser
+
+    monkeypatch.setattr(cli, "build_parser", parser_with_a_nan_result)
+    assert main(["exact", "--json"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1 and "not finite" in err

@@ -40,7 +40,8 @@ def test_run_folder(tmp_path):
     regime = load_regime("degenerate-allc")
     result = train.run(regime, [0, 1], iterations=20, out=tmp_path / "run")
     folder = tmp_path / "run"
-    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "curve.png", "metrics.jsonl", "result.json", "tables.json"]
+    assert sorted(p.name for p in folder.iterdir()) == [".recigrad-run", "config.json", "curve.png", "metrics.jsonl",
+                                                         "result.json", "tables.json"]
     lines = [json.loads(x) for x in (folder / "metrics.jsonl").read_text().splitlines()]
     assert [x["iteration"] for x in lines][-1] == 20 and len(lines[-1]["payoff"]) == 2
     assert json.loads((folder / "result.json").read_text()) == json.loads(json.dumps(result))

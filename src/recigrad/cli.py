@@ -1,14 +1,21 @@
 """The ``recigrad`` command line (SPEC section 10).
 
 Every command prints a readable table, or with ``--json`` one JSON object of
-figures on stdout.  Bad input gets one line on stderr (``recigrad: error: ...``)
-and exit status 2, before any work starts.
+figures on stdout (standard JSON: no NaN or Infinity).  Bad input gets one line on
+stderr (``recigrad: error: ...``) and exit status 2, before any work starts; so do
+output folders that are not safe to write (``recigrad.running.outdir``) and requests
+larger than ``--max-memory`` (``recigrad.running.budget``).  An error of the system
+during the work (a full disk) gets one line and exit status 1; a closed stdout pipe
+(``recigrad ... | head``) ends the command quietly with exit status 141 (128 + SIGPIPE).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
+import re
 import shlex
 import sys
 import time
@@ -33,6 +40,7 @@ from recigrad.game.regime import (
     require_learner,
 )
 from recigrad.learning.contract import METHODS
+from recigrad.running import budget, outdir
 from recigrad.running.suite import QUICK_REGIMES
 from recigrad.util import threads
 from recigrad.util.progress import progress_bar
@@ -44,16 +52,18 @@ class _Parser(argparse.ArgumentParser):
         raise ConfigError(message)
 
 
-def _int_at_least(minimum: int, words: str):
-    """An argparse type: an integer of at least ``minimum``."""
+def _int_at_least(minimum: int, words: str, maximum: int = 10**12):
+    """An argparse type: an integer of at least ``minimum`` and at most ``maximum``, in ASCII digits."""
 
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = minimum - 1
+        shown = repr(text) if len(text) <= 40 else repr(text[:37] + "...")
+        if not (len(text) <= 40 and re.fullmatch(r"\s*[+-]?[0-9]+\s*", text, re.ASCII)):
+            raise argparse.ArgumentTypeError(f"expected a {words} integer, got {shown}")
+        value = int(text)
         if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected a {words} integer, got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected a {words} integer, got {shown}")
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f"expected a {words} integer at most {maximum:,}, got {shown}")
         return value
 
     return parse
@@ -61,24 +71,49 @@ def _int_at_least(minimum: int, words: str):
 
 _positive_int = _int_at_least(1, "positive")
 _nonnegative_int = _int_at_least(0, "non-negative")
+_seed = _int_at_least(0, "non-negative", 2**62)
+_count = _int_at_least(1, "positive", budget.MAX_BATCH)  # populations: --batch, --seeds
+
+
+def _finite_float(text: str) -> float:
+    """An argparse type: a finite real number written in ASCII."""
+    try:
+        value = float(text) if text.isascii() else math.nan
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        shown = repr(text) if len(text) <= 40 else repr(text[:37] + "...")
+        raise argparse.ArgumentTypeError(f"invalid float value: {shown} (expected a finite number)")
+    return value
+
+
+def _memory(text: str) -> int:
+    try:
+        return budget.parse_size(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _add_population_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--regime", help=f"a shipped regime: {', '.join(regime_names())}")
     p.add_argument("--config", help="a regime TOML file")
     p.add_argument("--pop", action="append", default=[], metavar="KIND:NORM:COUNT", help="agents, repeatable, in order")
-    p.add_argument("-b", type=float, default=None, help="benefit (default 5, or the regime's)")
-    p.add_argument("-c", type=float, default=None, help="cost (default 1, or the regime's)")
-    p.add_argument("--e", type=float, default=None, help="execution error (default 0.01, or the regime's)")
-    p.add_argument("--mu", type=float, default=None, help="assessment error (default 0.01, or the regime's)")
+    p.add_argument("-b", type=_finite_float, default=None, help="benefit (default 5, or the regime's)")
+    p.add_argument("-c", type=_finite_float, default=None, help="cost (default 1, or the regime's)")
+    p.add_argument("--e", type=_finite_float, default=None, help="execution error (default 0.01, or the regime's)")
+    p.add_argument("--mu", type=_finite_float, default=None, help="assessment error (default 0.01, or the regime's)")
 
 
 def _add_output_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object of figures on stdout")
+    p.add_argument("--max-memory", type=_memory, default=None, metavar="SIZE",
+                   help="refuse work estimated to need more memory (e.g. 4G, 512M; default half of the machine's RAM)")
 
 
 def _add_durable_flags(p: argparse.ArgumentParser, where: str) -> None:
     p.add_argument("--resume", action="store_true", help=f"continue an interrupted run from its checkpoint in {where}")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a previous recigrad folder at OUT (only its own files), or discard its checkpoint")
     p.add_argument("--checkpoint-every", type=_nonnegative_int, default=None,
                    help="iterations between checkpoints (default 25, and every 60 s; 0: only at SIGINT)")
 
@@ -99,8 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_population_flags(p)
     p.add_argument("--interactions", type=_positive_int, default=100_000, help="counted interactions per population")
     p.add_argument("--burn-in", type=_nonnegative_int, default=1_000, help="interactions played before counting")
-    p.add_argument("--batch", type=_positive_int, default=1, help="independent populations, seeds SEED..SEED+BATCH-1")
-    p.add_argument("--seed", type=_nonnegative_int, default=0)
+    p.add_argument("--batch", type=_count, default=1, help="independent populations, seeds SEED..SEED+BATCH-1")
+    p.add_argument("--seed", type=_seed, default=0)
     _add_output_flags(p)
     p.set_defaults(run=cmd_simulate)
 
@@ -119,11 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train one method on one regime, several seeds at once; writes a run folder")
     _add_population_flags(p)
     p.add_argument("--method", choices=sorted(METHODS), default="rg", help="rg: the reciprocity gradient")
-    p.add_argument("--seeds", type=_positive_int, default=5, help="number of seeds, trained together")
-    p.add_argument("--seed", type=_nonnegative_int, default=0, help="first seed")
+    p.add_argument("--seeds", type=_count, default=5, help="number of seeds, trained together")
+    p.add_argument("--seed", type=_seed, default=0, help="first seed")
     p.add_argument("--iterations", type=_positive_int, default=None, help="default: the regime's train.iterations")
     p.add_argument("--interactions", type=_positive_int, default=None, help="interactions per iteration")
-    p.add_argument("--lr", type=float, default=None, help="learning rate")
+    p.add_argument("--lr", type=_finite_float, default=None, help="learning rate")
     p.add_argument("--components", choices=COMPONENTS, default=None, help="which tables learn")
     p.add_argument("--model", choices=MODELS, default=None, help="the learner's model of the chain")
     p.add_argument("--out", default=None, help="run folder (default runs/REGIME-METHOD-TIME)")
@@ -134,8 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="the benchmark suite: methods x regimes x seeds; a table and a report folder")
     p.add_argument("--regimes", default=None, help="comma-separated regime names (default: the whole suite)")
     p.add_argument("--methods", default=None, help=f"comma-separated methods (default: {','.join(sorted(METHODS))})")
-    p.add_argument("--seeds", type=_positive_int, default=5, help="number of seeds per (regime, method)")
-    p.add_argument("--seed", type=_nonnegative_int, default=0, help="first seed")
+    p.add_argument("--seeds", type=_count, default=5, help="number of seeds per (regime, method)")
+    p.add_argument("--seed", type=_seed, default=0, help="first seed")
     p.add_argument("--quick", action="store_true", help="the quick suite: " + ", ".join(QUICK_REGIMES))
     p.add_argument("--iterations", type=_positive_int, default=None, help="default: each regime's train.iterations")
     p.add_argument("--out", default=None, help="report folder (default reports/bench-TIME)")
@@ -181,6 +216,7 @@ def _floats(t: torch.Tensor) -> list[float]:
 def cmd_simulate(args: argparse.Namespace) -> dict:
     regime = resolve(args)
     game, n = regime.game, regime.population.n
+    budget.require("simulate", budget.simulate_bytes(n, args.batch), args.max_memory)
     pc, so = _tables(regime, args.batch)
     seeds = list(range(args.seed, args.seed + args.batch))
     kernel.warm_up(parallel=args.batch >= kernel.PARALLEL_BATCH)  # "seconds" times the simulation, not compilation
@@ -213,6 +249,7 @@ def cmd_simulate(args: argparse.Namespace) -> dict:
 def cmd_exact(args: argparse.Namespace) -> dict:
     regime = resolve(args)
     game, n = regime.game, regime.population.n
+    budget.require("exact", budget.exact_bytes(n), args.max_memory)
     act, sig = regime.population.batched_tables(1)
     result: dict = {"n": n}
     ex, model = evaluate(act, sig, game)  # the exact chain when N <= 12, mean field above
@@ -246,6 +283,7 @@ def cmd_reference(args: argparse.Namespace) -> dict:
 
     regime = resolve(args)
     learner = require_learner(regime.population, "reference")
+    budget.require("reference", budget.exact_bytes(regime.population.n), args.max_memory)
     act, sig = regime.population.batched_tables(1)
     start = time.perf_counter()
     ref = best_response(act, sig, learner, regime.game, model=args.model, order=args.order)
@@ -278,11 +316,13 @@ def cmd_train(args: argparse.Namespace) -> dict:
             raise ConfigError(f"--model exact needs N <= {MAX_N}, got N = {regime.population.n}; use meanfield")
     out = args.out or f"runs/{regime.name}-{args.method}-{time.strftime('%Y%m%d-%H%M%S')}"
     seeds = list(range(args.seed, args.seed + args.seeds))
+    budget.require("train", budget.train_bytes(regime, args.seeds), args.max_memory)
     every = train.CHECKPOINT_EVERY if args.checkpoint_every is None else args.checkpoint_every
-    try:
-        result = train.run(regime, seeds, method=args.method, out=out, resume=args.resume, checkpoint_every=every)
-    except train.Interrupted as err:
-        raise _interrupted(err, "train", out) from None
+    with outdir.claim(out, "train", overwrite=args.overwrite, resume=args.resume):  # checked and locked before any work
+        try:
+            result = train.run(regime, seeds, method=args.method, out=out, resume=args.resume, checkpoint_every=every)
+        except train.Interrupted as err:
+            raise _interrupted(err, "train", out) from None
     result["folder"] = str(out)
     if not args.json:
         print(train.summary_table(result))
@@ -315,13 +355,17 @@ def cmd_bench(args: argparse.Namespace) -> dict:
     if args.backend == "local" and (args.address or args.num_cpus or args.seed_block):
         raise ConfigError("--address, --num-cpus and --seed-block need --backend ray")
     every = None if args.checkpoint_every is None else args.checkpoint_every
-    try:
-        summary = bench.run_suite(regimes, methods, seeds, out, iterations=args.iterations, resume=args.resume, checkpoint_every=every,
-                                  backend=args.backend, address=args.address, num_cpus=args.num_cpus,
-                                  seed_block=args.seed_block)
-    except KeyboardInterrupt as err:
-        message = str(err) or "interrupted; finished runs are kept"
-        raise _interrupted(KeyboardInterrupt(f"{message}; report folder in progress: {out}.partial"), "bench", out) from None
+    loaded = [load_regime(name) for name in regimes]
+    block = args.seeds if args.backend == "local" else min(args.seeds, args.seed_block or args.seeds)
+    budget.require("bench", max(budget.train_bytes(r, block) for r in loaded), args.max_memory)
+    with outdir.claim(out, "bench", overwrite=args.overwrite, resume=args.resume):  # checked and locked before any work
+        try:
+            summary = bench.run_suite(regimes, methods, seeds, out, iterations=args.iterations, resume=args.resume,
+                                      checkpoint_every=every, backend=args.backend, address=args.address,
+                                      num_cpus=args.num_cpus, seed_block=args.seed_block)
+        except KeyboardInterrupt as err:
+            message = str(err) or "interrupted; finished runs are kept"
+            raise _interrupted(KeyboardInterrupt(f"{message}; report folder in progress: {out}.partial"), "bench", out) from None
     summary["folder"] = str(out)
     if not args.json:
         print(bench.summary_table(summary))
@@ -335,15 +379,52 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(threads.from_environment())  # RECIGRAD_THREADS, validated; default 1
         args = parser.parse_args(argv)
         result = args.run(args)
+        if args.json:
+            try:
+                text = json.dumps(result, allow_nan=False)  # standard JSON only
+            except ValueError:
+                return _error("the result holds a number that is not finite (NaN or infinity); "
+                              "not printed as non-standard JSON", 1)
+            print(text)
+            sys.stdout.flush()
+    except BrokenPipeError:  # the reader went away (recigrad ... | head): no traceback, no more output
+        _quiet_stdout()
+        return 141
     except ConfigError as err:
-        print(f"recigrad: error: {err}", file=sys.stderr)
-        return 2
+        return _error(err, 2)
     except KeyboardInterrupt as err:
-        print(f"recigrad: {str(err) or 'interrupted'}", file=sys.stderr)
+        print(f"recigrad: {_one_line(str(err)) or 'interrupted'}", file=sys.stderr)
         return 130
-    if args.json:
-        print(json.dumps(result))
+    except (OverflowError, RecursionError, MemoryError) as err:  # a number or a structure beyond what the work can hold
+        return _error(f"the input is too large ({type(err).__name__}: {_one_line(str(err))})", 2)
+    except OSError as err:  # the system refused a file: permission, a full disk, ...
+        where = f": {err.filename}" if getattr(err, "filename", None) else ""
+        return _error(f"{err.strerror or type(err).__name__}{where}", 1)
     return 0
+
+
+def _one_line(text: str) -> str:
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    return " ".join(lines)
+
+
+def _error(err, status: int) -> int:
+    """Print one line on stderr; returns ``status``."""
+    try:
+        print(f"recigrad: error: {_one_line(str(err))}", file=sys.stderr)
+    except OSError:
+        pass
+    return status
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's flush at exit finds no closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ import torch
 from recigrad.game.norms import KINDS, NORMS, action_table, canonical_norm, signal_table
 from recigrad.game.rules import DTYPE, ConfigError
 
+MAX_AGENTS = 10_000  # N at most (docs/model.md §10); the regime loader uses the same bound
+
 
 @dataclass(frozen=True)
 class Agent:
@@ -69,6 +71,8 @@ def parse_pop(specs: list[str]) -> Population:
     """Population from ``--pop KIND:NORM:COUNT`` flags, agents numbered in order."""
     agents: list[Agent] = []
     for spec in specs:
+        if len(spec) > 100:
+            raise ConfigError(f"--pop {spec[:40]!r}...: expected KIND:NORM:COUNT, e.g. disc:stern-judging:7")
         parts = spec.split(":")
         if len(parts) != 3:
             raise ConfigError(f"--pop {spec!r}: expected KIND:NORM:COUNT, e.g. disc:stern-judging:7")
@@ -77,8 +81,10 @@ def parse_pop(specs: list[str]) -> Population:
             raise ConfigError(f"--pop {spec!r}: unknown kind {kind!r}; allowed: {', '.join(KINDS)}")
         if norm not in NORMS:
             raise ConfigError(f"--pop {spec!r}: unknown norm {norm!r}; allowed: {', '.join(NORMS)}")
-        if not count.isdigit() or int(count) < 1:
+        if not (count.isascii() and count.isdigit()) or int(count) < 1:  # isdigit alone accepts superscripts
             raise ConfigError(f"--pop {spec!r}: COUNT must be a positive integer, got {count!r}")
+        if len(agents) + int(count) > MAX_AGENTS:
+            raise ConfigError(f"--pop {spec!r}: at most {MAX_AGENTS} agents in all (N <= {MAX_AGENTS})")
         agents.extend(Agent(kind, norm) for _ in range(int(count)))
     if not agents:
         raise ConfigError("no population: give --regime NAME, --config FILE or at least one --pop KIND:NORM:COUNT")

@@ -15,17 +15,23 @@ Every unknown key, unknown name or impossible number is refused with a
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 from recigrad.game.norms import KINDS, NORMS
-from recigrad.game.population import Agent, Population
-from recigrad.game.rules import ConfigError, Game
+from recigrad.game.population import MAX_AGENTS, Agent, Population
+from recigrad.game.rules import ConfigError, Game, short_repr
 
 COMPONENTS = ("action", "signal", "joint")
 MODELS = ("meanfield", "exact")
+# bounds on what a config may ask for, checked before anything is allocated (docs/model.md §10)
+MAX_ITERATIONS = 10**9
+MAX_INTERACTIONS = 10**8  # per iteration and population: the records of one iteration are held in memory
+MAX_LR = 1e6
+MAX_CONFIG_BYTES = 1 << 20  # a regime file is a few hundred bytes
 
 
 @dataclass(frozen=True)
@@ -41,12 +47,16 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _choice("train.components", self.components, COMPONENTS)
         _choice("train.model", self.model, MODELS)
-        for key in ("iterations", "interactions"):
+        for key, most in (("iterations", MAX_ITERATIONS), ("interactions", MAX_INTERACTIONS)):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"train.{key} must be a positive integer, got {value!r}")
-        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not self.lr > 0:
-            raise ConfigError(f"train.lr must be a positive number, got {self.lr!r}")
+                raise ConfigError(f"train.{key} must be a positive integer, got {short_repr(value)}")
+            if value > most:
+                raise ConfigError(f"train.{key} must be at most {most:,}, got {short_repr(value)}")
+        lr = self.lr
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (
+                abs(lr) < 1e300 and math.isfinite(lr) and 0 < lr <= MAX_LR):
+            raise ConfigError(f"train.lr must be a positive number at most {MAX_LR:g}, got {short_repr(lr)}")
 
 
 @dataclass(frozen=True)
@@ -65,31 +75,35 @@ _TOP_KEYS = ("name", "description", "game", "agents", "train")
 
 def _choice(key: str, value, allowed) -> None:
     if value not in allowed:
-        raise ConfigError(f"{key} = {value!r} is not allowed; allowed: {', '.join(allowed)}")
+        raise ConfigError(f"{key} = {short_repr(value)} is not allowed; allowed: {', '.join(allowed)}")
 
 
 def _unknown(where: str, table: dict, allowed) -> None:
     for key in table:
         if key not in allowed:
-            raise ConfigError(f"unknown key {where}{key!r}; allowed: {', '.join(allowed)}")
+            raise ConfigError(f"unknown key {where}{short_repr(key)}; allowed: {', '.join(allowed)}")
 
 
 def regime_from_dict(data: dict, source: str = "config") -> Regime:
     """Validate a parsed TOML document and build the regime."""
     try:
+        if not isinstance(data, dict):
+            raise ConfigError(f"a regime must be a table of keys, got {short_repr(data)}")
         return _regime_from_dict(data)
     except ConfigError as err:
         raise ConfigError(f"{source}: {err}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply") from None
 
 
 def _regime_from_dict(data: dict) -> Regime:
     _unknown("", data, _TOP_KEYS)
     name = data.get("name", "custom")
     if not isinstance(name, str) or not name:
-        raise ConfigError(f"name must be a non-empty string, got {name!r}")
+        raise ConfigError(f"name must be a non-empty string, got {short_repr(name)}")
     description = data.get("description", "")
     if not isinstance(description, str):
-        raise ConfigError(f"description must be a string, got {description!r}")
+        raise ConfigError(f"description must be a string, got {short_repr(description)}")
 
     game_table = data.get("game", {})
     if not isinstance(game_table, dict):
@@ -101,6 +115,8 @@ def _regime_from_dict(data: dict) -> Regime:
     if not isinstance(agent_tables, list) or not agent_tables:
         raise ConfigError("[[agents]] is missing: give at least one agents table with kind, norm and count")
     agents: list[Agent] = []
+    if len(agent_tables) > MAX_AGENTS:
+        raise ConfigError(f"[[agents]]: at most {MAX_AGENTS} tables, got {len(agent_tables)}")
     for i, table in enumerate(agent_tables):
         where = f"agents[{i}]."
         if not isinstance(table, dict):
@@ -113,10 +129,12 @@ def _regime_from_dict(data: dict) -> Regime:
         _choice(f"{where}norm", table["norm"], NORMS)
         count = table.get("count", 1)
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise ConfigError(f"{where}count must be a positive integer, got {count!r}")
+            raise ConfigError(f"{where}count must be a positive integer, got {short_repr(count)}")
+        if len(agents) + count > MAX_AGENTS:
+            raise ConfigError(f"{where}count = {short_repr(count)}: at most {MAX_AGENTS} agents in all (N <= {MAX_AGENTS})")
         warmup = table.get("warmup", True)
         if not isinstance(warmup, bool):
-            raise ConfigError(f"{where}warmup must be true or false, got {warmup!r}")
+            raise ConfigError(f"{where}warmup must be true or false, got {short_repr(warmup)}")
         agents.extend(Agent(table["kind"], table["norm"], warmup) for _ in range(count))
     population = Population(tuple(agents))
 
@@ -132,14 +150,39 @@ def _regime_from_dict(data: dict) -> Regime:
 
 def load_config(path: str | Path) -> Regime:
     """A user's regime file."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"--config {str(path)!r}: no such file")
+    shown = short_repr(str(path))
     try:
-        data = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: not valid TOML ({err})") from None
-    return regime_from_dict(data, str(path))
+        path = Path(path)
+        if not path.exists():
+            raise ConfigError(f"--config {shown}: no such file")
+        if not path.is_file():
+            raise ConfigError(f"--config {shown}: not a regular file")
+        with open(path, "rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+    except (OSError, ValueError) as err:  # unreadable, a folder, a name the system refuses
+        if isinstance(err, ConfigError):
+            raise
+        raise ConfigError(f"--config {shown}: cannot be read ({getattr(err, 'strerror', None) or type(err).__name__})") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"--config {shown}: larger than {MAX_CONFIG_BYTES} bytes; not a regime file")
+    source = str(path) if str(path).isprintable() and len(str(path)) <= 200 else shown
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{source}: not valid TOML (not UTF-8 text: {err.reason})") from None
+    return regime_from_text(text, source)
+
+
+def regime_from_text(text: str, source: str = "config") -> Regime:
+    """Parse a regime file's TOML text and build the regime (one line for anything wrong)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ConfigError(f"{source}: not valid TOML ({reason})") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: not valid TOML (nested too deeply)") from None
+    return regime_from_dict(data, source)
 
 
 def regime_names() -> list[str]:

@@ -25,6 +25,32 @@ import torch
 from recigrad.errors import ConfigError
 
 DTYPE = torch.float64
+# benefit and cost at most this: payoffs per round (b, c times rates, summed over agents) stay finite
+# and printable as standard JSON (docs/model.md §1, §10)
+MAX_PAYOFF = 1e12
+
+
+def finite_number(key: str, value, low: float = -math.inf, high: float = math.inf) -> float:
+    """``value`` as a float if it is a real number (not a bool) in ``[low, high]``; else one line."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{key} must be a number, got {short_repr(value)}")
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float
+        number = math.inf if value > 0 else -math.inf
+    if not math.isfinite(number) or not low <= number <= high:
+        raise ConfigError(f"{key} must be a finite number in [{low:g}, {high:g}], got {short_repr(value)}")
+    return number
+
+
+def short_repr(value) -> str:
+    """A one-line, bounded ``repr`` of a user's value (huge integers and nested data included)."""
+    try:
+        text = repr(value) if not isinstance(value, int) or value.bit_length() < 200 else f"an integer of {value.bit_length()} bits"
+    except (RecursionError, ValueError):
+        text = f"a deeply nested {type(value).__name__}"
+    text = text.replace("\n", " ")
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 @dataclass(frozen=True)
@@ -40,8 +66,9 @@ class Game:
     def __post_init__(self) -> None:
         for name in ("b", "c", "e", "mu"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ConfigError(f"{_LONG[name]} must be a finite number, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"{_LONG[name]} must be a finite number, got {short_repr(value)}")
+            finite_number(_LONG[name], value, -MAX_PAYOFF, MAX_PAYOFF)
         if not self.c > 0:
             raise ConfigError(f"cost must be > 0, got {self.c}")
         if not self.b > self.c:

@@ -153,8 +153,8 @@ def read_header(path: Path, kind: str) -> dict:
     if not isinstance(document, dict) or document.get("format") != FORMAT or document.get("kind") != kind:
         raise CheckpointError(f"{path} is not a recigrad {kind} checkpoint")
     if document.get("version") != VERSION or document.get("recigrad") != __version__:
-        raise CheckpointError(f"{path} was written by recigrad {document.get('recigrad')} (checkpoint version "
-                              f"{document.get('version')}); this is recigrad {__version__} (version {VERSION})")
+        raise CheckpointError(f"{path} was written by recigrad {document.get('recigrad')!r} (checkpoint version "
+                              f"{document.get('version')!r}); this is recigrad {__version__} (version {VERSION})")
     return document
 
 

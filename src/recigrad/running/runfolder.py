@@ -11,13 +11,12 @@ temporary name and renamed when complete.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from recigrad.running import checkpoint
+from recigrad.running import checkpoint, outdir
 from recigrad.running.plots import plot_curve
 
 if TYPE_CHECKING:
@@ -34,6 +33,7 @@ def write_run_folder(out: Path, regime, method, seeds, record: RunRecord) -> Non
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
+        outdir.write_marker(tmp, "train")  # recognises the folder as ours (and a leftover temporary as ours)
         config = {"regime": checkpoint.regime_dict(regime), "method": method, "seeds": seeds}
         _write_json(tmp / "config.json", config)
         with open(tmp / "metrics.jsonl", "w") as f:
@@ -43,9 +43,7 @@ def write_run_folder(out: Path, regime, method, seeds, record: RunRecord) -> Non
         _write_json(tmp / "result.json", record.result)
         reference_payoff = record.result["reference"]["payoff"] if "reference" in record.result else None
         plot_curve(record.curve, reference_payoff, regime, method, tmp / "curve.png")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
+        outdir.replace(tmp, out)  # removes only a previous run folder of ours
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -25,7 +25,6 @@ jobs on a Ray cluster (``recigrad.running.distributed``).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from pathlib import Path
@@ -33,7 +32,7 @@ from pathlib import Path
 from recigrad import __version__
 from recigrad.game.regime import load_regime, regime_names
 from recigrad.learning.contract import METHODS
-from recigrad.running import checkpoint, report, stats, train
+from recigrad.running import checkpoint, outdir, report, stats, train
 from recigrad.running.report import summary_table  # noqa: F401  (recigrad bench prints it)
 
 QUICK_REGIMES = ("discriminative-sj", "hybrid-alld", "degenerate-allc", "society-L6")
@@ -106,9 +105,8 @@ def run_suite(regimes: list[str], methods: list[str], seeds: list[int], out: str
                "seconds": time.perf_counter() - clock}
     report.write(work, summary, results)
     (work / checkpoint.SUITE_FILE).unlink()
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(work, out)
+    outdir.write_marker(work, "bench")
+    outdir.replace(work, out)  # removes only a previous report folder of ours
     return summary
 
 
@@ -126,6 +124,8 @@ def _open_work(work: Path, header: dict, resume: bool) -> None:
         return
     if resume and work.exists() and not checkpoint.is_ours(work):
         raise checkpoint.CheckpointError(f"cannot resume: {work} is not a recigrad report in progress")
+    if not resume:
+        outdir.refuse_checkpoint(work)  # never discard a report in progress silently
     checkpoint.clear(work)
     (work / "runs").mkdir(parents=True)
     checkpoint.write_json_atomic(manifest, {**header, "recigrad": __version__})

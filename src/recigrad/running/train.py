@@ -41,7 +41,7 @@ from recigrad.evaluation.best_response import OneHead, Reference, best_response,
 from recigrad.game.regime import Regime
 from recigrad.learning import contract
 from recigrad.learning.tables import warmup_logits
-from recigrad.running import checkpoint, runfolder
+from recigrad.running import checkpoint, outdir, runfolder
 from recigrad.util import numerics
 from recigrad.util.progress import progress_bar
 from recigrad.util.text import table
@@ -174,13 +174,13 @@ class _Driver:
                 "reached_seconds": [self.reached_seconds[t] for t in THRESHOLDS], "seconds": seconds}
 
 
-def _resume(module, regime: Regime, seeds: list[int], saved: dict, work: Path, iterations: int, evals: list[int]):
+def _resume(module, regime: Regime, seeds: list[int], saved: dict, work: Path, iterations: int, eval_every: int):
     """The iteration reached, the bookkeeping and the method state of the checkpoint ``saved``, every field
     checked against this run (``CheckpointError``, one line, where one does not fit)."""
     per_iteration = regime.train.interactions
     try:
         done = contract.check_int(saved, "iteration", 0, iterations - 1, where="")
-        driver = _checked_driver(saved["driver"], seeds, [i for i in evals if i <= done], done * per_iteration)
+        driver = _checked_driver(saved["driver"], seeds, list(range(eval_every, done + 1, eval_every)), done * per_iteration)
         # every method plays regime.train.interactions per iteration (docs/model.md §11)
         contract.check_int(saved["meta"], "interactions", done * per_iteration, done * per_iteration)
     except contract.StateError as err:
@@ -276,12 +276,15 @@ def train_seeds(
         if resume:
             saved = checkpoint.load(work, header)
         else:
+            outdir.refuse_checkpoint(work)  # never discard a checkpoint silently
             checkpoint.clear(work)
     # NashConv costs a best response per learner: at NASHCONV_POINTS evenly spaced evaluations
-    evals = [i for i in range(1, iterations + 1) if i % eval_every == 0 or i == iterations]
-    nashconv_at = {evals[round(k * (len(evals) - 1) / (NASHCONV_POINTS - 1))] for k in range(NASHCONV_POINTS)}
+    # the evaluations are at eval_every, 2 eval_every, ... and the last iteration (no list over all iterations)
+    count = iterations // eval_every + (iterations % eval_every != 0)
+    evals = lambda k: min((k + 1) * eval_every, iterations)  # noqa: E731
+    nashconv_at = {evals(round(k * (count - 1) / (NASHCONV_POINTS - 1))) for k in range(NASHCONV_POINTS)}
     if saved is not None:  # every field checked before any work
-        done, driver, state = _resume(module, regime, seeds, saved, work, iterations, evals)
+        done, driver, state = _resume(module, regime, seeds, saved, work, iterations, eval_every)
     ref = regime_reference(regime)
     if saved is not None:
         curve, reached, reached_seconds = driver.curve, driver.reached, driver.reached_seconds
