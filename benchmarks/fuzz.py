@@ -37,8 +37,8 @@ from recigrad.game.population import parse_pop  # noqa: E402
 from recigrad.game.regime import regime_from_dict, regime_from_text, regime_names  # noqa: E402
 from recigrad.running import checkpoint  # noqa: E402
 
-STUBS = ("recigrad.cli.simulate", "recigrad.cli.kernel.warm_up", "recigrad.cli.meanfield.solve", "recigrad.cli.exact.solve",
-         "recigrad.evaluation.best_response.reference", "recigrad.running.train.run", "recigrad.running.suite.run_suite")
+STUBS = ("recigrad.cli.simulate", "recigrad.cli.kernel.warm_up", "recigrad.cli.evaluate",
+         "recigrad.evaluation.best_response.best_response", "recigrad.running.train.run", "recigrad.running.suite.run_suite")
 
 
 class WorkStarted(Exception):

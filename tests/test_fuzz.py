@@ -162,8 +162,8 @@ def _stop(*args, **kwargs):
     raise WorkStarted
 
 
-STUBS = ("recigrad.cli.simulate", "recigrad.cli.kernel.warm_up", "recigrad.cli.meanfield.solve", "recigrad.cli.exact.solve",
-         "recigrad.evaluation.best_response.reference", "recigrad.running.train.run", "recigrad.running.suite.run_suite")
+STUBS = ("recigrad.cli.simulate", "recigrad.cli.kernel.warm_up", "recigrad.cli.evaluate",
+         "recigrad.evaluation.best_response.best_response", "recigrad.running.train.run", "recigrad.running.suite.run_suite")
 
 
 @contextmanager
