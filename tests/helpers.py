@@ -1,7 +1,10 @@
 """Helpers shared by the tests: random tables, a finite-difference gradient check,
 the leading eight written out independently and Ohtsuki & Iwasa's quadratic."""
 
+import json
 import math
+import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -61,3 +64,30 @@ def quadratic_root(norm, e, mu):
         return -a0 / a1
     roots = [(-a1 + sign * math.sqrt(a1 * a1 - 4 * a2 * a0)) / (2 * a2) for sign in (1, -1)]
     return next(r for r in roots if 0 <= r <= 1)
+
+
+def wait_for(path: Path, proc, key=None, at_least=1, timeout=90.0):
+    """Poll until ``path`` exists (and its JSON ``key`` is at least ``at_least``); fail if ``proc`` ends first."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        assert proc.poll() is None, f"the run ended before {path} appeared: {proc.communicate()}"
+        if path.exists():
+            if key is None:
+                return
+            try:
+                if json.loads(path.read_text())[key] >= at_least:
+                    return
+            except (ValueError, KeyError):
+                pass
+        time.sleep(0.01)
+    proc.kill()
+    pytest.fail(f"{path} did not appear")
+
+
+def without_seconds(data):
+    """``data`` without wall-clock fields (keys starting with ``seconds``) nor folder names."""
+    if isinstance(data, dict):
+        return {k: without_seconds(v) for k, v in data.items() if not k.startswith("seconds") and k != "folder"}
+    if isinstance(data, list):
+        return [without_seconds(v) for v in data]
+    return data

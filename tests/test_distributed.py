@@ -7,27 +7,22 @@ import sys
 
 import pytest
 
+from helpers import without_seconds
 from recigrad.running import distributed
 from recigrad.running import suite as bench
 
 ray = pytest.importorskip("ray")
 
 
-def _strip(data):
-    if isinstance(data, dict):
-        return {k: _strip(v) for k, v in data.items() if not k.startswith("seconds")}
-    if isinstance(data, list):
-        return [_strip(v) for v in data]
-    return data
 
 
 def _csv(path):
     with open(path) as f:
-        return [_strip(row) for row in csv.DictReader(f)]
+        return [without_seconds(row) for row in csv.DictReader(f)]
 
 
 def _metrics(folder):
-    return [_strip(json.loads(x)) for x in (folder / "metrics.jsonl").read_text().splitlines()]
+    return [without_seconds(json.loads(x)) for x in (folder / "metrics.jsonl").read_text().splitlines()]
 
 
 def test_seed_blocks():
@@ -46,7 +41,7 @@ def test_ray_backend_equals_local(tmp_path):
     local = bench.run_suite(regimes, methods, seeds, tmp_path / "local", iterations=6)
     remote = bench.run_suite(regimes, methods, seeds, tmp_path / "ray", iterations=6, backend="ray", num_cpus=2,
                              seed_block=1)
-    assert _strip(remote["rows"]) == _strip(local["rows"])
+    assert without_seconds(remote["rows"]) == without_seconds(local["rows"])
     assert _csv(tmp_path / "ray" / "runs.csv") == _csv(tmp_path / "local" / "runs.csv")
     assert (tmp_path / "ray" / "summary.md").read_text() == (tmp_path / "local" / "summary.md").read_text()
     for name in regimes:

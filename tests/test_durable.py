@@ -11,13 +11,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from helpers import wait_for, without_seconds
 from recigrad.game.regime import load_regime
 from recigrad.learning import contract
 from recigrad.running import checkpoint, train
@@ -37,37 +37,14 @@ def _start(args):
                             stderr=subprocess.PIPE, text=True)
 
 
-def _wait_for(path: Path, proc, key=None, at_least=1, timeout=90.0):
-    """Poll until ``path`` exists (and its JSON ``key`` is at least ``at_least``); fail if ``proc`` ends first."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        assert proc.poll() is None, f"the run ended before {path} appeared: {proc.communicate()}"
-        if path.exists():
-            if key is None:
-                return
-            try:
-                if json.loads(path.read_text())[key] >= at_least:
-                    return
-            except (ValueError, KeyError):
-                pass
-        time.sleep(0.01)
-    proc.kill()
-    pytest.fail(f"{path} did not appear")
 
 
-def _strip(data):
-    """``data`` without wall-clock fields (keys starting with ``seconds``) nor the folder name."""
-    if isinstance(data, dict):
-        return {k: _strip(v) for k, v in data.items() if not k.startswith("seconds") and k != "folder"}
-    if isinstance(data, list):
-        return [_strip(v) for v in data]
-    return data
 
 
 def _folder(path: Path) -> dict:
     lines = [json.loads(x) for x in (path / "metrics.jsonl").read_text().splitlines()]
-    return {name: _strip(json.loads((path / name).read_text())) for name in ("config.json", "result.json", "tables.json")} | {
-        "metrics": _strip(lines)}
+    return {name: without_seconds(json.loads((path / name).read_text())) for name in ("config.json", "result.json", "tables.json")} | {
+        "metrics": without_seconds(lines)}
 
 
 @pytest.fixture(scope="module")
@@ -76,14 +53,14 @@ def uninterrupted(tmp_path_factory):
     done = _cli([*TRAIN, "--out", str(out)])
     assert done.returncode == 0, done.stderr
     assert not checkpoint.partial_dir(out).exists()
-    return _strip(json.loads(done.stdout)), _folder(out)
+    return without_seconds(json.loads(done.stdout)), _folder(out)
 
 
 def test_sigkill_then_resume_is_bit_for_bit(tmp_path, uninterrupted):
     out = tmp_path / "run"
     partial = checkpoint.partial_dir(out)
     proc = _start([*TRAIN, "--out", str(out)])
-    _wait_for(partial / "checkpoint.json", proc, "iteration", 10)
+    wait_for(partial / "checkpoint.json", proc, "iteration", 10)
     proc.kill()
     proc.wait()
     assert not out.exists() and partial.exists()
@@ -96,7 +73,7 @@ def test_sigkill_then_resume_is_bit_for_bit(tmp_path, uninterrupted):
     assert done.returncode == 0, done.stderr
     assert not partial.exists()
     result, folder = uninterrupted
-    assert _strip(json.loads(done.stdout)) == result
+    assert without_seconds(json.loads(done.stdout)) == result
     assert _folder(out) == folder
 
 
@@ -104,7 +81,7 @@ def test_sigint_checkpoints_and_exits_130(tmp_path, uninterrupted):
     out = tmp_path / "run"
     partial = checkpoint.partial_dir(out)
     proc = _start([*TRAIN, "--out", str(out)])
-    _wait_for(partial / "checkpoint.json", proc, "iteration", 5)
+    wait_for(partial / "checkpoint.json", proc, "iteration", 5)
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
@@ -114,7 +91,7 @@ def test_sigint_checkpoints_and_exits_130(tmp_path, uninterrupted):
     done = _cli([*TRAIN, "--out", str(out), "--resume"])
     assert done.returncode == 0, done.stderr
     result, folder = uninterrupted
-    assert _strip(json.loads(done.stdout)) == result
+    assert without_seconds(json.loads(done.stdout)) == result
     assert _folder(out) == folder
 
 
@@ -248,7 +225,7 @@ def test_every_checkpoint_field_is_checked(tmp_path, written, case):
 
 def _csv(path):
     with open(path) as f:
-        return [_strip(row) for row in csv.DictReader(f)]
+        return [without_seconds(row) for row in csv.DictReader(f)]
 
 
 def test_bench_resume_skips_finished_runs(tmp_path):
@@ -260,7 +237,7 @@ def test_bench_resume_skips_finished_runs(tmp_path):
     out = tmp_path / "report"
     partial = checkpoint.partial_dir(out)
     proc = _start([*bench, "--out", str(out), "--checkpoint-every", "5"])
-    _wait_for(partial / "runs" / "degenerate-allc-reinforce.partial" / "checkpoint.json", proc)
+    wait_for(partial / "runs" / "degenerate-allc-reinforce.partial" / "checkpoint.json", proc)
     proc.kill()
     proc.wait()
     finished = partial / "runs" / "degenerate-allc-rg" / "result.json"
@@ -272,5 +249,5 @@ def test_bench_resume_skips_finished_runs(tmp_path):
     assert (out / "runs" / "degenerate-allc-rg" / "result.json").stat().st_ino == inode  # not trained again
     assert _csv(out / "runs.csv") == _csv(ref / "runs.csv")
     assert (out / "summary.md").read_text() == (ref / "summary.md").read_text()
-    assert _strip(json.loads(done.stdout)) == _strip(json.loads((ref / "bench.json").read_text()))
+    assert without_seconds(json.loads(done.stdout)) == without_seconds(json.loads((ref / "bench.json").read_text()))
     assert not partial.exists() and not (out / checkpoint.SUITE_FILE).exists()

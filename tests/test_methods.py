@@ -16,6 +16,7 @@ from dataclasses import replace
 import pytest
 import torch
 
+from helpers import without_seconds
 from recigrad.errors import ConfigError
 from recigrad.game.regime import load_regime
 from recigrad.learning import contract
@@ -85,12 +86,6 @@ def test_frozen_head_does_not_move(name, components):
     assert not torch.equal(*learning)
 
 
-def _strip(data):
-    if isinstance(data, dict):
-        return {k: _strip(v) for k, v in data.items() if not k.startswith("seconds")}
-    if isinstance(data, list):
-        return [_strip(v) for v in data]
-    return data
 
 
 @pytest.mark.parametrize("name", METHODS)
@@ -103,8 +98,8 @@ def test_resume_equals_uninterrupted_run(tmp_path, name):
     saved = checkpoint.load(work, train._header(regime, [0, 1], name, 6, 1))
     assert saved["iteration"] == 3
     resumed = train.train_seeds(regime, [0, 1], name, 6, work=work, resume=True)
-    assert _strip(resumed.curve) == _strip(full.curve)
-    assert _strip(resumed.result) == _strip(full.result)
+    assert without_seconds(resumed.curve) == without_seconds(full.curve)
+    assert without_seconds(resumed.result) == without_seconds(full.result)
     assert resumed.tables == full.tables
 
 

@@ -8,11 +8,11 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from helpers import wait_for, without_seconds
 from recigrad.cli import main
 from recigrad.running import outdir
 
@@ -168,29 +168,8 @@ def test_stale_lock_is_taken_over(user, capsys):
 
 
 
-def _wait_for(path: Path, proc, key=None, at_least=1, timeout=90.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        assert proc.poll() is None, f"the run ended before {path} appeared: {proc.communicate()}"
-        if path.exists():
-            if key is None:
-                return
-            try:
-                if json.loads(path.read_text())[key] >= at_least:
-                    return
-            except (ValueError, KeyError):
-                pass
-        time.sleep(0.01)
-    proc.kill()
-    pytest.fail(f"{path} did not appear")
 
 
-def _strip(data):
-    if isinstance(data, dict):
-        return {k: _strip(v) for k, v in data.items() if not k.startswith("seconds") and k != "folder"}
-    if isinstance(data, list):
-        return [_strip(v) for v in data]
-    return data
 
 
 RESUME = ["train", "--regime", "degenerate-allc", "--seeds", "2", "--iterations", "40", "--interactions", "100",
@@ -204,7 +183,7 @@ def test_second_run_on_one_out_is_refused_with_the_pid(tmp_path, monkeypatch, ca
     proc = subprocess.Popen([sys.executable, "-m", "recigrad.cli", *endless, "--out", "run"], env=ENV, cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        _wait_for(tmp_path / "run.partial" / "checkpoint.json", proc, "iteration", 1)
+        wait_for(tmp_path / "run.partial" / "checkpoint.json", proc, "iteration", 1)
         assert (tmp_path / ".run.lock").read_text().strip() == str(proc.pid)
         monkeypatch.chdir(tmp_path)
         for extra in ([], ["--overwrite"], ["--resume"]):
@@ -226,7 +205,7 @@ def test_sigkill_then_rerun_is_refused_and_resume_matches(tmp_path, monkeypatch,
     proc = subprocess.Popen([sys.executable, "-m", "recigrad.cli", *RESUME, "--out", "run"], env=ENV, cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     partial = tmp_path / "run.partial"
-    _wait_for(partial / "checkpoint.json", proc, "iteration", 4)
+    wait_for(partial / "checkpoint.json", proc, "iteration", 4)
     proc.kill()
     proc.wait()
     assert not (tmp_path / "run").exists()
@@ -236,8 +215,8 @@ def test_sigkill_then_rerun_is_refused_and_resume_matches(tmp_path, monkeypatch,
     assert "--resume" in err and "--overwrite" in err
     assert json.loads((partial / "checkpoint.json").read_text())["iteration"] == saved
     assert main([*RESUME, "--out", "run", "--resume"]) == 0
-    assert _strip(json.loads(capsys.readouterr().out)) == _strip(reference)
-    assert _strip(json.loads((tmp_path / "run" / "result.json").read_text())) == _strip(
+    assert without_seconds(json.loads(capsys.readouterr().out)) == without_seconds(reference)
+    assert without_seconds(json.loads((tmp_path / "run" / "result.json").read_text())) == without_seconds(
         json.loads((tmp_path / "ref" / "result.json").read_text()))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ref", "run"]
 
