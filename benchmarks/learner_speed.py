@@ -1,6 +1,6 @@
 """How fast the reciprocity gradient reaches the reference, and what an iteration costs.
 
-1. Per single-learner regime of SPEC section 9: 10 seeds trained together in one
+1. Per single-learner regime of docs/model.md §9: 10 seeds trained together in one
    process; wall seconds (training plus the exact evaluation after every
    iteration, excluding the one-off reference solve) and interactions per population
    until every seed has reached 95% and 99% of the reference.

@@ -1,10 +1,10 @@
 """Time and peak memory of the solvers, one population (batch 1):
 
-- ``recigrad.dynamics.meanfield.solve`` (mean field, SPEC section 3) for N = 8, 100, 1000,
+- ``recigrad.dynamics.meanfield.solve`` (mean field, docs/model.md §3) for N = 8, 100, 1000,
   10000, on second-order tables (disc + stern-judging: the linear case) and
   third-order tables (the leading-eight norm L1, and uniform random tables:
   Newton's method on the fixed point);
-- ``recigrad.dynamics.exact.solve`` (the exact chain on 2^N states, SPEC section 4) for
+- ``recigrad.dynamics.exact.solve`` (the exact chain on 2^N states, docs/model.md §4) for
   N = 4, 8, 10, 12 on disc + stern-judging;
 
 each forward only (no graph) and forward + backward (the gradient of agent 0's

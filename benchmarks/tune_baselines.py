@@ -1,4 +1,4 @@
-"""Tune the sample-based baselines (SPEC section 7) on a small grid, per regime.
+"""Tune the sample-based baselines (docs/model.md §7) on a small grid, per regime.
 
 For each method (REINFORCE, PPO) and each setting of the grid
 

@@ -36,7 +36,7 @@ def assert_gradient_matches_finite_differences(objective, tensors, every=1, h=1e
             assert leaf.grad.view(-1)[k].item() == pytest.approx((up - down) / (2 * h), abs=tol)
 
 
-# SPEC section 2's leading eight written out again: (GGC GGD GBC GBD BGC BGD BBC BBD)
+# docs/model.md §2's leading eight written out again: (GGC GGD GBC GBD BGC BGD BBC BBD)
 EIGHT = {
     "L1": (1, 0, 1, 1, 1, 0, 1, 0), "L2": (1, 0, 0, 1, 1, 0, 1, 0), "L3": (1, 0, 1, 1, 1, 0, 1, 1),
     "L4": (1, 0, 1, 1, 1, 0, 0, 1), "L5": (1, 0, 0, 1, 1, 0, 1, 1), "L6": (1, 0, 0, 1, 1, 0, 0, 1),

@@ -1,4 +1,4 @@
-"""The sample-based baselines (SPEC section 7): REINFORCE and PPO.
+"""The sample-based baselines (docs/model.md §7): REINFORCE and PPO.
 
 - both solve a case with immediate reward (degenerate-allc: defecting saves c
   now and costs nothing later), so a failure elsewhere is the method's;

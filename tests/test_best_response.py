@@ -1,4 +1,4 @@
-"""The reference solver (SPEC section 8) against independent computations:
+"""The reference solver (docs/model.md §8) against independent computations:
 brute-force loops over deterministic tables, an independently written gradient
 ascent, and closed forms derived by hand from the game's rules."""
 
@@ -378,7 +378,7 @@ def test_reproducible_and_batched():
 def test_best_response_gap():
     n = 5
     act, sig = population(("disc", "stern-judging", n - 1))
-    # everyone disc + stern judging: current payoff from the closed form of SPEC section 3
+    # everyone disc + stern judging: current payoff from the closed form of docs/model.md §3
     g = (1 - GAME.mu) / (2 - GAME.mu - A)
     nashconv, best, current = best_response_gap(act, sig, GAME, [0], starts=2)
     assert current[0, 0].item() == pytest.approx((GAME.b - GAME.c) * (1 - GAME.e) * g, abs=1e-10)

@@ -1,4 +1,4 @@
-"""Estimators of the other agents' observable tables from public records (SPEC section 5)."""
+"""Estimators of the other agents' observable tables from public records (docs/model.md §5)."""
 
 import math
 import random
@@ -465,7 +465,7 @@ def test_bad_settings_are_refused(kwargs):
 
 
 def test_plain_forgetting_ablation():
-    """``forget`` discounts the long memory per interaction, as the SPEC's prototype did."""
+    """``forget`` discounts the long memory per interaction, as the prototype of docs/model.md §5 did."""
     config = E.EstimatorConfig(detect_change=False, forget=0.5)
     rows = [[(0, 1, 2, 1, 1, 1, 1), (1, 0, 2, 1, 1, 1, 1), (0, 1, 2, 1, 1, 0, 1)]]
     state = E.update(E.init_state(1, 3), handmade_records(rows), config)

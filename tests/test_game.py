@@ -1,4 +1,4 @@
-"""Game parameters, norms and action rules against the SPEC's tables."""
+"""Game parameters, norms and action rules against the tables of docs/model.md §2."""
 
 import pytest
 import torch
@@ -6,7 +6,7 @@ import torch
 from recigrad.game import ConfigError, Game, good_signal_probability, observable
 from recigrad.game.norms import action_table, canonical_norm, is_second_order, signal_table
 
-# SPEC section 2, written out again here: (C to good, D to good, C to bad, D to bad)
+# docs/model.md §2, written out again here: (C to good, D to good, C to bad, D to bad)
 SECOND = {"image-scoring": (1, 0, 1, 0), "simple-standing": (1, 0, 1, 1), "stern-judging": (1, 0, 0, 1), "shunning": (1, 0, 0, 0)}
 # GGC GGD GBC GBD BGC BGD BBC BBD
 EIGHT = {

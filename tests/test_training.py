@@ -1,5 +1,5 @@
 """The reciprocity gradient, learning from estimates of the others (never their true
-tables), reaches the exact reference: SPEC section 9's single-learner regimes."""
+tables), reaches the exact reference: docs/model.md §9's single-learner regimes."""
 
 import pytest
 

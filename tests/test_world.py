@@ -1,4 +1,4 @@
-"""The simulator against the rules of SPEC section 1, the closed forms and the exact chain.
+"""The simulator against the rules of docs/model.md §1, the closed forms and the exact chain.
 
 Statistical tests compare a mean over independent populations with theory,
 within 5 standard errors measured between populations, and check that the

@@ -1,4 +1,4 @@
-"""The ``recigrad`` command line (SPEC section 10).
+"""The ``recigrad`` command line (docs/model.md §10).
 
 Every command prints a readable table, or with ``--json`` one JSON object of
 figures on stdout (standard JSON: no NaN or Infinity).  Bad input gets one line on

@@ -1,4 +1,4 @@
-"""The exact chain (SPEC section 4): the public game as a Markov chain on the
+"""The exact chain (docs/model.md §4): the public game as a Markov chain on the
 ``2^N`` reputation states, for ``N <= 12``.
 
 Every interaction picks a donor ``d`` (probability ``1/N``) and replaces ``x_d``

@@ -1,4 +1,4 @@
-"""The reputation-chain model (SPEC section 3): mean field, batched, differentiable.
+"""The reputation-chain model (docs/model.md §3): mean field, batched, differentiable.
 
 Reputations are treated as independent, ``g[j] = P(x_j = 1)``.  With ``s_d``
 from ``recigrad.game.good_signal_probability`` and ``m_d = mean_{r != d} g_r``,

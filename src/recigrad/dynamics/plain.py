@@ -1,7 +1,7 @@
-"""A literal plain-Python simulator of the game (SPEC section 1).
+"""A literal plain-Python simulator of the game (docs/model.md §1).
 
 One interaction at a time, no torch and no numpy, with a separate draw from
-``random.Random(seed)`` for every random choice the SPEC names.  It shares no
+``random.Random(seed)`` for every random choice docs/model.md §1 names.  It shares no
 code with ``recigrad.dynamics.world`` (which folds the errors into observable tables and
 uses one uniform per decision), so it serves as an independent check of it in
 tests and as the baseline of the throughput benchmark.

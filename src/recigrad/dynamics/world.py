@@ -1,4 +1,4 @@
-"""The world: the stochastic donation game with public reputations (SPEC section 1).
+"""The world: the stochastic donation game with public reputations (docs/model.md §1).
 
 Batched over independent populations on the leading dimension.  One interaction:
 
@@ -12,7 +12,7 @@ Batched over independent populations on the leading dimension.  One interaction:
 
 The tables given are observable ones (errors folded in, see ``recigrad.game``),
 so one uniform draw decides the realised action and one the observed signal;
-in distribution this is the two-stage rule of the SPEC.
+in distribution this is the two-stage rule of docs/model.md §1.
 
 Three uniforms per interaction are drawn per population from its own
 generator in fixed chunks of ``CHUNK`` interactions, so a population's run does

@@ -1,4 +1,4 @@
-"""Environments: the game (SPEC section 1) one decision at a time, for the ecosystem.
+"""Environments: the game (docs/model.md §1) one decision at a time, for the ecosystem.
 
 - ``recigrad.envs.core``: the plain-Python state machine both wrappers share;
   fixed agents act from their tables, *external* agents (the regime's learners)

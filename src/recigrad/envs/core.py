@@ -1,4 +1,4 @@
-"""The game of SPEC section 1 for one population, one decision at a time.
+"""The game of docs/model.md §1 for one population, one decision at a time.
 
 ``Core`` is a small state machine in plain Python.  An interaction has two
 decisions, the donor's *action* and the observer's *signal*; a decision by a

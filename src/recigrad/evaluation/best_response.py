@@ -1,4 +1,4 @@
-"""The reference solver (SPEC section 8): a learner's best payoff against fixed opponents.
+"""The reference solver (docs/model.md §8): a learner's best payoff against fixed opponents.
 
 The learner's tables (intended tables, errors applied through
 ``recigrad.game.observable`` like everyone else's) vary; every other agent's
@@ -188,7 +188,7 @@ def best_response(
     lr: float = 0.5,
     top: int = 4,
 ) -> Reference:
-    """Reference of agent ``learner`` against the others' fixed tables (SPEC section 8).
+    """Reference of agent ``learner`` against the others' fixed tables (docs/model.md §8).
 
     ``act (B, N, 2, 2)`` and ``sig (B, N, 2, 2, 2)`` are intended tables; the
     learner's own are ignored (``order = OneHead(...)`` keeps one of its heads
@@ -251,7 +251,7 @@ def best_response(
 def best_response_gap(
     act: torch.Tensor, sig: torch.Tensor, game: Game, learners: list[int], model: str = "auto", **options
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Best-response gaps for society metrics (SPEC section 8).
+    """Best-response gaps for society metrics (docs/model.md §8).
 
     For each listed learner ``j``: ``best[:, j]`` is its reference payoff against
     the others' current tables (at least its current payoff: its current tables

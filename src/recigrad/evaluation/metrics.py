@@ -1,4 +1,4 @@
-"""Metrics of SPEC section 8, computed from true tables (evaluation only).
+"""Metrics of docs/model.md §8, computed from true tables (evaluation only).
 
 - **percent of reference**: payoff / reference payoff, ``100 (1 - (ref - payoff) / scale)``
   with ``scale = max(|ref|, c)``: equal to ``100 payoff / ref`` whenever the

@@ -1,4 +1,4 @@
-"""Named assessment norms, action rules and strategies (SPEC section 2).
+"""Named assessment norms, action rules and strategies (docs/model.md §2).
 
 A norm is a deterministic signal table ``sig[a, x_donor, x_rec]``; an action
 rule is a deterministic action table ``act[x_own, x_rec]``.  A fixed strategy

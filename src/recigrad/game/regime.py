@@ -1,6 +1,6 @@
 """Regimes: TOML files shipped in ``recigrad/regimes`` or written by a user.
 
-Schema (SPEC section 10)::
+Schema (docs/model.md §10)::
 
     name = "discriminative-sj"
     description = "..."
@@ -36,7 +36,7 @@ MAX_CONFIG_BYTES = 1 << 20  # a regime file is a few hundred bytes
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How learners train (SPEC section 6); every field is a ``[train]`` key."""
+    """How learners train (docs/model.md §6); every field is a ``[train]`` key."""
 
     components: str = "joint"
     model: str = "meanfield"

@@ -1,6 +1,6 @@
 """The donation game's parameters and the conventions every module shares.
 
-Tables (SPEC section 2), indexed by 0 = bad / defect and 1 = good / cooperate:
+Tables (docs/model.md §2), indexed by 0 = bad / defect and 1 = good / cooperate:
 
 - an action table ``act[x_own, x_rec]``: probability of *intending* to cooperate;
 - a signal table ``sig[a, x_donor, x_rec]``: probability of emitting "good".
@@ -56,7 +56,7 @@ def short_repr(value) -> str:
 @dataclass(frozen=True)
 class Game:
     """Donation-game parameters: benefit ``b``, cost ``c``, execution error ``e``,
-    assessment error ``mu`` (SPEC section 1)."""
+    assessment error ``mu`` (docs/model.md §1)."""
 
     b: float = 5.0
     c: float = 1.0

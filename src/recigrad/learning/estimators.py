@@ -1,4 +1,4 @@
-"""Private estimators of the other agents' observable policies (SPEC section 5).
+"""Private estimators of the other agents' observable policies (docs/model.md §5).
 
 What is estimated.  For every agent ``j`` of a population, its *observable*
 tables, errors included: ``pc[j, x_d, x_r]`` = P(realised C | donor ``j``,
@@ -70,7 +70,7 @@ borrows from the agents like it while its own records are few.
 
 Defaults and why:
 
-* no plain forgetting (``forget = 1``).  SPEC section 5: with a forgetting factor
+* no plain forgetting (``forget = 1``).  docs/model.md §5: with a forgetting factor
   of 0.98 per 200 interactions a prototype learner stalled at 96-98% of the
   reference in discriminative-sh, because contexts that occur only through
   errors keep only a handful of records; without forgetting it reached 99.95%.
@@ -129,8 +129,8 @@ class EstimatorConfig:
         context (decay ``1 - 1 / fast_horizon`` per record), to detect slow drifts.
     change_threshold: G statistic above which a change is declared.
     forget: plain forgetting factor of the long memory per interaction of the
-        population (1.0 = none; e.g. ``0.98 ** (1 / 200)`` is the SPEC's
-        prototype, for ablations; needs ``detect_change = False``).
+        population (1.0 = none; e.g. ``0.98 ** (1 / 200)`` is the forgetting of the
+        prototype in docs/model.md §5, for ablations; needs ``detect_change = False``).
     """
 
     prior_mean: float = 0.5

@@ -1,4 +1,4 @@
-"""The reciprocity-gradient learner (SPEC section 6), top to bottom.
+"""The reciprocity-gradient learner (docs/model.md §6), top to bottom.
 
 Each training iteration, for a batch of independent populations (seeds):
 

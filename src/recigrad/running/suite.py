@@ -1,4 +1,4 @@
-"""The benchmark suite (SPEC section 9): methods x regimes x seeds, side by side.
+"""The benchmark suite (docs/model.md §9): methods x regimes x seeds, side by side.
 
 Each (regime, method) is one ``recigrad.running.train.run`` over all seeds at once.  The
 report folder holds

@@ -121,7 +121,7 @@ def run(
     checkpoint_seconds: float = CHECKPOINT_SECONDS,
 ) -> dict:
     """Train ``method`` on ``regime`` for every seed at once; returns the summary
-    (the ``train`` JSON of SPEC section 10) and writes the run folder to ``out``.
+    (the ``train`` JSON of docs/model.md §10) and writes the run folder to ``out``.
 
     With ``out``, the run checkpoints into ``<out>.partial`` every ``checkpoint_every``
     iterations (0: never), every ``checkpoint_seconds`` and at SIGINT (then raises

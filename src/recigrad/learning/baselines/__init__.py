@@ -1,4 +1,4 @@
-"""Sample-based policy-gradient baselines (SPEC section 7).
+"""Sample-based policy-gradient baselines (docs/model.md §7).
 
 Two methods with the interface of ``recigrad.learning.reciprocity_gradient`` (``start(regime, seeds)``,
 ``step(state)``; the state has ``tables()`` and ``interactions``), on the same

@@ -1,4 +1,4 @@
-"""PPO with GAE and a clipped surrogate (SPEC section 7).
+"""PPO with GAE and a clipped surrogate (docs/model.md §7).
 
 Per update, for every learner of every population, on the decision events of
 the last ``config.interactions`` interactions (``recigrad.learning.baselines.common``):

@@ -1,4 +1,4 @@
-"""REINFORCE with discounted reward-to-go and a learned baseline (SPEC section 7).
+"""REINFORCE with discounted reward-to-go and a learned baseline (docs/model.md §7).
 
 Per update, for every learner of every population, on the decision events of
 the last ``config.interactions`` interactions (``recigrad.learning.baselines.common``):
