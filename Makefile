@@ -31,7 +31,7 @@ test: $(FULL)
 	$(PY) -m pytest -q -n 2
 
 bench: $(CORE)
-	$(VENV)/bin/recigrad bench --quick --out reports/quick
+	$(VENV)/bin/recigrad bench --quick --out reports/quick --overwrite
 
 $(DOCS): $(CORE)
 	$(PIP) -e '.[docs,envs]'
