@@ -1,11 +1,9 @@
 """The parameterisation of a learner's tables by a vector of free entries (docs/model.md §2, §8).
 
-The free-entry encoding (which entries of ``act (2, 2)`` and ``sig (2, 2, 2)``
-a vector ``p (..., P)`` fills) is written here, for the best-response solver:
-third order (12 entries), second order (6: the tables ignore ``x_own`` /
-``x_donor``), or one head only (``OneHead``: the other head is fixed).
-It is the solver's own encoding; a shared module of contexts, once the game
-has one, is where its index order should come from.
+Which entries of ``act (2, 2)`` and ``sig (2, 2, 2)`` a vector ``p (..., P)``
+fills, for the best-response solver: third order (12 entries, in the order of the
+decision contexts of ``recigrad.game.contexts``), second order (6: the tables ignore
+``x_own`` / ``x_donor``), or one head only (``OneHead``: the other head is fixed).
 """
 
 from __future__ import annotations
@@ -15,6 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from recigrad.game import DTYPE, ConfigError
+from recigrad.game.contexts import ACTION_CONTEXTS, CONTEXTS, SIGNAL_CONTEXTS, split_tables
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,7 @@ class OneHead:
 
     @property
     def free(self) -> int:
-        return 4 if self.head == "action" else 8
+        return ACTION_CONTEXTS if self.head == "action" else SIGNAL_CONTEXTS
 
     def expand(self, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         lead = p.shape[:-1]
@@ -41,9 +40,9 @@ class OneHead:
         return self.act.to(p.dtype).expand(*lead, 2, 2), p.reshape(*lead, 2, 2, 2)
 
     def frozen(self) -> torch.Tensor:
-        """``(12,)`` True for the entries that cannot change."""
-        mask = torch.ones(12, dtype=torch.bool)
-        mask[slice(0, 4) if self.head == "action" else slice(4, 12)] = False
+        """``(12,)`` True for the decision contexts whose entries cannot change."""
+        mask = torch.ones(CONTEXTS, dtype=torch.bool)
+        mask[slice(0, ACTION_CONTEXTS) if self.head == "action" else slice(ACTION_CONTEXTS, CONTEXTS)] = False
         return mask
 
 
@@ -53,13 +52,13 @@ def free_entries(order) -> int:
         return order.free
     if order not in (2, 3):
         raise ConfigError(f"order must be 2 or 3, got {order}")
-    return 12 if order == 3 else 6
+    return CONTEXTS if order == 3 else CONTEXTS // 2
 
 
 def expand(p: torch.Tensor, order) -> tuple[torch.Tensor, torch.Tensor]:
     """Tables ``act (..., 2, 2)``, ``sig (..., 2, 2, 2)`` from free entries ``p (..., P)``.
 
-    Third order: ``p = act.flatten() ++ sig.flatten()``.  Second order:
+    Third order: ``p`` holds the 12 decision contexts (``recigrad.game.contexts.split_tables``).  Second order:
     ``p = act[x_rec] ++ sig[a, x_rec].flatten()``, copied over ``x_own`` / ``x_donor``.
     One head (``OneHead``): that head's entries; the other head is fixed.
     """
@@ -67,7 +66,7 @@ def expand(p: torch.Tensor, order) -> tuple[torch.Tensor, torch.Tensor]:
         return order.expand(p)
     lead = p.shape[:-1]
     if order == 3:
-        return p[..., :4].reshape(*lead, 2, 2), p[..., 4:].reshape(*lead, 2, 2, 2)
+        return split_tables(p)
     act = p[..., :2].unsqueeze(-2).expand(*lead, 2, 2)
     sig = p[..., 2:].reshape(*lead, 2, 2).unsqueeze(-2).expand(*lead, 2, 2, 2)
     return act, sig

@@ -11,10 +11,10 @@ pays them (a donor's cost to that donation itself; what it receives as recipient
 to the decision that preceded it).  Payoffs before a learner's first decision
 of an update batch are dropped (their decision belonged to the previous batch).
 
-**Contexts.**  The 12 decision contexts are numbered like the 12 logits:
-``0..3`` the action contexts ``2 x_own + x_rec``, ``4..11`` the signal contexts
-``4 + 4 a + 2 x_donor + x_rec``.  The value table has one entry per learner and
-context (role and context together).
+**Contexts.**  The 12 decision contexts of ``recigrad.game.contexts`` (docs/model.md
+§2), numbered like the 12 logits: the action contexts first, then the signal
+contexts.  The value table has one entry per learner and context (role and
+context together).
 
 **Log-probabilities.**  The world folds the execution and assessment errors into
 observable tables, so an event's log-probability is that of its realised outcome
@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from recigrad.dynamics.streams import Streams
 from recigrad.dynamics.world import Records, initial_reputation
 from recigrad.game import DTYPE, Game
-from recigrad.game.contexts import ACTION_CONTEXTS, CONTEXTS  # 4 action contexts, then 8 signal contexts
+from recigrad.game.contexts import ACTION_CONTEXTS, CONTEXTS, action_context, flat_tables, signal_decision
 from recigrad.game.regime import Regime
 from recigrad.learning import contract
 from recigrad.learning.tables import LearnerTables, initial_logits, trainable
@@ -58,8 +58,8 @@ RECORD_DTYPES = {"donor": torch.int32, "recipient": torch.int32, "observer": tor
 
 
 def flat_logits(logits_act: torch.Tensor, logits_sig: torch.Tensor) -> torch.Tensor:
-    """``(B, L, 12)``: action logits then signal logits, indexed by context number."""
-    return torch.cat([logits_act.flatten(2), logits_sig.flatten(2)], -1)
+    """``(B, L, 12)``: action logits then signal logits, indexed by decision context."""
+    return flat_tables(logits_act, logits_sig)
 
 
 # ---------------------------------------------------------------------------
@@ -100,7 +100,7 @@ def decision_events(records: Records, learners: list[int], game: Game) -> Events
     x_d, x_r, action, signal = field_("donor_rep"), field_("recipient_rep"), field_("action"), field_("signal")
     is_donor, is_observer, is_recipient = donor == who, observer == who, recipient == who  # (B, L, T)
     decision = is_donor | is_observer  # a donor never observes its own interaction
-    context_t = torch.where(is_donor, 2 * x_d + x_r, ACTION_CONTEXTS + 4 * action + 2 * x_d + x_r)
+    context_t = torch.where(is_donor, action_context(x_d, x_r), signal_decision(action, x_d, x_r))
     outcome_t = torch.where(is_donor, action, signal).to(DTYPE)
     reward_t = (game.b * is_recipient.to(DTYPE) - game.c * is_donor.to(DTYPE)) * action.to(DTYPE)
     order = decision.to(torch.long).cumsum(-1) - 1  # index of the latest decision at or before t
