@@ -33,6 +33,7 @@ from recigrad.evaluation.candidates import evaluate_candidates, evaluators, payo
 from recigrad.evaluation.models import resolve_model
 from recigrad.evaluation.parameters import OneHead, deterministic, expand, free_entries
 from recigrad.game import DTYPE, ConfigError, Game
+from recigrad.game.contexts import CONTEXTS, split_tables
 from recigrad.util.threads import one_thread
 
 STRICT = 1e-3  # a flip costing more than this per round makes an entry strict
@@ -138,8 +139,8 @@ def _snap(evaluator, act, sig, learner, entries, game, order) -> tuple[torch.Ten
 def _strictness(evaluator, act, sig, learner, entries, payoff, game) -> torch.Tensor:
     """Flip each of the 12 table entries ``(B, 12)`` alone; strict when the payoff
     drops by more than ``STRICT``: ``(B, 12)`` booleans."""
-    flipped = entries.unsqueeze(1).repeat(1, 12, 1)
-    diagonal = torch.arange(12)
+    flipped = entries.unsqueeze(1).repeat(1, CONTEXTS, 1)
+    diagonal = torch.arange(CONTEXTS)
     flipped[:, diagonal, diagonal] = 1.0 - flipped[:, diagonal, diagonal]
     values = evaluate_candidates(evaluator, act, sig, learner, *expand(flipped, 3), game)
     return payoff.unsqueeze(1) - values > STRICT
@@ -233,19 +234,13 @@ def best_response(
 
     payoff = torch.empty(batch, dtype=DTYPE)
     entries = torch.empty(batch, 12, dtype=DTYPE)
-    strict = torch.empty(batch, 12, dtype=torch.bool)
+    strict = torch.empty(batch, CONTEXTS, dtype=torch.bool)
     for evaluator, rows in evaluators(act, sig, learner, model).items():
         payoff[rows], entries[rows], strict[rows] = _solve_class(
             evaluator, act[rows], sig[rows], learner, random_logits[rows], game, order, steps, lr, top
         )
-    return Reference(
-        payoff=payoff,
-        act=entries[:, :4].reshape(batch, 2, 2),
-        sig=entries[:, 4:].reshape(batch, 2, 2, 2),
-        strict_act=strict[:, :4].reshape(batch, 2, 2),
-        strict_sig=strict[:, 4:].reshape(batch, 2, 2, 2),
-        model=model,
-    )
+    (ref_act, ref_sig), (strict_act, strict_sig) = split_tables(entries), split_tables(strict)
+    return Reference(payoff=payoff, act=ref_act, sig=ref_sig, strict_act=strict_act, strict_sig=strict_sig, model=model)
 
 
 def best_response_gap(

@@ -21,6 +21,7 @@ import torch
 from recigrad.dynamics.streams import Streams
 from recigrad.dynamics.world import Records, play
 from recigrad.game import DTYPE, Game, observable
+from recigrad.game.contexts import CONTEXTS, split_tables
 from recigrad.game.norms import action_table, signal_table
 from recigrad.game.regime import Regime
 from recigrad.learning import contract
@@ -49,9 +50,9 @@ def initial_logits(regime: Regime, seeds: list[int]) -> tuple[torch.Tensor, torc
             logits_act.append(a.expand(batch, 2, 2))
             logits_sig.append(s.expand(batch, 2, 2, 2))
         else:
-            noise = init.normal(12)
-            logits_act.append(noise[:, :4].reshape(batch, 2, 2))
-            logits_sig.append(noise[:, 4:].reshape(batch, 2, 2, 2))
+            noise_act, noise_sig = split_tables(init.normal(CONTEXTS))
+            logits_act.append(noise_act)
+            logits_sig.append(noise_sig)
     return torch.stack(logits_act, 1).to(DTYPE).clone(), torch.stack(logits_sig, 1).to(DTYPE).clone()
 
 
