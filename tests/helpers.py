@@ -91,3 +91,15 @@ def without_seconds(data):
     if isinstance(data, list):
         return [without_seconds(v) for v in data]
     return data
+
+
+def assert_one_line_error(stderr, returncode=None, expected_code=2, prefix="recigrad: error: ", context=None):
+    """A refusal as docs/model.md §10 gives it: exit status ``expected_code`` (checked when ``returncode`` is
+    given) and one line on stderr that starts with ``prefix``; each fact is its own assert, and every
+    failure shows the stderr (and ``context``, e.g. the argv, where given)."""
+    shown = f"stderr: {stderr!r}" if context is None else f"{context!r}; stderr: {stderr!r}"
+    if returncode is not None:
+        assert returncode == expected_code, f"exit status {returncode}, expected {expected_code}; {shown}"
+    assert stderr.startswith(prefix), f"stderr does not start with {prefix!r}; {shown}"
+    assert stderr.count("\n") == 1, f"stderr is not one line; {shown}"
+    assert stderr.endswith("\n"), f"stderr does not end its line; {shown}"

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import wait_for, without_seconds
+from helpers import assert_one_line_error, wait_for, without_seconds
 from recigrad.game.regime import load_regime
 from recigrad.learning import contract
 from recigrad.running import checkpoint, train
@@ -63,12 +63,13 @@ def test_sigkill_then_resume_is_bit_for_bit(tmp_path, uninterrupted):
     wait_for(partial / "checkpoint.json", proc, "iteration", 10)
     proc.kill()
     proc.wait()
-    assert not out.exists() and partial.exists()
+    assert not out.exists()
+    assert partial.exists()
     # a resume with other seeds, or another method, is refused with one line
     for other in (["--seeds", "3"], ["--method", "ppo"]):
         refused = _cli([*TRAIN, *other, "--out", str(out), "--resume"])
-        assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
-        assert "cannot resume" in refused.stderr
+        assert_one_line_error(refused.stderr, refused.returncode)
+        assert "cannot resume" in refused.stderr, refused.stderr
     done = _cli([*TRAIN, "--out", str(out), "--resume"])
     assert done.returncode == 0, done.stderr
     assert not partial.exists()
@@ -84,8 +85,9 @@ def test_sigint_checkpoints_and_exits_130(tmp_path, uninterrupted):
     wait_for(partial / "checkpoint.json", proc, "iteration", 5)
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr
-    assert stderr.count("\n") == 1 and "--resume" in stderr and str(out) in stderr, stderr
+    assert_one_line_error(stderr, proc.returncode, expected_code=130, prefix="recigrad: ")
+    assert "--resume" in stderr, stderr
+    assert str(out) in stderr, stderr
     assert not out.exists()
     assert json.loads((partial / "checkpoint.json").read_text())["iteration"] < 60
     done = _cli([*TRAIN, "--out", str(out), "--resume"])
@@ -102,14 +104,14 @@ def test_broken_and_foreign_checkpoints_are_refused(tmp_path):
     (partial / "notes.txt").write_text("mine")
     for resume in (["--resume"], []):  # a folder not ours is neither resumed nor overwritten
         refused = _cli([*TRAIN, "--iterations", "2", "--out", str(out), *resume])
-        assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
-        assert "not a recigrad checkpoint" in refused.stderr
+        assert_one_line_error(refused.stderr, refused.returncode)
+        assert "not a recigrad checkpoint" in refused.stderr, refused.stderr
     assert (partial / "notes.txt").read_text() == "mine"
     (partial / "notes.txt").unlink()
     (partial / "checkpoint.json").write_bytes(os.urandom(64))
     refused = _cli([*TRAIN, "--out", str(out), "--resume"])
-    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
-    assert "not a recigrad checkpoint" in refused.stderr
+    assert_one_line_error(refused.stderr, refused.returncode)
+    assert "not a recigrad checkpoint" in refused.stderr, refused.stderr
 
 
 def test_corrupt_tensors_are_refused(tmp_path):
@@ -243,11 +245,13 @@ def test_bench_resume_skips_finished_runs(tmp_path):
     finished = partial / "runs" / "degenerate-allc-rg" / "result.json"
     inode = finished.stat().st_ino
     refused = _cli([*bench, "--seeds", "3", "--out", str(out), "--resume"])
-    assert refused.returncode == 2 and "cannot resume" in refused.stderr and refused.stderr.count("\n") == 1
+    assert_one_line_error(refused.stderr, refused.returncode)
+    assert "cannot resume" in refused.stderr, refused.stderr
     done = _cli([*bench, "--out", str(out), "--resume"])
     assert done.returncode == 0, done.stderr
     assert (out / "runs" / "degenerate-allc-rg" / "result.json").stat().st_ino == inode  # not trained again
     assert _csv(out / "runs.csv") == _csv(ref / "runs.csv")
     assert (out / "summary.md").read_text() == (ref / "summary.md").read_text()
     assert without_seconds(json.loads(done.stdout)) == without_seconds(json.loads((ref / "bench.json").read_text()))
-    assert not partial.exists() and not (out / checkpoint.SUITE_FILE).exists()
+    assert not partial.exists()
+    assert not (out / checkpoint.SUITE_FILE).exists()

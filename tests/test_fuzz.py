@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers import assert_one_line_error
 from recigrad import __version__
 from recigrad.cli import build_parser, main
 from recigrad.errors import ConfigError
@@ -31,7 +32,9 @@ FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None
 
 def _one_line(err: ConfigError) -> None:
     message = str(err)
-    assert message and "\n" not in message and "\r" not in message, repr(message)
+    assert message, repr(message)
+    assert "\n" not in message, repr(message)
+    assert "\r" not in message, repr(message)
 
 
 def outcome(call):
@@ -222,8 +225,8 @@ def run_cli(argv: list[str], capsys) -> int | None:
         status = None
     out, err = capsys.readouterr()
     if status:
-        assert err.startswith("recigrad: error: ") and err.count("\n") == 1, (argv, err)
-        assert out == ""
+        assert_one_line_error(err, context=argv)
+        assert out == "", (argv, out)
     if status == 0:
         json.loads(out) if "--json" in argv else None
     return status

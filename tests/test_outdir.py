@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import wait_for, without_seconds
+from helpers import assert_one_line_error, wait_for, without_seconds
 from recigrad.cli import main
 from recigrad.running import outdir
 
@@ -44,7 +44,7 @@ def _refused(argv, capsys) -> str:
     assert main(argv) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert err.startswith("recigrad: error: ") and err.count("\n") == 1, err
+    assert_one_line_error(err)
     return err
 
 
@@ -212,7 +212,8 @@ def test_sigkill_then_rerun_is_refused_and_resume_matches(tmp_path, monkeypatch,
     saved = json.loads((partial / "checkpoint.json").read_text())["iteration"]
     # the killed run's stale lock is taken over; its checkpoint is not discarded without --resume
     err = _refused([*RESUME, "--out", "run"], capsys)
-    assert "--resume" in err and "--overwrite" in err
+    assert "--resume" in err, err
+    assert "--overwrite" in err, err
     assert json.loads((partial / "checkpoint.json").read_text())["iteration"] == saved
     assert main([*RESUME, "--out", "run", "--resume"]) == 0
     assert without_seconds(json.loads(capsys.readouterr().out)) == without_seconds(reference)

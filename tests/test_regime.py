@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from helpers import assert_one_line_error
 from recigrad.cli import main
 from recigrad.game import ConfigError
 from recigrad.game.population import parse_pop
@@ -158,9 +159,8 @@ def test_cli_refusals(argv, words, capsys):
     assert main(argv) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert err.startswith("recigrad: error: ")
-    assert words in err
-    assert err.count("\n") == 1
+    assert_one_line_error(err)
+    assert words in err, err
 
 
 def test_cli_config_file(tmp_path, capsys):
@@ -204,8 +204,8 @@ def test_cli_bad_input_is_one_line(argv, words, capsys):
     assert main(argv) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert err.startswith("recigrad: error: ") and err.count("\n") == 1
-    assert words in err
+    assert_one_line_error(err)
+    assert words in err, err
 
 
 def test_memory_estimate_is_refused_against_the_limit(capsys):
@@ -290,4 +290,5 @@ def test_a_result_that_is_not_finite_is_not_printed(capsys, monkeypatch):
     assert main(["exact", "--json"]) == 1
     out, err = capsys.readouterr()
     assert out == ""
-    assert err.count("\n") == 1 and "not finite" in err
+    assert_one_line_error(err)
+    assert "not finite" in err, err

@@ -3,6 +3,8 @@
 import csv
 import json
 
+import pytest
+
 from recigrad.cli import main
 from recigrad.running import stats, train
 from recigrad.running import suite as bench
@@ -28,7 +30,10 @@ def test_suite_is_reproducible_from_seeds(tmp_path, monkeypatch):
     rows = list(csv.DictReader(open(tmp_path / "a" / "runs.csv")))
     assert len(rows) == len(regimes) * len(methods) * len(seeds)
     society = [r for r in rows if r["regime"] == "society-L3"]
-    assert all(r["nashconv"] != "" and float(r["nashconv"]) >= -1e-9 for r in society)
+    assert society
+    for r in society:
+        assert r["nashconv"] != "", r
+        assert float(r["nashconv"]) >= -1e-9, r
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
@@ -42,7 +47,8 @@ def test_row_fields():
                         "interactions_to_95": None, "interactions_to_99": None, "seconds_to_95": None, "interactions": 1000}]}
     out = stats.summary_row(result, [0, 1])
     assert row <= set(out)
-    assert out["payoff_mean"] == 3.5 and out["collapse_rate"] == 0.5
+    assert out["payoff_mean"] == 3.5
+    assert out["collapse_rate"] == 0.5
     assert out["interactions_to_95"] is None  # the median of (800, never) is never
     assert stats.median_reached([800, 900, None]) == 900
 
@@ -58,5 +64,6 @@ def test_cli_bench_refusals(capsys):
 
 def test_interval():
     mean, half = stats.interval([1.0, 2.0, 3.0])
-    assert mean == 2.0 and abs(half - 4.303 * 1.0 / 3 ** 0.5) < 1e-9
+    assert mean == 2.0
+    assert half == pytest.approx(4.303 * 1.0 / 3 ** 0.5, rel=0, abs=1e-9)
     assert json.dumps(stats.interval([5.0])[0]) == "5.0"

@@ -23,7 +23,8 @@ def test_reaches_99_percent_of_reference(name):
         assert run["percent_of_reference"] >= 99.0, run
         if strict:
             assert run["adherence"] >= 0.99, run
-        assert run["interactions_to_99"] is not None and run["interactions_to_99"] <= BUDGET
+        assert run["interactions_to_99"] is not None, run
+        assert run["interactions_to_99"] <= BUDGET, run
 
 
 @pytest.mark.parametrize("norm", [f"L{k}" for k in range(1, 9)])
@@ -43,8 +44,10 @@ def test_run_folder(tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == [".recigrad-run", "config.json", "curve.png", "metrics.jsonl",
                                                          "result.json", "tables.json"]
     lines = [json.loads(x) for x in (folder / "metrics.jsonl").read_text().splitlines()]
-    assert [x["iteration"] for x in lines][-1] == 20 and len(lines[-1]["payoff"]) == 2
+    assert [x["iteration"] for x in lines][-1] == 20
+    assert len(lines[-1]["payoff"]) == 2
     assert json.loads((folder / "result.json").read_text()) == json.loads(json.dumps(result))
     tables = json.loads((folder / "tables.json").read_text())
-    assert tables["learners"] == [0] and len(tables["runs"]) == 2
+    assert tables["learners"] == [0]
+    assert len(tables["runs"]) == 2
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left behind
