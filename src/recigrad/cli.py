@@ -343,32 +343,31 @@ def _names(text: str | None, allowed: list[str], flag: str) -> list[str] | None:
 
 
 def cmd_bench(args: argparse.Namespace) -> dict:
-    from recigrad.running import suite as bench
+    from recigrad.running import report, suite
 
     if args.quick and args.regimes:
         raise ConfigError("give --quick or --regimes, not both")
     regimes = _names(args.regimes, regime_names(), "--regimes") or (
-        list(QUICK_REGIMES) if args.quick else bench.suite_regimes())
-    methods = _names(args.methods, sorted(METHODS), "--methods") or [m for m in bench.METHOD_ORDER if m in METHODS]
+        list(QUICK_REGIMES) if args.quick else suite.suite_regimes())
+    methods = _names(args.methods, sorted(METHODS), "--methods") or [m for m in suite.METHOD_ORDER if m in METHODS]
     out = args.out or f"reports/bench-{time.strftime('%Y%m%d-%H%M%S')}"
     seeds = list(range(args.seed, args.seed + args.seeds))
     if args.backend == "local" and (args.address or args.num_cpus or args.seed_block):
         raise ConfigError("--address, --num-cpus and --seed-block need --backend ray")
-    every = None if args.checkpoint_every is None else args.checkpoint_every
     loaded = [load_regime(name) for name in regimes]
     block = args.seeds if args.backend == "local" else min(args.seeds, args.seed_block or args.seeds)
     budget.require("bench", max(budget.train_bytes(r, block) for r in loaded), args.max_memory)
     with outdir.claim(out, "bench", overwrite=args.overwrite, resume=args.resume):  # checked and locked before any work
         try:
-            summary = bench.run_suite(regimes, methods, seeds, out, iterations=args.iterations, resume=args.resume,
-                                      checkpoint_every=every, backend=args.backend, address=args.address,
+            summary = suite.run_suite(regimes, methods, seeds, out, iterations=args.iterations, resume=args.resume,
+                                      checkpoint_every=args.checkpoint_every, backend=args.backend, address=args.address,
                                       num_cpus=args.num_cpus, seed_block=args.seed_block)
         except KeyboardInterrupt as err:
             message = str(err) or "interrupted; finished runs are kept"
             raise _interrupted(KeyboardInterrupt(f"{message}; report folder in progress: {out}.partial"), "bench", out) from None
     summary["folder"] = str(out)
     if not args.json:
-        print(bench.summary_table(summary))
+        print(report.summary_table(summary))
         print(f"report folder: {out} (summary.md, runs.csv, PNGs)")
     return summary
 

@@ -33,7 +33,6 @@ from recigrad import __version__
 from recigrad.game.regime import load_regime, regime_names
 from recigrad.learning.contract import METHODS
 from recigrad.running import checkpoint, outdir, report, stats, train
-from recigrad.running.report import summary_table  # noqa: F401  (recigrad bench prints it)
 
 QUICK_REGIMES = ("discriminative-sj", "hybrid-alld", "degenerate-allc", "society-L6")
 METHOD_ORDER = tuple(METHODS)
