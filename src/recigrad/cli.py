@@ -183,6 +183,31 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seeds per Ray task (default: all seeds of a (regime, method) in one task)")
     _add_output_flags(p)
     p.set_defaults(run=cmd_bench)
+
+    p = sub.add_parser("sweep", help="one command over a grid of game and training settings; a results.csv")
+    _add_population_flags(p)
+    p.add_argument("--command", dest="sweep_command", choices=("train", "exact", "simulate", "reference"), default=None,
+                   help="what each cell runs (default train, or the config's [sweep] command)")
+    p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
+                   help="values of one key, repeatable: b, c, e, mu (or benefit, cost, execution_error, "
+                        "assessment_error), lr, interactions, iterations")
+    p.add_argument("--method", choices=sorted(METHODS), default=None, help="train's method (default rg)")
+    p.add_argument("--seeds", type=_count, default=None, help="seeds per cell (default 1, or the config's)")
+    p.add_argument("--seed", type=_seed, default=None, help="first seed (default 0)")
+    p.add_argument("--iterations", type=_positive_int, default=None, help="train: iterations of every cell")
+    p.add_argument("--interactions", type=_positive_int, default=None,
+                   help="train: interactions per iteration; simulate: counted interactions (default 100000)")
+    p.add_argument("--lr", type=_finite_float, default=None, help="train: learning rate")
+    p.add_argument("--burn-in", type=_nonnegative_int, default=1_000, help="simulate: interactions before counting")
+    p.add_argument("--out", default=None, help="sweep folder (default sweeps/REGIME-COMMAND-TIME)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted sweep: finished cells are kept in OUT.partial")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a previous recigrad sweep folder at OUT (only its own files), or discard its cells")
+    p.add_argument("--backend", choices=("local", "ray"), default="local", help="local: in this process; ray: a Ray task per cell")
+    p.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
+    p.add_argument("--num-cpus", type=_positive_int, default=None, help="CPUs of the local Ray (default: all)")
+    _add_output_flags(p)
+    p.set_defaults(run=cmd_sweep)
     return parser
 
 
@@ -370,6 +395,52 @@ def cmd_bench(args: argparse.Namespace) -> dict:
         print(report.summary_table(summary))
         print(f"report folder: {out} (summary.md, runs.csv, PNGs)")
     return summary
+
+
+def cmd_sweep(args: argparse.Namespace) -> dict:
+    from recigrad.running import sweep as sweeps
+
+    regime = resolve(args)
+    table = sweeps.sweep_table(args.config) if args.config else {}
+    command = args.sweep_command or table.get("command", "train")
+    grid = dict(table.get("grid", {})) if command == table.get("command", "train") else {}
+    grid.update(sweeps.parse_grid(args.grid, command))  # flags override the config's keys
+    if args.backend == "local" and (args.address or args.num_cpus):
+        raise ConfigError("--address and --num-cpus need --backend ray")
+    used = {"train": ("method", "iterations", "lr", "interactions"), "simulate": ("interactions",)}.get(command, ())
+    for flag in ("method", "iterations", "lr", "interactions"):
+        if getattr(args, flag) is not None and flag not in used:
+            raise ConfigError(f"--{flag} is not a setting of sweep --command {command}")
+    if command == "train":
+        changes = {k: getattr(args, k) for k in ("interactions", "lr", "iterations") if getattr(args, k) is not None}
+        if changes:
+            regime = replace(regime, train=TrainConfig(**{**regime.train.__dict__, **changes}))
+    count = args.seeds or table.get("seeds", 1)
+    first = args.seed if args.seed is not None else table.get("seed", 0)
+    spec = sweeps.Sweep(regime, command, grid, tuple(range(first, first + count)), args.method or table.get("method", "rg"),
+                        interactions=(args.interactions or sweeps.SIMULATE_INTERACTIONS) if command == "simulate"
+                        else sweeps.SIMULATE_INTERACTIONS, burn_in=args.burn_in)
+    cells = sweeps.check(spec)  # every refusal before any work
+    if spec.method not in METHODS:
+        raise ConfigError(f"sweep.method = {spec.method!r} is not allowed; allowed: {', '.join(sorted(METHODS))}")
+    if command == "train":
+        budget.require("sweep", max(budget.train_bytes(sweeps.cell_regime(spec, c), count) for c in cells), args.max_memory)
+    elif command == "simulate":
+        budget.require("sweep", budget.simulate_bytes(regime.population.n, count), args.max_memory)
+    else:
+        budget.require("sweep", budget.exact_bytes(regime.population.n), args.max_memory)
+    out = args.out or f"sweeps/{regime.name}-{command}-{time.strftime('%Y%m%d-%H%M%S')}"
+    with outdir.claim(out, "sweep", overwrite=args.overwrite, resume=args.resume):  # checked and locked before any work
+        try:
+            summary = sweeps.run_sweep(spec, out, resume=args.resume, backend=args.backend, address=args.address,
+                                       num_cpus=args.num_cpus)
+        except KeyboardInterrupt as err:
+            message = str(err) or "interrupted; finished cells are kept"
+            raise _interrupted(KeyboardInterrupt(f"{message}; sweep in progress: {out}.partial"), "sweep", out) from None
+    if not args.json:
+        print(sweeps.summary_table(summary["rows"]))
+        print(f"{len(cells)} cells x {count} seeds in {summary['seconds']:.1f} s; sweep folder: {out} (results.csv, sweep.json)")
+    return {"folder": str(out), "cells": len(cells), "rows": summary["rows"], "seconds": summary["seconds"]}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -70,7 +70,7 @@ class Regime:
 
 _GAME_KEYS = {"benefit": "b", "cost": "c", "execution_error": "e", "assessment_error": "mu"}
 _AGENT_KEYS = ("kind", "norm", "warmup", "count")
-_TOP_KEYS = ("name", "description", "game", "agents", "train")
+_TOP_KEYS = ("name", "description", "game", "agents", "train", "sweep")  # [sweep]: read by recigrad.running.sweep
 
 
 def _choice(key: str, value, allowed) -> None:

@@ -44,7 +44,7 @@ META_FILE = "checkpoint.json"
 SUITE_FILE = "suite.json"
 # what recigrad writes in a work folder: checkpoints, and a report in progress
 _OURS = re.compile(r"^(\.tmp-.*|state-\d+\.npz|checkpoint\.json|suite\.json|runs|runs\.csv|bench\.json|summary\.md"
-                   r"|curves-.*\.png|percent\.png)$")
+                   r"|curves-.*\.png|percent\.png|cells|results\.csv|sweep\.json)$")  # cells...: a sweep in progress
 
 
 class CheckpointError(ConfigError):

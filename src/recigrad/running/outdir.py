@@ -59,7 +59,7 @@ def register(kind: str, names: str, subfolders: dict[str, str] | None = None) ->
 
 register("train", r"config\.json|metrics\.jsonl|tables\.json|result\.json|curve\.png")
 register("bench", r"runs\.csv|bench\.json|summary\.md|curves-[^/]*\.png|percent\.png", {"runs": "train"})
-register("sweep", r"sweep\.json|summary\.md|runs\.csv|[^/]*\.png", {"runs": "train"})
+register("sweep", r"results\.csv|sweep\.json|summary\.md|runs\.csv|[^/]*\.png", {"runs": "train"})
 
 
 def _refuse(out, message: str) -> ConfigError:
