@@ -95,3 +95,13 @@ def test_example_pettingzoo_society():
     assert abs(mean_mix - exact_mix) < 5 * se_mix
     assert exact_mix < exact_sj - 1.0  # two defectors cost the society more than one unit per round
     assert math.isfinite(se_mix)
+
+
+def test_example_sweep():
+    pytest.importorskip("pandas")
+    out = run_example("sweep.py")
+    for mu in (0.001, 0.01, 0.05):
+        a = (1 - E) * (1 - mu) + E * mu
+        assert figure(out, rf"mu = {mu}: exact chain g") == pytest.approx((1 - mu) / (2 - mu - a), abs=1e-12)
+    for b in (2.0, 5.0):
+        assert figure(out, rf"b = {b}: mean percent of reference over 3 seeds") > 95.0  # rg near the reference in 60 iterations
