@@ -161,6 +161,24 @@ def test_sweep_table_in_a_config(tmp_path, capsys):
     assert_allclose([r["good"] for r in rows], [sj_good(0.02), sj_good(0.1)], rtol=0, atol=1e-12)
 
 
+def test_sweep_table_with_flags_and_refusals(tmp_path, capsys):
+    (tmp_path / "r.toml").write_text(load_regime_text() + '\n[sweep]\ncommand = "exact"\n[sweep.grid]\nmu = [0.02]\n')
+    status, out, err = run_cli(capsys, "sweep", "--config", str(tmp_path / "r.toml"), "--grid", "b=3,4",
+                               "--out", str(tmp_path / "s"), "--json")
+    assert status == 0, err
+    assert [(r["b"], r["mu"]) for r in json.loads(out)["rows"]] == [(3.0, 0.02), (4.0, 0.02)]
+    for extra, words in [('[sweep.grid]\nbeta = [1]\n', "sweep.grid: unknown key 'beta'"),
+                         ('[sweep]\ncommand = "bench"\n', "sweep.command = 'bench' is not allowed"),
+                         ('[sweep]\nseeds = 0\n', "sweep.seeds must be a positive integer"),
+                         ('[sweep]\nwhat = 1\n', "unknown key sweep.'what'")]:
+        (tmp_path / "bad.toml").write_text(load_regime_text() + "\n" + extra)
+        status, _, err = run_cli(capsys, "sweep", "--config", str(tmp_path / "bad.toml"), "--out", str(tmp_path / "t"))
+        assert status == 2
+        assert err.count("\n") == 1
+        assert words in err
+    assert not (tmp_path / "t").exists()
+
+
 def load_regime_text() -> str:
     from importlib import resources
 

@@ -403,7 +403,7 @@ def cmd_sweep(args: argparse.Namespace) -> dict:
     regime = resolve(args)
     table = sweeps.sweep_table(args.config) if args.config else {}
     command = args.sweep_command or table.get("command", "train")
-    grid = dict(table.get("grid", {})) if command == table.get("command", "train") else {}
+    grid = {sweeps.canonical_key(k, command): v for k, v in table.get("grid", {}).items()}
     grid.update(sweeps.parse_grid(args.grid, command))  # flags override the config's keys
     if args.backend == "local" and (args.address or args.num_cpus):
         raise ConfigError("--address and --num-cpus need --backend ray")

@@ -172,7 +172,7 @@ def sweep_table(path: str | Path) -> dict:
         for key, values in grid_table.items():
             _add(grid, key, values if isinstance(values, list) else [values], command)
     except ConfigError as err:
-        raise ConfigError(f"{path}: sweep.grid: {str(err).removeprefix('--grid ')}") from None
+        raise ConfigError(f"{path}: sweep.grid: {re.sub(r'^--grid:? ', '', str(err))}") from None
     return {**{k: table[k] for k in ("method", "seeds", "seed") if k in table}, "command": command, "grid": grid}
 
 
