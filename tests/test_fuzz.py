@@ -166,7 +166,8 @@ def _stop(*args, **kwargs):
 
 
 STUBS = ("recigrad.cli.simulate", "recigrad.cli.kernel.warm_up", "recigrad.cli.evaluate",
-         "recigrad.evaluation.best_response.best_response", "recigrad.running.train.run", "recigrad.running.suite.run_suite")
+         "recigrad.evaluation.best_response.best_response", "recigrad.running.train.run", "recigrad.running.suite.run_suite",
+         "recigrad.running.sweep.run_sweep")
 
 
 @contextmanager
@@ -193,7 +194,8 @@ def _commands() -> dict[str, list[argparse.Action]]:
 COMMANDS = _commands()
 BASE = {"simulate": ["--pop", "disc:stern-judging:3", "--interactions", "10", "--burn-in", "0"],
         "exact": ["--pop", "disc:stern-judging:3"], "reference": ["--pop", "learner:L6:1", "--pop", "disc:L6:2"],
-        "train": ["--regime", "degenerate-allc"], "bench": ["--regimes", "degenerate-allc"]}
+        "train": ["--regime", "degenerate-allc"], "bench": ["--regimes", "degenerate-allc"],
+        "sweep": ["--regime", "degenerate-allc", "--grid", "b=2,3"]}
 
 safe_text = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=12).filter(
     lambda t: not t.startswith(("/", "~")) and ".." not in t and "\0" not in t)
@@ -212,7 +214,8 @@ def command_lines(draw):
     for action in draw(st.lists(st.sampled_from(COMMANDS[name]), max_size=4)):
         argv.append(draw(st.sampled_from(action.option_strings)))
         if action.nargs != 0:
-            argv.append(draw(st.sampled_from(action.choices) if action.choices and draw(st.booleans()) else flag_values))
+            choices = [str(c) for c in action.choices or ()]  # argv is text: --order's choices are ints
+            argv.append(draw(st.sampled_from(choices) if choices and draw(st.booleans()) else flag_values))
     return argv
 
 

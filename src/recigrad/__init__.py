@@ -22,6 +22,7 @@ The subpackages are layers: each imports only from the ones above it.
 | `recigrad.running` | training runs and their folders, checkpoints, the benchmark suite, its Ray backend |
 | `recigrad.envs` | PettingZoo and Gymnasium environments of the game |
 | `recigrad.cli` | the `recigrad` command line |
+| `recigrad.results` | results back in Python: a sweep's `results.csv` as a pandas DataFrame |
 | `recigrad.util` | numerics, progress bars and text tables, with no game in them |
 
 `recigrad.errors.ConfigError` is the one error type: bad input is refused with
@@ -57,6 +58,6 @@ from recigrad.game import ConfigError, Game, observable
 __all__ = [
     "ConfigError", "Game", "observable", "__version__",
     # subpackages and modules, listed so that the API reference shows them
-    "game", "dynamics", "learning", "evaluation", "running", "envs", "util", "errors", "cli",
+    "game", "dynamics", "learning", "evaluation", "running", "envs", "util", "errors", "cli", "results",
 ]
 __version__ = "0.1.0"
