@@ -168,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="the benchmark suite: methods x regimes x seeds; a table and a report folder")
     p.add_argument("--regimes", default=None, help="comma-separated regime names (default: the whole suite)")
-    p.add_argument("--methods", default=None, help=f"comma-separated methods (default: {','.join(sorted(METHODS))})")
+    p.add_argument("--methods", default=None, help=f"comma-separated methods (default: {','.join(METHODS)})")
     p.add_argument("--seeds", type=_count, default=5, help="number of seeds per (regime, method)")
     p.add_argument("--seed", type=_seed, default=0, help="first seed")
     p.add_argument("--quick", action="store_true", help="the quick suite: " + ", ".join(QUICK_REGIMES))
@@ -355,6 +355,8 @@ def cmd_bench(args: argparse.Namespace) -> dict:
     if args.backend == "local" and (args.address or args.num_cpus or args.seed_block):
         raise ConfigError("--address, --num-cpus and --seed-block need --backend ray")
     loaded = [load_regime(name) for name in regimes]
+    if args.iterations is not None:  # the same bound as train.iterations in a regime (TrainConfig checks it)
+        loaded = [replace(r, train=TrainConfig(**{**r.train.__dict__, "iterations": args.iterations})) for r in loaded]
     block = args.seeds if args.backend == "local" else min(args.seeds, args.seed_block or args.seeds)
     budget.require("bench", max(budget.train_bytes(r, block) for r in loaded), args.max_memory)
     with outdir.claim(out, "bench", overwrite=args.overwrite, resume=args.resume):  # checked and locked before any work
