@@ -43,6 +43,7 @@ from recigrad.learning import contract
 from recigrad.learning.tables import warmup_logits
 from recigrad.running import checkpoint, outdir, runfolder
 from recigrad.util import numerics
+from recigrad.util.threads import configured
 from recigrad.util.progress import progress_bar
 from recigrad.util.text import table
 
@@ -109,6 +110,7 @@ class Interrupted(KeyboardInterrupt):
         self.folder, self.iteration = folder, iteration
 
 
+@configured()  # the library's thread count (recigrad.util.threads), as the command line's
 def run(
     regime: Regime,
     seeds: list[int],
