@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import pytest
 import torch
+from tests.helpers import without_seconds
 
 import recigrad
 from recigrad.cli import main
@@ -24,7 +25,6 @@ from recigrad.game.regime import TrainConfig, load_regime
 from recigrad.results import load_run
 from recigrad.running import train
 from recigrad.util import threads
-from tests.helpers import without_seconds
 
 B, C, E, MU = 5.0, 1.0, 0.01, 0.01
 A = (1 - E) * (1 - MU) + E * MU

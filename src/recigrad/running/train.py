@@ -43,9 +43,9 @@ from recigrad.learning import contract
 from recigrad.learning.tables import warmup_logits
 from recigrad.running import checkpoint, outdir, runfolder
 from recigrad.util import numerics
-from recigrad.util.threads import configured
 from recigrad.util.progress import progress_bar
 from recigrad.util.text import table
+from recigrad.util.threads import configured
 
 THRESHOLDS = (95.0, 99.0)
 NASHCONV_POINTS = 5
