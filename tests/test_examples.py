@@ -60,6 +60,17 @@ def test_example_stern_judging():
     assert "everyone is bad" in out
 
 
+def test_example_rescore():
+    out = run_example("rescore.py")
+    recorded = [float(x) for x in re.findall(r"recorded payoff " + NUMBER, out)]
+    rescored = [float(x) for x in re.findall(r"own regime \(exact\) payoff " + NUMBER, out)]
+    assert len(recorded) == 2
+    np.testing.assert_allclose(rescored, recorded, rtol=0, atol=1e-6)  # the run's own exact payoff, read back
+    assert figure(out, "norm payoff") == pytest.approx(NORM_PAYOFF, abs=1e-6)  # closed form, mean field at N = 100
+    assert figure(out, "welfare") == pytest.approx(NORM_PAYOFF, abs=1e-6)
+    assert "(meanfield)" in out
+
+
 def test_example_train_and_inspect():
     out = run_example("train_and_inspect.py")
     assert figure(out, "reference payoff") == pytest.approx(4.0253, abs=1e-4)

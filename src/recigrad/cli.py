@@ -213,6 +213,35 @@ def _floats(t: torch.Tensor) -> list[float]:
     return [float(v) for v in t.tolist()]
 
 
+def _spans(indices: list[int]) -> str:
+    """Agent numbers as ranges: ``0-6,9``."""
+    spans: list[list[int]] = []
+    for j in indices:
+        if spans and spans[-1][1] == j - 1:
+            spans[-1][1] = j
+        else:
+            spans.append([j, j])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
+
+
+def _strategy_rows(agents, columns: list[list[float]]) -> tuple[list[str], list[list]]:
+    """The per-agent table: one row per agent, or, where agents repeat, one row per distinct
+    strategy (kind, norm) with its agents, their count and the mean of each column over them."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for j, a in enumerate(agents):
+        groups.setdefault((a.kind, str(a.norm)), []).append(j)
+    if len(groups) == len(agents):
+        return ["agent", "kind", "norm"], [[j, a.kind, a.norm] + [col[j] for col in columns] for j, a in enumerate(agents)]
+    rows = [[_spans(members), len(members), kind, norm] + [sum(col[j] for j in members) / len(members) for col in columns]
+            for (kind, norm), members in groups.items()]
+    return ["agents", "count", "kind", "norm"], rows
+
+
+def _summary_line(figures: dict, model: str = "") -> str:
+    label = f"{model}: " if model else ""
+    return f"{label}cooperation {figures['cooperation']:.6g}, welfare {figures['welfare']:.6g} per round (mean payoff of all agents)"
+
+
 def cmd_simulate(args: argparse.Namespace) -> dict:
     regime = resolve(args)
     game, n = regime.game, regime.population.n
@@ -234,13 +263,20 @@ def cmd_simulate(args: argparse.Namespace) -> dict:
         "seeds": seeds,
         "n": n,
     }
+    # docs/model.md §10: the share of donations realised as C, and the mean payoff of all agents, per population
+    cooperation = tally.given.sum(1) / max(tally.interactions, 1)
+    welfare = payoff.mean(1)
+    result["cooperation"] = float(cooperation.mean())
+    result["welfare"] = float(welfare.mean())
     if args.batch > 1:
         result["payoff_se"] = _floats(payoff.std(0) / args.batch**0.5)
         result["good_se"] = _floats(good.std(0) / args.batch**0.5)
+        result["cooperation_se"] = float(cooperation.std() / args.batch**0.5)
+        result["welfare_se"] = float(welfare.std() / args.batch**0.5)
     if not args.json:
-        agents = regime.population.agents
-        rows = [[j, a.kind, a.norm, result["payoff"][j], result["good"][j]] for j, a in enumerate(agents)]
-        print(table(["agent", "kind", "norm", "payoff/round", "good"], rows))
+        header, rows = _strategy_rows(regime.population.agents, [result["payoff"], result["good"]])
+        print(table(header + ["payoff/round", "good"], rows))
+        print(_summary_line(result))
         rate = result["interactions"] / max(seconds, 1e-9)
         print(f"{result['interactions']} interactions in {seconds:.2f} s ({rate:,.0f}/s); b - c = {game.b - game.c:g}")
     return result
@@ -255,24 +291,28 @@ def cmd_exact(args: argparse.Namespace) -> dict:
     ex, model = evaluate(act, sig, game)  # the exact chain when N <= 12, mean field above
     mf = ex if model == "meanfield" else evaluate(act, sig, game, "meanfield")[0]
     if model == "exact":
-        result["exact"] = {"payoff": _floats(ex.payoff[0]), "good": _floats(ex.good[0])}
-    result["meanfield"] = {"payoff": _floats(mf.payoff[0]), "good": _floats(mf.good[0])}
+        result["exact"] = {"payoff": _floats(ex.payoff[0]), "good": _floats(ex.good[0]),
+                           "cooperation": float(ex.cooperation[0]), "welfare": float(ex.payoff[0].mean())}
+    result["meanfield"] = {"payoff": _floats(mf.payoff[0]), "good": _floats(mf.good[0]),
+                           "cooperation": float(mf.cooperation[0]), "welfare": float(mf.payoff[0].mean())}
     if "exact" in result:
         result["meanfield_error"] = {
             "payoff": float((mf.payoff - ex.payoff).abs().max()),
             "good": float((mf.good - ex.good).abs().max()),
         }
     if not args.json:
-        agents = regime.population.agents
-        header = ["agent", "kind", "norm"]
+        header = []
         columns = []
         if "exact" in result:
             header += ["exact payoff", "exact good"]
             columns += [result["exact"]["payoff"], result["exact"]["good"]]
         header += ["mf payoff", "mf good"]
         columns += [result["meanfield"]["payoff"], result["meanfield"]["good"]]
-        rows = [[j, a.kind, a.norm] + [col[j] for col in columns] for j, a in enumerate(agents)]
-        print(table(header, rows))
+        first, rows = _strategy_rows(regime.population.agents, columns)
+        print(table(first + header, rows))
+        for name in ("exact", "meanfield"):
+            if name in result:
+                print(_summary_line(result[name], name))
         if "exact" not in result:
             print(f"N = {n} > {MAX_N}: exact chain skipped")
     return result
