@@ -178,27 +178,54 @@ def _regime_from_dict(data: dict) -> Regime:
 
 def load_config(path: str | Path) -> Regime:
     """A user's regime file."""
+    text, source = _read_text(path, "--config")
+    return regime_from_text(text, source)
+
+
+def load_norms(path: str | Path) -> dict[str, Norm]:
+    """The ``[norms.NAME]`` tables of a TOML file (``--norms FILE``; docs/model.md §2, §10),
+    by name; the file's other keys (a whole regime file, say) are not read."""
+    text, source = _read_text(path, "--norms")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ConfigError(f"{source}: not valid TOML ({reason})") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: not valid TOML (nested too deeply)") from None
+    if "norms" not in data:
+        raise ConfigError(f"{source}: no [norms.NAME] table; give e.g. [norms.my-norm] with assessment = [...]")
+    try:
+        return norms_from_dict(data)
+    except ConfigError as err:
+        raise ConfigError(f"{source}: {err}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply") from None
+
+
+def _read_text(path: str | Path, flag: str) -> tuple[str, str]:
+    """A user's TOML file as text, and how to name it in messages; one line if it cannot be read."""
     shown = short_repr(str(path))
     try:
         path = Path(path)
         if not path.exists():
-            raise ConfigError(f"--config {shown}: no such file")
+            raise ConfigError(f"{flag} {shown}: no such file")
         if not path.is_file():
-            raise ConfigError(f"--config {shown}: not a regular file")
+            raise ConfigError(f"{flag} {shown}: not a regular file")
         with open(path, "rb") as f:
             raw = f.read(MAX_CONFIG_BYTES + 1)
     except (OSError, ValueError) as err:  # unreadable, a folder, a name the system refuses
         if isinstance(err, ConfigError):
             raise
-        raise ConfigError(f"--config {shown}: cannot be read ({getattr(err, 'strerror', None) or type(err).__name__})") from None
+        raise ConfigError(f"{flag} {shown}: cannot be read ({getattr(err, 'strerror', None) or type(err).__name__})") from None
     if len(raw) > MAX_CONFIG_BYTES:
-        raise ConfigError(f"--config {shown}: larger than {MAX_CONFIG_BYTES} bytes; not a regime file")
+        raise ConfigError(f"{flag} {shown}: larger than {MAX_CONFIG_BYTES} bytes; not a regime file")
     source = str(path) if str(path).isprintable() and len(str(path)) <= 200 else shown
     try:
         text = raw.decode()
     except UnicodeDecodeError as err:
         raise ConfigError(f"{source}: not valid TOML (not UTF-8 text: {err.reason})") from None
-    return regime_from_text(text, source)
+    return text, source
 
 
 def regime_from_text(text: str, source: str = "config") -> Regime:
