@@ -84,6 +84,19 @@ def test_example_train_and_inspect():
         assert adherence > 0.95
 
 
+def test_example_custom_norm():
+    out = run_example("custom_norm.py")
+    worst = re.search(r"largest exact-closed form difference: (\S+)", out)
+    assert worst is not None
+    assert float(worst.group(1)) < 1e-12
+    rows = re.findall(r"^\s+(\d+)\s+([01]{4})\s+" + NUMBER + r"\s+" + NUMBER + "$", out, flags=re.M)
+    assert len(rows) == 16
+    assert float(rows[9][2]) == pytest.approx(G_SJ, abs=1e-8)  # rule 9 is stern judging
+    assert "identical yes" in out
+    b = 0.5  # D to bad assessed good with probability 0.5, flipped with mu: still 0.5
+    assert figure(out, r"half-forgiving stern judging \(exact chain\): good") == pytest.approx(b / (1 - A + b), abs=1e-6)
+
+
 def test_example_custom_population():
     out = run_example("custom_population.py")
     assert "N = 8" in out

@@ -35,6 +35,7 @@ from recigrad.game.regime import (
     Regime,
     TrainConfig,
     load_config,
+    load_norms,
     load_regime,
     regime_names,
     require_learner,
@@ -97,7 +98,11 @@ def _memory(text: str) -> int:
 def _add_population_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--regime", help=f"a shipped regime: {', '.join(regime_names())}")
     p.add_argument("--config", help="a regime TOML file")
-    p.add_argument("--pop", action="append", default=[], metavar="KIND:NORM:COUNT", help="agents, repeatable, in order")
+    p.add_argument("--pop", action="append", default=[], metavar="KIND:NORM:COUNT",
+                   help="agents, repeatable, in order; NORM: a shipped norm, rule-0..rule-15, bits such as 10111010/1011 "
+                        "(assessment/action), a name from --norms; learner:NORM:1 warm-starts at NORM, "
+                        "learner:random:1 starts from random logits")
+    p.add_argument("--norms", default=None, metavar="FILE", help="a TOML file whose [norms.NAME] tables --pop may name")
     p.add_argument("-b", type=_finite_float, default=None, help="benefit (default 5, or the regime's)")
     p.add_argument("-c", type=_finite_float, default=None, help="cost (default 1, or the regime's)")
     p.add_argument("--e", type=_finite_float, default=None, help="execution error (default 0.01, or the regime's)")
@@ -192,12 +197,14 @@ def resolve(args: argparse.Namespace) -> Regime:
     given = [flag for flag, value in (("--regime", args.regime), ("--config", args.config), ("--pop", args.pop)) if value]
     if len(given) > 1:
         raise ConfigError(f"give one of --regime, --config or --pop, not {' and '.join(given)}")
+    if args.norms and not args.pop:
+        raise ConfigError("--norms FILE names norms for --pop; a --config file gives its own [norms.NAME] tables")
     if args.regime:
         regime = load_regime(args.regime)
     elif args.config:
         regime = load_config(args.config)
     else:
-        regime = Regime("custom", "", Game(), parse_pop(args.pop))
+        regime = Regime("custom", "", Game(), parse_pop(args.pop, load_norms(args.norms) if args.norms else None))
     overrides = {k: v for k, v in (("b", args.b), ("c", args.c), ("e", args.e), ("mu", args.mu)) if v is not None}
     if overrides:
         regime = replace(regime, game=Game(**{**regime.game.__dict__, **overrides}))
@@ -207,6 +214,13 @@ def resolve(args: argparse.Namespace) -> Regime:
 def _tables(regime: Regime, batch: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     act, sig = regime.population.batched_tables(batch)
     return observable(act, sig, regime.game)
+
+
+def _agents(regime: Regime) -> list[dict]:
+    """Each agent's kind, norm name, warm-up and tables ``act``/``sig`` (as ``config.json`` records them)."""
+    from recigrad.running.checkpoint import regime_dict
+
+    return regime_dict(regime)["agents"]
 
 
 def _floats(t: torch.Tensor) -> list[float]:
@@ -262,6 +276,7 @@ def cmd_simulate(args: argparse.Namespace) -> dict:
         "seconds": seconds,
         "seeds": seeds,
         "n": n,
+        "agents": _agents(regime),
     }
     # docs/model.md §10: the share of donations realised as C, and the mean payoff of all agents, per population
     cooperation = tally.given.sum(1) / max(tally.interactions, 1)
@@ -287,7 +302,7 @@ def cmd_exact(args: argparse.Namespace) -> dict:
     game, n = regime.game, regime.population.n
     budget.require("exact", budget.exact_bytes(n), args.max_memory)
     act, sig = regime.population.batched_tables(1)
-    result: dict = {"n": n}
+    result: dict = {"n": n, "agents": _agents(regime)}
     ex, model = evaluate(act, sig, game)  # the exact chain when N <= 12, mean field above
     mf = ex if model == "meanfield" else evaluate(act, sig, game, "meanfield")[0]
     if model == "exact":
@@ -364,6 +379,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
         except train.Interrupted as err:
             raise _interrupted(err, "train", out) from None
     result["folder"] = str(out)
+    result["agents"] = _agents(regime)
     if not args.json:
         print(train.summary_table(result))
         print(f"run folder: {out}")
