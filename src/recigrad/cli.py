@@ -379,7 +379,6 @@ def cmd_train(args: argparse.Namespace) -> dict:
         except train.Interrupted as err:
             raise _interrupted(err, "train", out) from None
     result["folder"] = str(out)
-    result["agents"] = _agents(regime)
     if not args.json:
         print(train.summary_table(result))
         print(f"run folder: {out}")

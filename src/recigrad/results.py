@@ -27,6 +27,7 @@ from recigrad.dynamics.solution import Solution
 from recigrad.errors import ConfigError
 from recigrad.evaluation import models
 from recigrad.game import DTYPE, Game
+from recigrad.game.norms import Norm
 from recigrad.game.population import Agent, Population, parse_pop
 from recigrad.game.regime import Regime, TrainConfig
 from recigrad.util.threads import configured
@@ -85,8 +86,21 @@ def _read_json(folder: Path, name: str):
         raise _refuse(folder, f"{name} unreadable: {type(err).__name__}") from None
 
 
+def _agent(data: dict) -> Agent:
+    """An agent as ``config.json`` records it: by its norm's name, or (a norm of your own,
+    docs/model.md §2) by the tables recorded beside the name."""
+    try:
+        return Agent(data["kind"], data["norm"], data.get("warmup", True))
+    except ConfigError:
+        if "sig" not in data:
+            raise
+    entries = lambda table: tuple(float(v) for v in torch.tensor(table, dtype=torch.float64).flatten())  # noqa: E731
+    act = entries(data["act"]) if data["kind"] in ("norm", "learner") else None
+    return Agent(data["kind"], Norm(str(data["norm"]), entries(data["sig"]), act), data.get("warmup", True))
+
+
 def _regime(data: dict) -> Regime:
-    agents = tuple(Agent(**agent) for agent in data["agents"])
+    agents = tuple(_agent(agent) for agent in data["agents"])
     return Regime(data["name"], data.get("description", ""), Game(**data["game"]), Population(agents),
                   TrainConfig(**data["train"]))
 

@@ -378,10 +378,10 @@ def population_dict(population) -> list[dict]:
     """The population as consecutive groups ``{"kind", "norm", "count"}`` (``train --json``, ``result.json``)."""
     groups: list[dict] = []
     for agent in population.agents:
-        if groups and (groups[-1]["kind"], groups[-1]["norm"]) == (agent.kind, agent.norm):
+        if groups and (groups[-1]["kind"], groups[-1]["norm"]) == (agent.kind, str(agent.norm)):
             groups[-1]["count"] += 1
         else:
-            groups.append({"kind": agent.kind, "norm": agent.norm, "count": 1})
+            groups.append({"kind": agent.kind, "norm": str(agent.norm), "count": 1})
     return groups
 
 
@@ -427,7 +427,8 @@ def _summary(state, regime, method, seeds, ref, last, reached, reached_seconds, 
             entry["mean_payoff_change" if key == "payoff_change" and ref is None else key] = values[k]
         runs.append(entry)
     result = {"regime": regime.name, "method": method, "runs": runs, "seconds": seconds,
-              "game": asdict(regime.game), "population": population_dict(regime.population)}
+              "game": asdict(regime.game), "population": population_dict(regime.population),
+              "agents": checkpoint.regime_dict(regime)["agents"]}
     if model is not None:
         result["effects_model"] = model
     if ref is not None:
