@@ -26,7 +26,7 @@ from recigrad.running import tensorboard  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--seeds", "2", "--iterations", "4", "--interactions", "50"]
-BENCH = ["--methods", "rg", "--seeds", "2", "--iterations", "3"]
+BENCH = ["--methods", "rg", "--seeds", "2", "--iterations", "2"]
 
 
 def read_scalars(folder: Path) -> dict[str, list[tuple[int, float]]]:
@@ -50,26 +50,38 @@ def expected_scalars(run_folder: Path, regime: str, method: str, keys) -> dict[s
     return found
 
 
-def test_train_scalars_are_the_metrics(tmp_path, capsys):
-    code = main(["train", "--regime", "discriminative-sj", *TINY, "--out", str(tmp_path / "run"),
-                 "--tensorboard", str(tmp_path / "tb"), "--json"])
-    assert code == 0
+def test_train_scalars_are_the_metrics_and_overwrite_replaces_them(tmp_path, capsys):
+    argv = ["train", "--regime", "discriminative-sj", *TINY, "--out", str(tmp_path / "run"), "--tensorboard",
+            str(tmp_path / "tb"), "--json"]
+    assert main(argv) == 0
+    assert main([*argv, "--overwrite"]) == 0  # the previous event file is removed, not appended to
+    assert len(list((tmp_path / "tb").glob("events.out.tfevents.*"))) == 1
     expected = expected_scalars(tmp_path / "run", "discriminative-sj", "rg", ["payoff", "percent_of_reference", "adherence"])
     assert len(expected) == 6  # 3 keys x 2 seeds
     assert read_scalars(tmp_path / "tb") == expected  # same numbers (double precision), same steps (interactions)
-    assert json.loads(capsys.readouterr().out)["tensorboard"] == str(tmp_path / "tb")
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["tensorboard"] == str(tmp_path / "tb")
 
 
-def test_bench_scalars_cover_every_regime_and_society_metrics(tmp_path, capsys):
-    code = main(["bench", "--regimes", "degenerate-allc,society-L3", *BENCH, "--out",
-                 str(tmp_path / "report"), "--tensorboard", str(tmp_path / "tb"), "--json"])
+def test_society_scalars_are_the_metrics(tmp_path):
+    argv = ["train", "--pop", "learner:L3:2", "--pop", "disc:L6:2", "--seeds", "2", "--iterations", "2",
+            "--interactions", "50", "--out", str(tmp_path / "run"), "--tensorboard", str(tmp_path / "tb"), "--json"]
+    assert main(argv) == 0
+    expected = expected_scalars(tmp_path / "run", "custom", "rg", ["mean_payoff", "cooperation", "nashconv"])
+    assert len(expected) == 6  # 3 keys x 2 seeds
+    assert read_scalars(tmp_path / "tb") == expected
+
+
+def test_bench_writes_one_folder_for_the_suite(tmp_path):
+    code = main(["bench", "--regimes", "degenerate-allc,degenerate-alld", *BENCH, "--out", str(tmp_path / "report"),
+                 "--tensorboard", str(tmp_path / "tb"), "--json"])
     assert code == 0
-    runs = tmp_path / "report" / "runs"
-    expected = {**expected_scalars(runs / "degenerate-allc-rg", "degenerate-allc", "rg", ["payoff", "percent_of_reference",
-                                                                                           "adherence"]),
-                **expected_scalars(runs / "society-L3-rg", "society-L3", "rg", ["mean_payoff", "cooperation", "nashconv"])}
+    keys = ["payoff", "percent_of_reference", "adherence"]
+    expected = {}
+    for name in ("degenerate-allc", "degenerate-alld"):
+        expected.update(expected_scalars(tmp_path / "report" / "runs" / f"{name}-rg", name, "rg", keys))
     assert len(expected) == 12  # 2 regimes x 3 keys x 2 seeds
     assert read_scalars(tmp_path / "tb") == expected
+    assert len(list((tmp_path / "tb").glob("events.out.tfevents.*"))) == 1
 
 
 class _InterruptAt:
@@ -104,13 +116,6 @@ def test_resumed_run_appends_to_the_uninterrupted_scalars(tmp_path):
     expected = expected_scalars(tmp_path / "run", regime.name, "rg", ["payoff", "percent_of_reference", "adherence"])
     assert [step for step, _ in expected[f"{regime.name}/rg/seed-1/payoff"]] == [50 * k for k in range(1, 7)]
     assert read_scalars(tmp_path / "tb") == expected
-
-
-def test_overwrite_replaces_only_our_event_files(tmp_path):
-    for _ in range(2):
-        assert main(["train", "--regime", "degenerate-allc", *TINY, "--out", str(tmp_path / "run"), "--overwrite",
-                     "--tensorboard", str(tmp_path / "tb"), "--json"]) == 0
-    assert len(list((tmp_path / "tb").glob("events.out.tfevents.*"))) == 1
 
 
 def _refused(capsys, argv) -> str:
