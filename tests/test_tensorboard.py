@@ -156,9 +156,9 @@ def test_ray_backend_is_refused(tmp_path, capsys):
 
 
 def test_without_the_flag_nothing_of_tensorboard_is_imported(tmp_path):
-    code = ("import sys; from recigrad.cli import main; "
-            f"main(['train', '--regime', 'degenerate-allc', '--seeds', '1', '--iterations', '1', '--out', {str(tmp_path / 'run')!r}, '--json']); "
-            "print(sorted(m for m in sys.modules if 'tensorboard' in m), file=sys.stderr)")
+    argv = ["train", "--regime", "degenerate-allc", "--seeds", "1", "--iterations", "1", "--out", str(tmp_path / "run"), "--json"]
+    code = (f"import sys; from recigrad.cli import main; code = main({argv!r}); "
+            "print(sorted(m for m in sys.modules if 'tensorboard' in m), file=sys.stderr); sys.exit(code)")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "RECIGRAD_PROGRESS": "0", "RECIGRAD_THREADS": "1"}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
