@@ -212,7 +212,8 @@ def command_lines(draw):
     for action in draw(st.lists(st.sampled_from(COMMANDS[name]), max_size=4)):
         argv.append(draw(st.sampled_from(action.option_strings)))
         if action.nargs != 0:
-            argv.append(draw(st.sampled_from(action.choices) if action.choices and draw(st.booleans()) else flag_values))
+            choices = [str(c) for c in action.choices or ()]  # argv holds strings (--order's choices are ints)
+            argv.append(draw(st.sampled_from(choices) if choices and draw(st.booleans()) else flag_values))
     return argv
 
 
