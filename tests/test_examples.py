@@ -119,3 +119,17 @@ def test_example_pettingzoo_society():
     assert abs(mean_mix - exact_mix) < 5 * se_mix
     assert exact_mix < exact_sj - 1.0  # two defectors cost the society more than one unit per round
     assert math.isfinite(se_mix)
+
+
+def test_example_tensorboard_scalars():
+    pytest.importorskip("tensorboard")
+    out = run_example("tensorboard_scalars.py")
+    assert out.startswith("6 tags")  # 3 keys x 2 seeds
+    pairs = re.findall(r"(\d+) evaluations; at (\d+) interactions TensorBoard payoff " + NUMBER + r", metrics\.jsonl payoff "
+                       + NUMBER, out)
+    assert len(pairs) == 2  # one per seed
+    for evaluations, step, board, metrics in pairs:
+        assert int(evaluations) == 4  # 20 iterations, an evaluation every 5
+        assert int(step) == 20 * 400  # the x axis: interactions per population (400 per iteration)
+        assert board == metrics  # the same number, to the 12 digits printed
+        assert float(board) <= 4.0253  # at most the reference (the best response at N = 8)

@@ -19,6 +19,7 @@ import re
 import shlex
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import replace
 
 import torch
@@ -123,6 +124,25 @@ def _add_durable_flags(p: argparse.ArgumentParser, where: str) -> None:
                    help="iterations between checkpoints (default 25, and every 60 s; 0: only at SIGINT)")
 
 
+def _add_tensorboard_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tensorboard", default=None, metavar="DIR",
+                   help="also write TensorBoard scalars into DIR (a new folder; needs the tensorboard extra)")
+
+
+@contextmanager
+def _scalars(args: argparse.Namespace, out: str):
+    """The TensorBoard writer of ``--tensorboard`` (``recigrad.running.tensorboard``), or ``None``;
+    its folder is claimed before any work, and nothing of TensorBoard is imported without the flag."""
+    if args.tensorboard is None:
+        yield None
+        return
+    from recigrad.running import tensorboard
+
+    tensorboard.check_apart(args.tensorboard, out)
+    with tensorboard.open_folder(args.tensorboard, overwrite=args.overwrite, resume=args.resume) as scalars:
+        yield scalars
+
+
 def _interrupted(err: KeyboardInterrupt, command: str, out: str) -> KeyboardInterrupt:
     """The one-line message of an interrupted run, with the command that resumes it."""
     argv = [a for a in sys.argv[1:] if a != "--resume"] if sys.argv[1:2] == [command] else [command, "..."]
@@ -168,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", choices=MODELS, default=None, help="the learner's model of the chain")
     p.add_argument("--out", default=None, help="run folder (default runs/REGIME-METHOD-TIME)")
     _add_durable_flags(p, "OUT.partial")
+    _add_tensorboard_flag(p)
     _add_output_flags(p)
     p.set_defaults(run=cmd_train)
 
@@ -180,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--iterations", type=_positive_int, default=None, help="default: each regime's train.iterations")
     p.add_argument("--out", default=None, help="report folder (default reports/bench-TIME)")
     _add_durable_flags(p, "OUT.partial")
+    _add_tensorboard_flag(p)
     p.add_argument("--backend", choices=("local", "ray"), default="local",
                    help="local: in this process; ray: (regime, method, seed block) jobs as Ray tasks")
     p.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
@@ -373,12 +395,19 @@ def cmd_train(args: argparse.Namespace) -> dict:
     seeds = list(range(args.seed, args.seed + args.seeds))
     budget.require("train", budget.train_bytes(regime, args.seeds), args.max_memory)
     every = train.CHECKPOINT_EVERY if args.checkpoint_every is None else args.checkpoint_every
-    with outdir.claim(out, "train", overwrite=args.overwrite, resume=args.resume):  # checked and locked before any work
+    if args.tensorboard is not None:
+        from recigrad.running import tensorboard
+
+        tensorboard.require()
+    with outdir.claim(out, "train", overwrite=args.overwrite, resume=args.resume), _scalars(args, out) as scalars:
         try:
-            result = train.run(regime, seeds, method=args.method, out=out, resume=args.resume, checkpoint_every=every)
+            result = train.run(regime, seeds, method=args.method, out=out, resume=args.resume, checkpoint_every=every,
+                               scalars=scalars)
         except train.Interrupted as err:
             raise _interrupted(err, "train", out) from None
     result["folder"] = str(out)
+    if args.tensorboard is not None:
+        result["tensorboard"] = args.tensorboard
     if not args.json:
         print(train.summary_table(result))
         print(f"run folder: {out}")
@@ -409,20 +438,28 @@ def cmd_bench(args: argparse.Namespace) -> dict:
     seeds = list(range(args.seed, args.seed + args.seeds))
     if args.backend == "local" and (args.address or args.num_cpus or args.seed_block):
         raise ConfigError("--address, --num-cpus and --seed-block need --backend ray")
+    if args.tensorboard is not None:
+        if args.backend == "ray":
+            raise ConfigError("--tensorboard needs --backend local (Ray tasks write no TensorBoard scalars)")
+        from recigrad.running import tensorboard
+
+        tensorboard.require()
     loaded = [load_regime(name) for name in regimes]
     if args.iterations is not None:  # the same bound as train.iterations in a regime (TrainConfig checks it)
         loaded = [replace(r, train=TrainConfig(**{**r.train.__dict__, "iterations": args.iterations})) for r in loaded]
     block = args.seeds if args.backend == "local" else min(args.seeds, args.seed_block or args.seeds)
     budget.require("bench", max(budget.train_bytes(r, block) for r in loaded), args.max_memory)
-    with outdir.claim(out, "bench", overwrite=args.overwrite, resume=args.resume):  # checked and locked before any work
+    with outdir.claim(out, "bench", overwrite=args.overwrite, resume=args.resume), _scalars(args, out) as scalars:
         try:
             summary = suite.run_suite(regimes, methods, seeds, out, iterations=args.iterations, resume=args.resume,
                                       checkpoint_every=args.checkpoint_every, backend=args.backend, address=args.address,
-                                      num_cpus=args.num_cpus, seed_block=args.seed_block)
+                                      num_cpus=args.num_cpus, seed_block=args.seed_block, scalars=scalars)
         except KeyboardInterrupt as err:
             message = str(err) or "interrupted; finished runs are kept"
             raise _interrupted(KeyboardInterrupt(f"{message}; report folder in progress: {out}.partial"), "bench", out) from None
     summary["folder"] = str(out)
+    if args.tensorboard is not None:
+        summary["tensorboard"] = args.tensorboard
     if not args.json:
         print(report.summary_table(summary))
         print(f"report folder: {out} (summary.md, runs.csv, PNGs)")

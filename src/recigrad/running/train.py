@@ -121,6 +121,7 @@ def run(
     resume: bool = False,
     checkpoint_every: int = CHECKPOINT_EVERY,
     checkpoint_seconds: float = CHECKPOINT_SECONDS,
+    scalars=None,
 ) -> dict:
     """Train ``method`` on ``regime`` for every seed at once; returns the summary
     (the ``train`` JSON of docs/model.md §10) and writes the run folder to ``out``.
@@ -141,6 +142,8 @@ def run(
             checked against this run (``CheckpointError``, one line, where one does not fit).
         checkpoint_every: iterations between checkpoints (0: only at SIGINT).
         checkpoint_seconds: seconds between checkpoints.
+        scalars: a ``recigrad.running.tensorboard.Scalars`` receiving every evaluation (a resumed
+            run appends those after its checkpoint); ``None``: no TensorBoard scalars.
 
     Returns:
         The summary (``docs/model.md §10``): ``regime``, ``method``, ``seconds`` and ``runs``,
@@ -150,7 +153,7 @@ def run(
     """
     work = checkpoint.partial_dir(out) if out is not None else None
     record = train_seeds(regime, seeds, method, iterations, eval_every, work=work, resume=resume,
-                         checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds)
+                         checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds, scalars=scalars)
     if out is not None:
         runfolder.write_run_folder(Path(out), regime, method, seeds, record)
         shutil.rmtree(work, ignore_errors=True)
@@ -257,6 +260,7 @@ def train_seeds(
     resume: bool = False,
     checkpoint_every: int = CHECKPOINT_EVERY,
     checkpoint_seconds: float = CHECKPOINT_SECONDS,
+    scalars=None,
 ) -> RunRecord:
     """The training loop of ``run``, without the run folder; checkpoints into ``work`` if given.
 
@@ -264,6 +268,7 @@ def train_seeds(
         regime, seeds, method, iterations, eval_every, resume, checkpoint_every, checkpoint_seconds:
             as for ``run``.
         work: the checkpoint folder (``None``: no checkpoints).
+        scalars: as for ``run``.
 
     Returns:
         A ``RunRecord``: the summary, the evaluation lines (``metrics.jsonl``) and the learners'
@@ -305,6 +310,7 @@ def train_seeds(
         checkpoint.save(work, header, iteration, driver, state)
 
     last_save = time.monotonic()
+    board = scalars.for_run(regime.name, method, seeds) if scalars is not None else None
     with progress_bar(iterations, f"{regime.name} {method}", "it") as bar, _catch_sigint(work is not None) as sigint:
         bar.update(done)
         for iteration in range(done + 1, iterations + 1):
@@ -312,6 +318,8 @@ def train_seeds(
             if not (iteration % eval_every and iteration != iterations):
                 _evaluate_into(state, regime, ref, iteration, iteration in nashconv_at, clock, curve, reached,
                                reached_seconds, bar)
+                if board is not None:
+                    board.on_evaluation(curve[-1])
             bar.update(1)
             if work is None or iteration == iterations:
                 continue
