@@ -133,3 +133,22 @@ def test_example_tensorboard_scalars():
         assert int(step) == 20 * 400  # the x axis: interactions per population (400 per iteration)
         assert board == metrics  # the same number, to the 12 digits printed
         assert float(board) <= 4.0253  # at most the reference (the best response at N = 8)
+
+
+def test_example_research_numbers():
+    out = run_example("research_numbers.py")
+    cooperation, welfare = (1 - E) * G_SJ, (B - C) * (1 - E) * G_SJ  # docs/model.md §3
+    assert figure(out, "closed form: cooperation") == pytest.approx(cooperation, abs=1e-12)
+    assert figure(out, r"exact chain \(exact\): cooperation") == pytest.approx(cooperation, abs=1e-12)
+    assert figure(out, r"exact chain \(exact\): cooperation \S+, welfare") == pytest.approx(welfare, abs=1e-12)
+    mean = figure(out, "populations: welfare")
+    se = figure(out, r"populations: welfare \S+ \+-")
+    assert abs(mean - welfare) < 5 * se, f"simulated welfare {mean} +- {se} against {welfare}"
+    assert out.count("run folder mode 0o755") == 2  # the umask 022 the example sets
+    for start in ("stern-judging", "random"):
+        for seed in (0, 1):
+            label = rf"learner:{start}:1 seed {seed}: payoff"
+            payoff = figure(out, label)
+            assert payoff <= 4.0253 + 1e-4, f"{label} {payoff} above the reference"  # docs/model.md §9
+            assert payoff > NORM_PAYOFF, f"{label} {payoff} not above playing the norm"
+            assert figure(out, label + r" \S+ \(change") > 0.0
