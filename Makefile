@@ -2,7 +2,7 @@
 # it needs when missing: torch's pinned CPU build first, so that the package's
 # general requirement (torch>=2.4) installs nothing more; then the package.
 # `make bench` needs only the core; `make test` adds the optional extras whose
-# tests it runs (PettingZoo and Gymnasium, Ray, pandas) and pdoc, since the suite checks
+# tests it runs (PettingZoo and Gymnasium, Ray, TensorBoard, pandas) and pdoc, since the suite checks
 # the API reference; `make docs` writes that reference into site/.
 PYTHON ?= python3
 VENV := .venv
@@ -24,7 +24,7 @@ $(CORE): pyproject.toml
 	touch $(CORE)
 
 $(FULL): $(CORE)
-	$(PIP) -e '.[dev,envs,ray,docs,analysis]'
+	$(PIP) -e '.[dev,envs,ray,docs,tensorboard,analysis]'
 	touch $(FULL)
 
 test: $(FULL)

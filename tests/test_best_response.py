@@ -306,8 +306,8 @@ def test_lumped_chain_equals_full_chain():
         value = exact.solve(*observable(full_act, full_sig, GAME), GAME.b, GAME.c).payoff[0, 2]
         expected_act, expected_sig = torch.autograd.grad(value, (own_act, own_sig))
         assert got[0, k].item() == pytest.approx(value.item(), abs=1e-12)
-        torch.testing.assert_close(grad_act[0, k], expected_act, rtol=1e-5, atol=1e-10)
-        torch.testing.assert_close(grad_sig[0, k], expected_sig, rtol=1e-5, atol=1e-10)
+        torch.testing.assert_close(grad_act[0, k], expected_act, rtol=0, atol=1e-10)
+        torch.testing.assert_close(grad_sig[0, k], expected_sig, rtol=0, atol=1e-10)
 
 
 def test_exact_beyond_twelve_needs_equal_opponents():
@@ -424,4 +424,4 @@ def test_one_head_reference_matches_enumeration():
         frozen = ref.strict_sig if head == "action" else ref.strict_act
         assert not frozen.any()
         fixed = ref.sig if head == "action" else ref.act
-        torch.testing.assert_close(fixed[0], s if head == "action" else a, rtol=1e-5, atol=1e-8)
+        torch.testing.assert_close(fixed[0], s if head == "action" else a, rtol=0, atol=1e-12)

@@ -42,8 +42,8 @@ def test_transition_matrix_equals_brute_force(n, seed):
     pc, so = observable(act, sig, game)
     Q = exact.generator_matrix(pc, so)[0]
     P = brute_force_transition(act[0], sig[0], game)
-    torch.testing.assert_close(Q + torch.eye(2**n), P, rtol=1e-5, atol=1e-14)
-    torch.testing.assert_close(P.sum(1), torch.ones(2**n), rtol=1e-5, atol=1e-8)
+    torch.testing.assert_close(Q + torch.eye(2**n), P, rtol=0, atol=1e-14)
+    torch.testing.assert_close(P.sum(1), torch.ones(2**n), rtol=0, atol=1e-12)
 
 
 def test_stationary_is_stationary():
@@ -52,12 +52,12 @@ def test_stationary_is_stationary():
     pc, so = observable(act, sig, game)
     pi = exact.stationary(pc, so)
     P = exact.generator_matrix(pc, so) + torch.eye(32)
-    torch.testing.assert_close(torch.einsum("bs,bst->bt", pi, P), pi, rtol=1e-5, atol=1e-14)
-    torch.testing.assert_close(pi.sum(1), torch.ones(3), rtol=1e-5, atol=1e-8)
+    torch.testing.assert_close(torch.einsum("bs,bst->bt", pi, P), pi, rtol=0, atol=1e-14)
+    torch.testing.assert_close(pi.sum(1), torch.ones(3), rtol=0, atol=1e-12)
     assert pi.min().item() > -1e-15
     # against the long-run power of P
     Pk = torch.linalg.matrix_power(P[0], 4096)
-    torch.testing.assert_close(Pk[0], pi[0], rtol=1e-5, atol=1e-10)
+    torch.testing.assert_close(Pk[0], pi[0], rtol=0, atol=1e-10)
 
 
 def test_payoff_by_state_enumeration():
@@ -75,18 +75,18 @@ def test_payoff_by_state_enumeration():
             expected[d] -= game.c * p * n  # per round = N interactions
             expected[r] += game.b * p * n
     got = exact.solve(pc, so, game.b, game.c).payoff[0]
-    torch.testing.assert_close(got, torch.tensor(expected), rtol=1e-5, atol=1e-13)
+    torch.testing.assert_close(got, torch.tensor(expected), rtol=0, atol=1e-13)
 
 
 def test_known_answers():
     game = Game(e=0.02, mu=0.03)
     pc, so = observable(*parse_pop(["allc:stern-judging:5"]).batched_tables(1), game)
     sol = exact.solve(pc, so, game.b, game.c)
-    torch.testing.assert_close(sol.payoff, torch.full((1, 5), (game.b - game.c) * (1 - game.e)), rtol=1e-5, atol=1e-13)
+    torch.testing.assert_close(sol.payoff, torch.full((1, 5), (game.b - game.c) * (1 - game.e)), rtol=0, atol=1e-13)
     pc, so = observable(*parse_pop(["alld:image-scoring:5"]).batched_tables(1), game)
     sol = exact.solve(pc, so, game.b, game.c)
-    torch.testing.assert_close(sol.payoff, torch.zeros(1, 5), rtol=1e-5, atol=1e-14)
-    torch.testing.assert_close(sol.good, torch.full((1, 5), game.mu), rtol=1e-5, atol=1e-13)  # D is always assessed bad
+    torch.testing.assert_close(sol.payoff, torch.zeros(1, 5), rtol=0, atol=1e-14)
+    torch.testing.assert_close(sol.good, torch.full((1, 5), game.mu), rtol=0, atol=1e-13)  # D is always assessed bad
 
 
 def test_gradient_matches_finite_differences():
@@ -115,4 +115,4 @@ def test_refuses_a_chain_without_unique_stationary_distribution():
         exact.solve(pc, so, 5.0, 1.0)
     # with zero errors but a single absorbing state the answer is that state
     pc, so = observable(*parse_pop(["disc:stern-judging:5"]).batched_tables(1), Game(e=0.0, mu=0.0))
-    torch.testing.assert_close(exact.solve(pc, so, 5.0, 1.0).good, torch.ones(1, 5), rtol=1e-5, atol=1e-8)
+    torch.testing.assert_close(exact.solve(pc, so, 5.0, 1.0).good, torch.ones(1, 5), rtol=0, atol=1e-12)

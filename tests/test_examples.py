@@ -60,6 +60,17 @@ def test_example_stern_judging():
     assert "everyone is bad" in out
 
 
+def test_example_rescore():
+    out = run_example("rescore.py")
+    recorded = [float(x) for x in re.findall(r"recorded payoff " + NUMBER, out)]
+    rescored = [float(x) for x in re.findall(r"own regime \(exact\) payoff " + NUMBER, out)]
+    assert len(recorded) == 2
+    np.testing.assert_allclose(rescored, recorded, rtol=0, atol=1e-6)  # the run's own exact payoff, read back
+    assert figure(out, "norm payoff") == pytest.approx(NORM_PAYOFF, abs=1e-6)  # closed form, mean field at N = 100
+    assert figure(out, "welfare") == pytest.approx(NORM_PAYOFF, abs=1e-6)
+    assert "(meanfield)" in out
+
+
 def test_example_train_and_inspect():
     out = run_example("train_and_inspect.py")
     assert figure(out, "reference payoff") == pytest.approx(4.0253, abs=1e-4)
@@ -71,6 +82,19 @@ def test_example_train_and_inspect():
         assert 95.0 < percent <= 100.0 + 1e-6
     for adherence in adherences:
         assert adherence > 0.95
+
+
+def test_example_custom_norm():
+    out = run_example("custom_norm.py")
+    worst = re.search(r"largest exact-closed form difference: (\S+)", out)
+    assert worst is not None
+    assert float(worst.group(1)) < 1e-12
+    rows = re.findall(r"^\s+(\d+)\s+([01]{4})\s+" + NUMBER + r"\s+" + NUMBER + "$", out, flags=re.M)
+    assert len(rows) == 16
+    assert float(rows[9][2]) == pytest.approx(G_SJ, abs=1e-8)  # rule 9 is stern judging
+    assert "identical yes" in out
+    b = 0.5  # D to bad assessed good with probability 0.5, flipped with mu: still 0.5
+    assert figure(out, r"half-forgiving stern judging \(exact chain\): good") == pytest.approx(b / (1 - A + b), abs=1e-6)
 
 
 def test_example_custom_population():
@@ -95,6 +119,39 @@ def test_example_pettingzoo_society():
     assert abs(mean_mix - exact_mix) < 5 * se_mix
     assert exact_mix < exact_sj - 1.0  # two defectors cost the society more than one unit per round
     assert math.isfinite(se_mix)
+
+
+def test_example_tensorboard_scalars():
+    pytest.importorskip("tensorboard")
+    out = run_example("tensorboard_scalars.py")
+    assert out.startswith("6 tags")  # 3 keys x 2 seeds
+    pairs = re.findall(r"(\d+) evaluations; at (\d+) interactions TensorBoard payoff " + NUMBER + r", metrics\.jsonl payoff "
+                       + NUMBER, out)
+    assert len(pairs) == 2  # one per seed
+    for evaluations, step, board, metrics in pairs:
+        assert int(evaluations) == 4  # 20 iterations, an evaluation every 5
+        assert int(step) == 20 * 400  # the x axis: interactions per population (400 per iteration)
+        assert board == metrics  # the same number, to the 12 digits printed
+        assert float(board) <= 4.0253  # at most the reference (the best response at N = 8)
+
+
+def test_example_research_numbers():
+    out = run_example("research_numbers.py")
+    cooperation, welfare = (1 - E) * G_SJ, (B - C) * (1 - E) * G_SJ  # docs/model.md §3
+    assert figure(out, "closed form: cooperation") == pytest.approx(cooperation, abs=1e-12)
+    assert figure(out, r"exact chain \(exact\): cooperation") == pytest.approx(cooperation, abs=1e-12)
+    assert figure(out, r"exact chain \(exact\): cooperation \S+, welfare") == pytest.approx(welfare, abs=1e-12)
+    mean = figure(out, "populations: welfare")
+    se = figure(out, r"populations: welfare \S+ \+-")
+    assert abs(mean - welfare) < 5 * se, f"simulated welfare {mean} +- {se} against {welfare}"
+    assert out.count("run folder mode 0o755") == 2  # the umask 022 the example sets
+    for start in ("stern-judging", "random"):
+        for seed in (0, 1):
+            label = rf"learner:{start}:1 seed {seed}: payoff"
+            payoff = figure(out, label)
+            assert payoff <= 4.0253 + 1e-4, f"{label} {payoff} above the reference"  # docs/model.md §9
+            assert payoff > NORM_PAYOFF, f"{label} {payoff} not above playing the norm"
+            assert figure(out, label + r" \S+ \(change") > 0.0
 
 
 def test_example_sweep():

@@ -213,9 +213,8 @@ def command_lines(draw):
     argv = [name] + (draw(st.sampled_from([BASE[name], []])))
     for action in draw(st.lists(st.sampled_from(COMMANDS[name]), max_size=4)):
         argv.append(draw(st.sampled_from(action.option_strings)))
-        if action.nargs != 0:
-            choices = [str(c) for c in action.choices or ()]  # argv is text: --order's choices are ints
-            argv.append(draw(st.sampled_from(choices) if choices and draw(st.booleans()) else flag_values))
+        if action.nargs != 0:  # argv holds strings: str() of a choice (--order has int choices)
+            argv.append(str(draw(st.sampled_from(action.choices) if action.choices and draw(st.booleans()) else flag_values)))
     return argv
 
 

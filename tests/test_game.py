@@ -77,8 +77,8 @@ def test_observable_tables():
     sig[..., 1, :, :] = 1.0
     pc, so = observable(act, sig, game)
     assert pc.tolist() == [[[[0.9, 0.0], [0.45, 0.9]]]]  # C -> D with e, D stays D
-    torch.testing.assert_close(so[..., 1, :, :], torch.full((1, 1, 2, 2), 0.8), rtol=1e-5, atol=1e-8)
-    torch.testing.assert_close(so[..., 0, :, :], torch.full((1, 1, 2, 2), 0.2), rtol=1e-5, atol=1e-8)
+    torch.testing.assert_close(so[..., 1, :, :], torch.full((1, 1, 2, 2), 0.8), rtol=0, atol=1e-12)
+    torch.testing.assert_close(so[..., 0, :, :], torch.full((1, 1, 2, 2), 0.2), rtol=0, atol=1e-12)
 
 
 def test_good_signal_probability_averages_observers_other_than_donor():
@@ -88,7 +88,7 @@ def test_good_signal_probability_averages_observers_other_than_donor():
     pc = torch.full((1, n, 2, 2), 0.5)
     s = good_signal_probability(pc, so)
     # donor 0: observers are all shunners: C to bad is bad, so s[0, :, 0] = 0 and s[0, :, 1] = 0.5
-    torch.testing.assert_close(s[0, 0, :, 0], torch.zeros(2), rtol=1e-5, atol=1e-8)
-    torch.testing.assert_close(s[0, 0, :, 1], torch.full((2,), 0.5), rtol=1e-5, atol=1e-8)
+    torch.testing.assert_close(s[0, 0, :, 0], torch.zeros(2), rtol=0, atol=1e-12)
+    torch.testing.assert_close(s[0, 0, :, 1], torch.full((2,), 0.5), rtol=0, atol=1e-12)
     # donor 1: one image scorer among 3 observers: C to bad is good w.p. 1/3
-    torch.testing.assert_close(s[0, 1, :, 0], torch.full((2,), 0.5 / 3), rtol=1e-5, atol=1e-8)
+    torch.testing.assert_close(s[0, 1, :, 0], torch.full((2,), 0.5 / 3), rtol=0, atol=1e-12)

@@ -22,7 +22,6 @@ The subpackages are layers: each imports only from the ones above it.
 | `recigrad.running` | training runs and their folders, checkpoints, the benchmark suite, its Ray backend |
 | `recigrad.envs` | PettingZoo and Gymnasium environments of the game |
 | `recigrad.cli` | the `recigrad` command line |
-| `recigrad.results` | results back in Python: a sweep's `results.csv` as a pandas DataFrame |
 | `recigrad.util` | numerics, progress bars and text tables, with no game in them |
 
 `recigrad.errors.ConfigError` is the one error type: bad input is refused with
@@ -42,6 +41,10 @@ a one-line message naming what is wrong and what is allowed.
 - Train: `recigrad.running.train.run`, the learner itself in
   `recigrad.learning.reciprocity_gradient`.
 - Environments: `recigrad.envs.pettingzoo` and `recigrad.envs.gymnasium`.
+- Results back: `recigrad.results.load_run` reads a run folder; `recigrad.evaluate`
+  re-scores tables in any population (exact chain when N <= 12, else mean field).
+- Threads: the library runs its solves on `recigrad.set_threads(n)` threads, else
+  `RECIGRAD_THREADS`, else 1 (`recigrad.util.threads.configured`), as the command line does.
 
 ## Conventions
 
@@ -53,11 +56,14 @@ tables are tensors of dtype `recigrad.game.DTYPE` (float64) with a leading
 holds independent populations, and a seed gives the same run alone or in a batch.
 """
 
-from recigrad.game import ConfigError, Game, observable
+__version__ = "0.1.0"
+
+from recigrad.game import ConfigError, Game, observable  # noqa: E402
+from recigrad.results import evaluate  # noqa: E402
+from recigrad.util.threads import set_threads  # noqa: E402
 
 __all__ = [
-    "ConfigError", "Game", "observable", "__version__",
+    "ConfigError", "Game", "observable", "evaluate", "set_threads", "__version__",
     # subpackages and modules, listed so that the API reference shows them
     "game", "dynamics", "learning", "evaluation", "running", "envs", "util", "errors", "cli", "results",
 ]
-__version__ = "0.1.0"

@@ -19,6 +19,7 @@ import re
 import shlex
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import replace
 
 import torch
@@ -35,6 +36,7 @@ from recigrad.game.regime import (
     Regime,
     TrainConfig,
     load_config,
+    load_norms,
     load_regime,
     regime_names,
     require_learner,
@@ -97,7 +99,11 @@ def _memory(text: str) -> int:
 def _add_population_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--regime", help=f"a shipped regime: {', '.join(regime_names())}")
     p.add_argument("--config", help="a regime TOML file")
-    p.add_argument("--pop", action="append", default=[], metavar="KIND:NORM:COUNT", help="agents, repeatable, in order")
+    p.add_argument("--pop", action="append", default=[], metavar="KIND:NORM:COUNT",
+                   help="agents, repeatable, in order; NORM: a shipped norm, rule-0..rule-15, bits such as 10111010/1011 "
+                        "(assessment/action), a name from --norms; learner:NORM:1 warm-starts at NORM, "
+                        "learner:random:1 starts from random logits")
+    p.add_argument("--norms", default=None, metavar="FILE", help="a TOML file whose [norms.NAME] tables --pop may name")
     p.add_argument("-b", type=_finite_float, default=None, help="benefit (default 5, or the regime's)")
     p.add_argument("-c", type=_finite_float, default=None, help="cost (default 1, or the regime's)")
     p.add_argument("--e", type=_finite_float, default=None, help="execution error (default 0.01, or the regime's)")
@@ -116,6 +122,25 @@ def _add_durable_flags(p: argparse.ArgumentParser, where: str) -> None:
                    help="replace a previous recigrad folder at OUT (only its own files), or discard its checkpoint")
     p.add_argument("--checkpoint-every", type=_nonnegative_int, default=None,
                    help="iterations between checkpoints (default 25, and every 60 s; 0: only at SIGINT)")
+
+
+def _add_tensorboard_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tensorboard", default=None, metavar="DIR",
+                   help="also write TensorBoard scalars into DIR (a new folder; needs the tensorboard extra)")
+
+
+@contextmanager
+def _scalars(args: argparse.Namespace, out: str):
+    """The TensorBoard writer of ``--tensorboard`` (``recigrad.running.tensorboard``), or ``None``;
+    its folder is claimed before any work, and nothing of TensorBoard is imported without the flag."""
+    if args.tensorboard is None:
+        yield None
+        return
+    from recigrad.running import tensorboard
+
+    tensorboard.check_apart(args.tensorboard, out)
+    with tensorboard.open_folder(args.tensorboard, overwrite=args.overwrite, resume=args.resume) as scalars:
+        yield scalars
 
 
 def _interrupted(err: KeyboardInterrupt, command: str, out: str) -> KeyboardInterrupt:
@@ -163,18 +188,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", choices=MODELS, default=None, help="the learner's model of the chain")
     p.add_argument("--out", default=None, help="run folder (default runs/REGIME-METHOD-TIME)")
     _add_durable_flags(p, "OUT.partial")
+    _add_tensorboard_flag(p)
     _add_output_flags(p)
     p.set_defaults(run=cmd_train)
 
     p = sub.add_parser("bench", help="the benchmark suite: methods x regimes x seeds; a table and a report folder")
     p.add_argument("--regimes", default=None, help="comma-separated regime names (default: the whole suite)")
-    p.add_argument("--methods", default=None, help=f"comma-separated methods (default: {','.join(sorted(METHODS))})")
+    p.add_argument("--methods", default=None, help=f"comma-separated methods (default: {','.join(METHODS)})")
     p.add_argument("--seeds", type=_count, default=5, help="number of seeds per (regime, method)")
     p.add_argument("--seed", type=_seed, default=0, help="first seed")
     p.add_argument("--quick", action="store_true", help="the quick suite: " + ", ".join(QUICK_REGIMES))
     p.add_argument("--iterations", type=_positive_int, default=None, help="default: each regime's train.iterations")
     p.add_argument("--out", default=None, help="report folder (default reports/bench-TIME)")
     _add_durable_flags(p, "OUT.partial")
+    _add_tensorboard_flag(p)
     p.add_argument("--backend", choices=("local", "ray"), default="local",
                    help="local: in this process; ray: (regime, method, seed block) jobs as Ray tasks")
     p.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
@@ -217,12 +244,14 @@ def resolve(args: argparse.Namespace) -> Regime:
     given = [flag for flag, value in (("--regime", args.regime), ("--config", args.config), ("--pop", args.pop)) if value]
     if len(given) > 1:
         raise ConfigError(f"give one of --regime, --config or --pop, not {' and '.join(given)}")
+    if args.norms and not args.pop:
+        raise ConfigError("--norms FILE names norms for --pop; a --config file gives its own [norms.NAME] tables")
     if args.regime:
         regime = load_regime(args.regime)
     elif args.config:
         regime = load_config(args.config)
     else:
-        regime = Regime("custom", "", Game(), parse_pop(args.pop))
+        regime = Regime("custom", "", Game(), parse_pop(args.pop, load_norms(args.norms) if args.norms else None))
     overrides = {k: v for k, v in (("b", args.b), ("c", args.c), ("e", args.e), ("mu", args.mu)) if v is not None}
     if overrides:
         regime = replace(regime, game=Game(**{**regime.game.__dict__, **overrides}))
@@ -234,8 +263,44 @@ def _tables(regime: Regime, batch: int = 1) -> tuple[torch.Tensor, torch.Tensor]
     return observable(act, sig, regime.game)
 
 
+def _agents(regime: Regime) -> list[dict]:
+    """Each agent's kind, norm name, warm-up and tables ``act``/``sig`` (as ``config.json`` records them)."""
+    from recigrad.running.checkpoint import regime_dict
+
+    return regime_dict(regime)["agents"]
+
+
 def _floats(t: torch.Tensor) -> list[float]:
     return [float(v) for v in t.tolist()]
+
+
+def _spans(indices: list[int]) -> str:
+    """Agent numbers as ranges: ``0-6,9``."""
+    spans: list[list[int]] = []
+    for j in indices:
+        if spans and spans[-1][1] == j - 1:
+            spans[-1][1] = j
+        else:
+            spans.append([j, j])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
+
+
+def _strategy_rows(agents, columns: list[list[float]]) -> tuple[list[str], list[list]]:
+    """The per-agent table: one row per agent, or, where agents repeat, one row per distinct
+    strategy (kind, norm) with its agents, their count and the mean of each column over them."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for j, a in enumerate(agents):
+        groups.setdefault((a.kind, str(a.norm)), []).append(j)
+    if len(groups) == len(agents):
+        return ["agent", "kind", "norm"], [[j, a.kind, a.norm] + [col[j] for col in columns] for j, a in enumerate(agents)]
+    rows = [[_spans(members), len(members), kind, norm] + [sum(col[j] for j in members) / len(members) for col in columns]
+            for (kind, norm), members in groups.items()]
+    return ["agents", "count", "kind", "norm"], rows
+
+
+def _summary_line(figures: dict, model: str = "") -> str:
+    label = f"{model}: " if model else ""
+    return f"{label}cooperation {figures['cooperation']:.6g}, welfare {figures['welfare']:.6g} per round (mean payoff of all agents)"
 
 
 def cmd_simulate(args: argparse.Namespace) -> dict:
@@ -258,14 +323,22 @@ def cmd_simulate(args: argparse.Namespace) -> dict:
         "seconds": seconds,
         "seeds": seeds,
         "n": n,
+        "agents": _agents(regime),
     }
+    # docs/model.md §10: the share of donations realised as C, and the mean payoff of all agents, per population
+    cooperation = tally.given.sum(1) / max(tally.interactions, 1)
+    welfare = payoff.mean(1)
+    result["cooperation"] = float(cooperation.mean())
+    result["welfare"] = float(welfare.mean())
     if args.batch > 1:
         result["payoff_se"] = _floats(payoff.std(0) / args.batch**0.5)
         result["good_se"] = _floats(good.std(0) / args.batch**0.5)
+        result["cooperation_se"] = float(cooperation.std() / args.batch**0.5)
+        result["welfare_se"] = float(welfare.std() / args.batch**0.5)
     if not args.json:
-        agents = regime.population.agents
-        rows = [[j, a.kind, a.norm, result["payoff"][j], result["good"][j]] for j, a in enumerate(agents)]
-        print(table(["agent", "kind", "norm", "payoff/round", "good"], rows))
+        header, rows = _strategy_rows(regime.population.agents, [result["payoff"], result["good"]])
+        print(table(header + ["payoff/round", "good"], rows))
+        print(_summary_line(result))
         rate = result["interactions"] / max(seconds, 1e-9)
         print(f"{result['interactions']} interactions in {seconds:.2f} s ({rate:,.0f}/s); b - c = {game.b - game.c:g}")
     return result
@@ -276,28 +349,32 @@ def cmd_exact(args: argparse.Namespace) -> dict:
     game, n = regime.game, regime.population.n
     budget.require("exact", budget.exact_bytes(n), args.max_memory)
     act, sig = regime.population.batched_tables(1)
-    result: dict = {"n": n}
+    result: dict = {"n": n, "agents": _agents(regime)}
     ex, model = evaluate(act, sig, game)  # the exact chain when N <= 12, mean field above
     mf = ex if model == "meanfield" else evaluate(act, sig, game, "meanfield")[0]
     if model == "exact":
-        result["exact"] = {"payoff": _floats(ex.payoff[0]), "good": _floats(ex.good[0])}
-    result["meanfield"] = {"payoff": _floats(mf.payoff[0]), "good": _floats(mf.good[0])}
+        result["exact"] = {"payoff": _floats(ex.payoff[0]), "good": _floats(ex.good[0]),
+                           "cooperation": float(ex.cooperation[0]), "welfare": float(ex.payoff[0].mean())}
+    result["meanfield"] = {"payoff": _floats(mf.payoff[0]), "good": _floats(mf.good[0]),
+                           "cooperation": float(mf.cooperation[0]), "welfare": float(mf.payoff[0].mean())}
     if "exact" in result:
         result["meanfield_error"] = {
             "payoff": float((mf.payoff - ex.payoff).abs().max()),
             "good": float((mf.good - ex.good).abs().max()),
         }
     if not args.json:
-        agents = regime.population.agents
-        header = ["agent", "kind", "norm"]
+        header = []
         columns = []
         if "exact" in result:
             header += ["exact payoff", "exact good"]
             columns += [result["exact"]["payoff"], result["exact"]["good"]]
         header += ["mf payoff", "mf good"]
         columns += [result["meanfield"]["payoff"], result["meanfield"]["good"]]
-        rows = [[j, a.kind, a.norm] + [col[j] for col in columns] for j, a in enumerate(agents)]
-        print(table(header, rows))
+        first, rows = _strategy_rows(regime.population.agents, columns)
+        print(table(first + header, rows))
+        for name in ("exact", "meanfield"):
+            if name in result:
+                print(_summary_line(result[name], name))
         if "exact" not in result:
             print(f"N = {n} > {MAX_N}: exact chain skipped")
     return result
@@ -343,12 +420,19 @@ def cmd_train(args: argparse.Namespace) -> dict:
     seeds = list(range(args.seed, args.seed + args.seeds))
     budget.require("train", budget.train_bytes(regime, args.seeds), args.max_memory)
     every = train.CHECKPOINT_EVERY if args.checkpoint_every is None else args.checkpoint_every
-    with outdir.claim(out, "train", overwrite=args.overwrite, resume=args.resume):  # checked and locked before any work
+    if args.tensorboard is not None:
+        from recigrad.running import tensorboard
+
+        tensorboard.require()
+    with outdir.claim(out, "train", overwrite=args.overwrite, resume=args.resume), _scalars(args, out) as scalars:
         try:
-            result = train.run(regime, seeds, method=args.method, out=out, resume=args.resume, checkpoint_every=every)
+            result = train.run(regime, seeds, method=args.method, out=out, resume=args.resume, checkpoint_every=every,
+                               scalars=scalars)
         except train.Interrupted as err:
             raise _interrupted(err, "train", out) from None
     result["folder"] = str(out)
+    if args.tensorboard is not None:
+        result["tensorboard"] = args.tensorboard
     if not args.json:
         print(train.summary_table(result))
         print(f"run folder: {out}")
@@ -379,18 +463,28 @@ def cmd_bench(args: argparse.Namespace) -> dict:
     seeds = list(range(args.seed, args.seed + args.seeds))
     if args.backend == "local" and (args.address or args.num_cpus or args.seed_block):
         raise ConfigError("--address, --num-cpus and --seed-block need --backend ray")
+    if args.tensorboard is not None:
+        if args.backend == "ray":
+            raise ConfigError("--tensorboard needs --backend local (Ray tasks write no TensorBoard scalars)")
+        from recigrad.running import tensorboard
+
+        tensorboard.require()
     loaded = [load_regime(name) for name in regimes]
+    if args.iterations is not None:  # the same bound as train.iterations in a regime (TrainConfig checks it)
+        loaded = [replace(r, train=TrainConfig(**{**r.train.__dict__, "iterations": args.iterations})) for r in loaded]
     block = args.seeds if args.backend == "local" else min(args.seeds, args.seed_block or args.seeds)
     budget.require("bench", max(budget.train_bytes(r, block) for r in loaded), args.max_memory)
-    with outdir.claim(out, "bench", overwrite=args.overwrite, resume=args.resume):  # checked and locked before any work
+    with outdir.claim(out, "bench", overwrite=args.overwrite, resume=args.resume), _scalars(args, out) as scalars:
         try:
             summary = suite.run_suite(regimes, methods, seeds, out, iterations=args.iterations, resume=args.resume,
                                       checkpoint_every=args.checkpoint_every, backend=args.backend, address=args.address,
-                                      num_cpus=args.num_cpus, seed_block=args.seed_block)
+                                      num_cpus=args.num_cpus, seed_block=args.seed_block, scalars=scalars)
         except KeyboardInterrupt as err:
             message = str(err) or "interrupted; finished runs are kept"
             raise _interrupted(KeyboardInterrupt(f"{message}; report folder in progress: {out}.partial"), "bench", out) from None
     summary["folder"] = str(out)
+    if args.tensorboard is not None:
+        summary["tensorboard"] = args.tensorboard
     if not args.json:
         print(report.summary_table(summary))
         print(f"report folder: {out} (summary.md, runs.csv, PNGs)")

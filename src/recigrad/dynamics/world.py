@@ -32,6 +32,7 @@ from recigrad.dynamics import kernel
 from recigrad.dynamics.records import FIELDS, Records
 from recigrad.dynamics.streams import Streams
 from recigrad.game import DTYPE
+from recigrad.util.threads import configured
 
 CHUNK = 512
 
@@ -110,6 +111,7 @@ def play(
     return torch.from_numpy(x), tally, records
 
 
+@configured()  # the library's thread count (recigrad.util.threads), as the command line's
 def simulate(
     pc: torch.Tensor,
     so: torch.Tensor,

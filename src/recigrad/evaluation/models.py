@@ -24,6 +24,7 @@ import torch
 from recigrad.dynamics import exact, meanfield
 from recigrad.dynamics.solution import Solution
 from recigrad.game import ConfigError, Game, observable
+from recigrad.util.threads import configured
 
 MODELS = ("auto", "exact", "meanfield")
 
@@ -37,6 +38,7 @@ def resolve_model(model: str, n: int) -> str:
     return model
 
 
+@configured()  # the library's thread count (recigrad.util.threads), as the command line's
 def evaluate(act: torch.Tensor, sig: torch.Tensor, game: Game, model: str = "auto") -> tuple[Solution, str]:
     """Long-run payoffs with everyone's true tables, and the model that gave them.
 

@@ -174,13 +174,30 @@ def signal_from_bits(bits: str) -> torch.Tensor:
         ``sig (2, 2, 2)`` over ``[a, x_donor, x_rec]``, float64.
     """
     _check_bits(bits, (4, 8), "a norm's bit string")
+    return signal_from_values([float(bit) for bit in bits])
+
+
+def signal_from_values(values) -> torch.Tensor:
+    """A signal table from its entries in the bit-string orders (``signal_from_bits``
+    with probabilities allowed; docs/model.md §2).
+
+    Args:
+        values: 8 numbers over ``LEADING_EIGHT_COLUMNS`` or 4 over
+            ``SECOND_ORDER_COLUMNS`` (copied over the donor's reputation); the
+            caller checks that they are in [0, 1].
+
+    Returns:
+        ``sig (2, 2, 2)`` over ``[a, x_donor, x_rec]``, float64.
+    """
+    if len(values) not in (4, 8):
+        raise ConfigError(f"a signal table has 4 or 8 entries, got {len(values)}")
     sig = torch.zeros(2, 2, 2, dtype=DTYPE)
-    if len(bits) == 4:
-        for (a, x_rec), bit in zip(_SECOND_ORDER_CELLS, bits):
-            sig[a, :, x_rec] = float(bit)
+    if len(values) == 4:
+        for (a, x_rec), value in zip(_SECOND_ORDER_CELLS, values):
+            sig[a, :, x_rec] = float(value)
         return sig
-    for cell, bit in zip(_LEADING_EIGHT_CELLS, bits):
-        sig[cell] = float(bit)
+    for cell, value in zip(_LEADING_EIGHT_CELLS, values):
+        sig[cell] = float(value)
     return sig
 
 
@@ -207,9 +224,21 @@ def action_from_bits(bits: str) -> torch.Tensor:
         ``act (2, 2)`` over ``[x_own, x_rec]``, float64.
     """
     _check_bits(bits, (4,), "an action rule's bit string")
+    return action_from_values([float(bit) for bit in bits])
+
+
+def action_from_values(values) -> torch.Tensor:
+    """An action table from its 4 entries over ``ACTION_RULE_COLUMNS`` (``action_from_bits``
+    with probabilities allowed; the caller checks that they are in [0, 1]).
+
+    Returns:
+        ``act (2, 2)`` over ``[x_own, x_rec]``, float64.
+    """
+    if len(values) != 4:
+        raise ConfigError(f"an action table has 4 entries, got {len(values)}")
     act = torch.zeros(2, 2, dtype=DTYPE)
-    for cell, bit in zip(_ACTION_RULE_CELLS, bits):
-        act[cell] = float(bit)
+    for cell, value in zip(_ACTION_RULE_CELLS, values):
+        act[cell] = float(value)
     return act
 
 

@@ -1,8 +1,10 @@
 """Populations: who plays, with which action rule and which norm.
 
 A population is an ordered tuple of agents; agent ``j`` has an action rule
-(``kind``) and a norm for its signals.  ``learner`` agents start from their
-norm's tables (or random tables when ``warmup`` is false) and are trained.
+(``kind``) and a norm for its signals: a shipped name, a rule number or a
+``recigrad.game.norms.Norm`` (tables of one's own).  ``learner`` agents start
+from their norm's tables (or random tables when ``warmup`` is false) and are
+trained; ``learner:random`` starts from random logits and has no norm.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from recigrad.game.norms import KINDS, NORMS, action_table, canonical_norm, signal_table
+from recigrad.game.norms import KINDS, RANDOM, Norm, action_table, canonical_norm, resolve_norm, signal_table
 from recigrad.game.rules import DTYPE, ConfigError
 
 MAX_AGENTS = 10_000  # N at most (docs/model.md §10); the regime loader uses the same bound
@@ -19,14 +21,22 @@ MAX_AGENTS = 10_000  # N at most (docs/model.md §10); the regime loader uses th
 
 @dataclass(frozen=True)
 class Agent:
+    """An agent: its action rule ``kind`` and its ``norm`` (a name of ``norms.NORMS``
+    or ``norms.RULES``, a ``norms.Norm``, or ``"random"`` for a learner that starts
+    from random logits, which needs ``warmup = False``)."""
+
     kind: str
-    norm: str
+    norm: str | Norm
     warmup: bool = True
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ConfigError(f"unknown agent kind {self.kind!r}; allowed: {', '.join(KINDS)}")
-        canonical_norm(self.norm)
+        if self.norm == RANDOM:
+            if self.kind != "learner" or self.warmup:
+                raise ConfigError("norm 'random' is a learner's random start: kind 'learner' with warmup = false only")
+        elif not isinstance(self.norm, Norm):
+            canonical_norm(self.norm)
 
 
 @dataclass(frozen=True)
@@ -47,9 +57,11 @@ class Population:
 
     def tables(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Intended tables ``act (N, 2, 2)`` and ``sig (N, 2, 2, 2)``; a learner
-        has its warm-up norm's tables."""
-        act = torch.stack([action_table(a.kind, a.norm) for a in self.agents])
-        sig = torch.stack([signal_table(a.norm) for a in self.agents])
+        has its warm-up norm's tables, and a ``learner:random`` the random start of
+        seed 0 (``recigrad.learning.tables.initial_logits`` with seeds ``[0]``)."""
+        random = _random_start(self.agents) if any(a.norm == RANDOM for a in self.agents) else {}
+        act = torch.stack([random[j][0] if j in random else action_table(a.kind, a.norm) for j, a in enumerate(self.agents)])
+        sig = torch.stack([random[j][1] if j in random else signal_table(a.norm) for j, a in enumerate(self.agents)])
         return act.to(DTYPE), sig.to(DTYPE)
 
     def batched_tables(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -67,8 +79,29 @@ class Population:
         return " ".join(f"{k}:{n}:{c}" for (k, n), c in groups)
 
 
-def parse_pop(specs: list[str]) -> Population:
-    """Population from ``--pop KIND:NORM:COUNT`` flags, agents numbered in order."""
+def _random_start(agents) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
+    """The tables of the random starts of seed 0: 12 standard normals per learner
+    without warm-up, in order, from the ``learner-init`` stream, through a sigmoid."""
+    from recigrad.dynamics.streams import Streams  # the world's streams; imported here, not at load
+    from recigrad.game.contexts import CONTEXTS, split_tables
+    from recigrad.util import numerics
+
+    init = Streams([0], "learner-init")
+    tables = {}
+    for j, agent in enumerate(agents):
+        if agent.kind == "learner" and not agent.warmup:
+            act, sig = split_tables(numerics.sigmoid(init.normal(CONTEXTS))[0])
+            if agent.norm == RANDOM:
+                tables[j] = (act, sig)
+    return tables
+
+
+def parse_pop(specs: list[str], norms: dict | None = None) -> Population:
+    """Population from ``--pop KIND:NORM:COUNT`` flags, agents numbered in order.
+
+    NORM is a shipped name, ``rule-N``, a bit string ``ASSESSMENT[/ACTION]``
+    (``disc:10111010/1011:7``), a name of ``norms`` (``--norms FILE``'s tables), or
+    for a learner ``random`` (random logits instead of a warm-up)."""
     agents: list[Agent] = []
     for spec in specs:
         if len(spec) > 100:
@@ -79,13 +112,17 @@ def parse_pop(specs: list[str]) -> Population:
         kind, norm, count = parts
         if kind not in KINDS:
             raise ConfigError(f"--pop {spec!r}: unknown kind {kind!r}; allowed: {', '.join(KINDS)}")
-        if norm not in NORMS:
-            raise ConfigError(f"--pop {spec!r}: unknown norm {norm!r}; allowed: {', '.join(NORMS)}")
+        try:
+            resolved = resolve_norm(norm, norms, "")
+        except ConfigError as err:
+            raise ConfigError(f"--pop {spec!r}: {err}") from None
+        if resolved == RANDOM and kind != "learner":
+            raise ConfigError(f"--pop {spec!r}: 'random' is a learner's random start; use learner:random:COUNT")
         if not (count.isascii() and count.isdigit()) or int(count) < 1:  # isdigit alone accepts superscripts
             raise ConfigError(f"--pop {spec!r}: COUNT must be a positive integer, got {count!r}")
         if len(agents) + int(count) > MAX_AGENTS:
             raise ConfigError(f"--pop {spec!r}: at most {MAX_AGENTS} agents in all (N <= {MAX_AGENTS})")
-        agents.extend(Agent(kind, norm) for _ in range(int(count)))
+        agents.extend(Agent(kind, resolved, resolved != RANDOM) for _ in range(int(count)))
     if not agents:
         raise ConfigError("no population: give --regime NAME, --config FILE or at least one --pop KIND:NORM:COUNT")
     return Population(tuple(agents))

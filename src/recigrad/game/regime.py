@@ -5,6 +5,7 @@ Schema (docs/model.md §10)::
     name = "discriminative-sj"
     description = "..."
     [game]            # benefit, cost, execution_error, assessment_error
+    [norms.NAME]      # assessment (4 or 8 entries), action (4 entries, optional)
     [[agents]]        # kind, norm, warmup (default true), count (default 1)
     [train]           # keys of TrainConfig
 
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from recigrad.game.norms import KINDS, NORMS
+from recigrad.game.norms import KINDS, MAX_NORMS, RANDOM, Norm, check_norm_name, norm_from_tables, resolve_norm
 from recigrad.game.population import MAX_AGENTS, Agent, Population
 from recigrad.game.rules import ConfigError, Game, short_repr
 
@@ -70,7 +71,8 @@ class Regime:
 
 _GAME_KEYS = {"benefit": "b", "cost": "c", "execution_error": "e", "assessment_error": "mu"}
 _AGENT_KEYS = ("kind", "norm", "warmup", "count")
-_TOP_KEYS = ("name", "description", "game", "agents", "train", "sweep")  # [sweep]: read by recigrad.running.sweep
+_TOP_KEYS = ("name", "description", "game", "norms", "agents", "train", "sweep")  # [sweep]: read by recigrad.running.sweep
+_NORM_KEYS = ("assessment", "action")
 
 
 def _choice(key: str, value, allowed) -> None:
@@ -82,6 +84,29 @@ def _unknown(where: str, table: dict, allowed) -> None:
     for key in table:
         if key not in allowed:
             raise ConfigError(f"unknown key {where}{short_repr(key)}; allowed: {', '.join(allowed)}")
+
+
+def norms_from_dict(data: dict) -> dict[str, Norm]:
+    """The ``[norms.NAME]`` tables of a parsed regime file, by name (docs/model.md §2, §10).
+
+    Each table has ``assessment`` (4 or 8 numbers in [0, 1]) and optionally ``action``
+    (4 numbers); anything else is a ``ConfigError`` naming the key."""
+    tables = data.get("norms", {})
+    if not isinstance(tables, dict):
+        raise ConfigError("[norms] must be a table of [norms.NAME] tables")
+    if len(tables) > MAX_NORMS:
+        raise ConfigError(f"[norms]: at most {MAX_NORMS} norms, got {len(tables)}")
+    norms = {}
+    for name, table in tables.items():
+        check_norm_name(name, f"norms.{short_repr(name)}")
+        where = f"norms.{name}"
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where} must be a table with assessment = [...] and optionally action = [...]")
+        _unknown(f"{where}.", table, _NORM_KEYS)
+        if "assessment" not in table:
+            raise ConfigError(f"{where}.assessment is missing: 8 numbers (GGC GGD GBC GBD BGC BGD BBC BBD) or 4 (GC GD BC BD)")
+        norms[name] = norm_from_tables(name, table["assessment"], table.get("action"), where)
+    return norms
 
 
 def regime_from_dict(data: dict, source: str = "config") -> Regime:
@@ -111,6 +136,7 @@ def _regime_from_dict(data: dict) -> Regime:
     _unknown("game.", game_table, tuple(_GAME_KEYS))
     game = Game(**{_GAME_KEYS[k]: v for k, v in game_table.items()})
 
+    norms = norms_from_dict(data)
     agent_tables = data.get("agents")
     if not isinstance(agent_tables, list) or not agent_tables:
         raise ConfigError("[[agents]] is missing: give at least one agents table with kind, norm and count")
@@ -126,16 +152,18 @@ def _regime_from_dict(data: dict) -> Regime:
             if key not in table:
                 raise ConfigError(f"{where}{key} is missing")
         _choice(f"{where}kind", table["kind"], KINDS)
-        _choice(f"{where}norm", table["norm"], NORMS)
+        norm = resolve_norm(table["norm"], norms, f"{where}norm")
         count = table.get("count", 1)
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise ConfigError(f"{where}count must be a positive integer, got {short_repr(count)}")
         if len(agents) + count > MAX_AGENTS:
             raise ConfigError(f"{where}count = {short_repr(count)}: at most {MAX_AGENTS} agents in all (N <= {MAX_AGENTS})")
-        warmup = table.get("warmup", True)
+        warmup = table.get("warmup", norm != RANDOM)
         if not isinstance(warmup, bool):
             raise ConfigError(f"{where}warmup must be true or false, got {short_repr(warmup)}")
-        agents.extend(Agent(table["kind"], table["norm"], warmup) for _ in range(count))
+        if norm == RANDOM and (warmup or table["kind"] != "learner"):
+            raise ConfigError(f"{where}norm = 'random' is a learner's random start: kind 'learner', warmup false (its default)")
+        agents.extend(Agent(table["kind"], norm, warmup) for _ in range(count))
     population = Population(tuple(agents))
 
     train_table = data.get("train", {})
@@ -150,27 +178,54 @@ def _regime_from_dict(data: dict) -> Regime:
 
 def load_config(path: str | Path) -> Regime:
     """A user's regime file."""
+    text, source = _read_text(path, "--config")
+    return regime_from_text(text, source)
+
+
+def load_norms(path: str | Path) -> dict[str, Norm]:
+    """The ``[norms.NAME]`` tables of a TOML file (``--norms FILE``; docs/model.md §2, §10),
+    by name; the file's other keys (a whole regime file, say) are not read."""
+    text, source = _read_text(path, "--norms")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ConfigError(f"{source}: not valid TOML ({reason})") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: not valid TOML (nested too deeply)") from None
+    if "norms" not in data:
+        raise ConfigError(f"{source}: no [norms.NAME] table; give e.g. [norms.my-norm] with assessment = [...]")
+    try:
+        return norms_from_dict(data)
+    except ConfigError as err:
+        raise ConfigError(f"{source}: {err}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply") from None
+
+
+def _read_text(path: str | Path, flag: str) -> tuple[str, str]:
+    """A user's TOML file as text, and how to name it in messages; one line if it cannot be read."""
     shown = short_repr(str(path))
     try:
         path = Path(path)
         if not path.exists():
-            raise ConfigError(f"--config {shown}: no such file")
+            raise ConfigError(f"{flag} {shown}: no such file")
         if not path.is_file():
-            raise ConfigError(f"--config {shown}: not a regular file")
+            raise ConfigError(f"{flag} {shown}: not a regular file")
         with open(path, "rb") as f:
             raw = f.read(MAX_CONFIG_BYTES + 1)
     except (OSError, ValueError) as err:  # unreadable, a folder, a name the system refuses
         if isinstance(err, ConfigError):
             raise
-        raise ConfigError(f"--config {shown}: cannot be read ({getattr(err, 'strerror', None) or type(err).__name__})") from None
+        raise ConfigError(f"{flag} {shown}: cannot be read ({getattr(err, 'strerror', None) or type(err).__name__})") from None
     if len(raw) > MAX_CONFIG_BYTES:
-        raise ConfigError(f"--config {shown}: larger than {MAX_CONFIG_BYTES} bytes; not a regime file")
+        raise ConfigError(f"{flag} {shown}: larger than {MAX_CONFIG_BYTES} bytes; not a regime file")
     source = str(path) if str(path).isprintable() and len(str(path)) <= 200 else shown
     try:
         text = raw.decode()
     except UnicodeDecodeError as err:
         raise ConfigError(f"{source}: not valid TOML (not UTF-8 text: {err.reason})") from None
-    return regime_from_text(text, source)
+    return text, source
 
 
 def regime_from_text(text: str, source: str = "config") -> Regime:

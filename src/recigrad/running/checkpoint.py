@@ -58,9 +58,17 @@ def partial_dir(out: str | Path) -> Path:
 
 
 def regime_dict(regime) -> dict:
-    """The regime as plain data (as ``config.json`` of a run folder holds it)."""
+    """The regime as plain data (as ``config.json`` of a run folder holds it).
+
+    Each agent is recorded with its kind, its norm's name, ``warmup`` and its tables
+    themselves (docs/model.md §10): ``act`` (nested ``[x_own][x_rec]``) and ``sig``
+    (``[a][x_donor][x_rec]``) as ``regime.population.tables()`` gives them (a learner's:
+    before training), so a population built by hand is recorded as it plays."""
+    act, sig = regime.population.tables()
+    agents = [{"kind": a.kind, "norm": str(a.norm), "warmup": a.warmup, "act": act[j].tolist(), "sig": sig[j].tolist()}
+              for j, a in enumerate(regime.population.agents)]
     return {"name": regime.name, "description": regime.description, "game": asdict(regime.game),
-            "agents": [asdict(a) for a in regime.population.agents], "train": asdict(regime.train)}
+            "population": regime.population.describe(), "agents": agents, "train": asdict(regime.train)}
 
 
 def regime_hash(regime) -> str:

@@ -121,8 +121,18 @@ def remove_ours(folder: Path) -> None:
     shutil.rmtree(folder)
 
 
+def umask() -> int:
+    """The process's umask (read by setting it and setting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def replace(tmp: Path, out: Path) -> None:
-    """Put the complete folder ``tmp`` in place of ``out`` (a previous folder of ours, or nothing)."""
+    """Put the complete folder ``tmp`` in place of ``out`` (a previous folder of ours, or nothing),
+    readable as the user's umask allows (``tempfile.mkdtemp`` creates it ``0700``; with umask 022
+    it becomes ``0755``, like a folder made by ``mkdir``)."""
+    os.chmod(tmp, 0o777 & ~umask())
     remove_ours(out)
     os.replace(tmp, out)
 

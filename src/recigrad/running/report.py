@@ -97,10 +97,11 @@ def markdown_summary(results: list[dict], rows: list[dict]) -> str:
     society = [r for r in rows if r["percent_of_reference_mean"] is None]
     if society:
         lines += ["## Societies (all agents learn)", "",
-                  "| regime | method | mean payoff (b - c = 4) | cooperation | NashConv |", "| --- | --- | --- | --- | --- |"]
+                  "| regime | method | mean payoff | b - c | cooperation | NashConv |", "| --- | --- | --- | --- | --- | --- |"]
         for r in society:
             runs = by_key[(r["regime"], r["method"])]["runs"]
-            lines.append(f"| {r['regime']} | {r['method']} | {_fmt(*interval([x['mean_payoff'] for x in runs]))} | "
+            best = by_key[(r["regime"], r["method"])]["benefit_minus_cost"]
+            lines.append(f"| {r['regime']} | {r['method']} | {_fmt(*interval([x['mean_payoff'] for x in runs]))} | {best:g} | "
                          f"{_fmt(*interval([x['cooperation'] for x in runs]))} | {_fmt(*interval([x['nashconv'] for x in runs]))} |")
         lines.append("")
     return "\n".join(lines)

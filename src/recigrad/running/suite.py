@@ -48,7 +48,7 @@ def suite_regimes() -> list[str]:
 def run_suite(regimes: list[str], methods: list[str], seeds: list[int], out: str | Path,
               iterations: int | None = None, resume: bool = False, checkpoint_every: int | None = None,
               backend: str = "local", address: str | None = None, num_cpus: int | None = None,
-              seed_block: int | None = None) -> dict:
+              seed_block: int | None = None, scalars=None) -> dict:
     """Train every method on every regime; write the report folder; return ``{"rows": [...]}``.
     ``iterations`` overrides the regimes' own (for smoke runs).
 
@@ -67,6 +67,8 @@ def run_suite(regimes: list[str], methods: list[str], seeds: list[int], out: str
         resume: continue the report in ``<out>.partial``.
         checkpoint_every: iterations between checkpoints of a run (default ``train.CHECKPOINT_EVERY``).
         backend: ``local`` or ``ray``; ``address``, ``num_cpus``, ``seed_block``: Ray's.
+        scalars: a ``recigrad.running.tensorboard.Scalars`` for every run's evaluations (tags
+            ``REGIME/METHOD/seed-K/...``); local backend only.
 
     Returns:
         ``{"rows", "seeds", "methods", "regimes", "seconds"}``: one row per (regime, method)
@@ -82,6 +84,8 @@ def run_suite(regimes: list[str], methods: list[str], seeds: list[int], out: str
     folder = lambda name, method: work / "runs" / f"{name}-{method}"  # noqa: E731
     pending = [(name, method) for name in regimes for method in methods
                if not (folder(name, method) / "result.json").exists()]
+    if backend == "ray" and scalars is not None:
+        raise ValueError("TensorBoard scalars need the local backend")
     if backend == "ray":
         from recigrad.running import distributed
 
@@ -91,7 +95,7 @@ def run_suite(regimes: list[str], methods: list[str], seeds: list[int], out: str
         every = train.CHECKPOINT_EVERY if checkpoint_every is None else checkpoint_every
         for name, method in pending:
             train.run(loaded[name], seeds, method=method, iterations=iterations, out=folder(name, method),
-                      resume=resume, checkpoint_every=every)
+                      resume=resume, checkpoint_every=every, scalars=scalars)
     else:
         raise ValueError(f"unknown backend {backend!r}; allowed: local, ray")
     results, rows = [], []

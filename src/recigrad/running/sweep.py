@@ -42,6 +42,7 @@ from recigrad.errors import ConfigError
 from recigrad.game.regime import Regime, TrainConfig, require_learner
 from recigrad.game.rules import Game, short_repr
 from recigrad.running import checkpoint, outdir
+from recigrad.util.threads import configured
 
 COMMANDS = ("train", "exact", "simulate", "reference")
 GAME_KEYS = {"b": "b", "c": "c", "e": "e", "mu": "mu",
@@ -339,8 +340,9 @@ def run_sweep(sweep: Sweep, out: str | Path, resume: bool = False, backend: str 
     if pending and sweep.command in ("train", "simulate"):
         _warm_up(sweep)
     if backend == "local":
-        for i in pending:
-            checkpoint.write_json_atomic(_cell_file(work, i), run_cell(sweep, i, cells[i]))
+        with configured():  # the library's thread count (recigrad.set_threads, RECIGRAD_THREADS, else 1)
+            for i in pending:
+                checkpoint.write_json_atomic(_cell_file(work, i), run_cell(sweep, i, cells[i]))
     elif backend == "ray":
         _run_ray(sweep, cells, pending, work, address, num_cpus)
     else:

@@ -31,12 +31,12 @@ import signal
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
-from recigrad.evaluation import metrics
+from recigrad.evaluation import evaluate, metrics
 from recigrad.evaluation.best_response import OneHead, Reference, best_response, best_response_gap
 from recigrad.game.regime import Regime
 from recigrad.learning import contract
@@ -45,6 +45,7 @@ from recigrad.running import checkpoint, outdir, runfolder
 from recigrad.util import numerics
 from recigrad.util.progress import progress_bar
 from recigrad.util.text import table
+from recigrad.util.threads import configured
 
 THRESHOLDS = (95.0, 99.0)
 NASHCONV_POINTS = 5
@@ -109,6 +110,7 @@ class Interrupted(KeyboardInterrupt):
         self.folder, self.iteration = folder, iteration
 
 
+@configured()  # the library's thread count (recigrad.util.threads), as the command line's
 def run(
     regime: Regime,
     seeds: list[int],
@@ -119,6 +121,7 @@ def run(
     resume: bool = False,
     checkpoint_every: int = CHECKPOINT_EVERY,
     checkpoint_seconds: float = CHECKPOINT_SECONDS,
+    scalars=None,
 ) -> dict:
     """Train ``method`` on ``regime`` for every seed at once; returns the summary
     (the ``train`` JSON of docs/model.md §10) and writes the run folder to ``out``.
@@ -139,6 +142,8 @@ def run(
             checked against this run (``CheckpointError``, one line, where one does not fit).
         checkpoint_every: iterations between checkpoints (0: only at SIGINT).
         checkpoint_seconds: seconds between checkpoints.
+        scalars: a ``recigrad.running.tensorboard.Scalars`` receiving every evaluation (a resumed
+            run appends those after its checkpoint); ``None``: no TensorBoard scalars.
 
     Returns:
         The summary (``docs/model.md §10``): ``regime``, ``method``, ``seconds`` and ``runs``,
@@ -148,7 +153,7 @@ def run(
     """
     work = checkpoint.partial_dir(out) if out is not None else None
     record = train_seeds(regime, seeds, method, iterations, eval_every, work=work, resume=resume,
-                         checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds)
+                         checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds, scalars=scalars)
     if out is not None:
         runfolder.write_run_folder(Path(out), regime, method, seeds, record)
         shutil.rmtree(work, ignore_errors=True)
@@ -255,6 +260,7 @@ def train_seeds(
     resume: bool = False,
     checkpoint_every: int = CHECKPOINT_EVERY,
     checkpoint_seconds: float = CHECKPOINT_SECONDS,
+    scalars=None,
 ) -> RunRecord:
     """The training loop of ``run``, without the run folder; checkpoints into ``work`` if given.
 
@@ -262,6 +268,7 @@ def train_seeds(
         regime, seeds, method, iterations, eval_every, resume, checkpoint_every, checkpoint_seconds:
             as for ``run``.
         work: the checkpoint folder (``None``: no checkpoints).
+        scalars: as for ``run``.
 
     Returns:
         A ``RunRecord``: the summary, the evaluation lines (``metrics.jsonl``) and the learners'
@@ -285,6 +292,7 @@ def train_seeds(
     nashconv_at = {evals(round(k * (count - 1) / (NASHCONV_POINTS - 1))) for k in range(NASHCONV_POINTS)}
     if saved is not None:  # every field checked before any work
         done, driver, state = _resume(module, regime, seeds, saved, work, iterations, eval_every)
+        initial = [t.detach().clone() for t in module.start(regime, seeds).tables()]  # a seed's start is reproducible
     ref = regime_reference(regime)
     if saved is not None:
         curve, reached, reached_seconds = driver.curve, driver.reached, driver.reached_seconds
@@ -292,6 +300,7 @@ def train_seeds(
     else:
         clock = time.perf_counter()
         state = module.start(regime, seeds)
+        initial = [t.detach().clone() for t in state.tables()]
         curve, done = [], 0
         reached = {t: [None] * len(seeds) for t in THRESHOLDS}
         reached_seconds = {t: [None] * len(seeds) for t in THRESHOLDS}
@@ -301,6 +310,7 @@ def train_seeds(
         checkpoint.save(work, header, iteration, driver, state)
 
     last_save = time.monotonic()
+    board = scalars.for_run(regime.name, method, seeds) if scalars is not None else None
     with progress_bar(iterations, f"{regime.name} {method}", "it") as bar, _catch_sigint(work is not None) as sigint:
         bar.update(done)
         for iteration in range(done + 1, iterations + 1):
@@ -308,6 +318,8 @@ def train_seeds(
             if not (iteration % eval_every and iteration != iterations):
                 _evaluate_into(state, regime, ref, iteration, iteration in nashconv_at, clock, curve, reached,
                                reached_seconds, bar)
+                if board is not None:
+                    board.on_evaluation(curve[-1])
             bar.update(1)
             if work is None or iteration == iterations:
                 continue
@@ -319,7 +331,7 @@ def train_seeds(
                 raise Interrupted(f"interrupted after iteration {iteration} of {iterations}; checkpoint in {work}",
                                   work, iteration)
     seconds = time.perf_counter() - clock
-    result = _summary(state, regime, method, seeds, ref, curve[-1], reached, reached_seconds, seconds)
+    result = _summary(state, regime, method, seeds, ref, curve[-1], reached, reached_seconds, seconds, initial)
     return RunRecord(result, curve, _final_tables(state, regime, seeds))
 
 
@@ -370,7 +382,39 @@ def merge(records: list[RunRecord]) -> RunRecord:
     return RunRecord(result, curve, tables)
 
 
-def _summary(state, regime, method, seeds, ref, last, reached, reached_seconds, seconds) -> dict:
+def population_dict(population) -> list[dict]:
+    """The population as consecutive groups ``{"kind", "norm", "count"}`` (``train --json``, ``result.json``)."""
+    groups: list[dict] = []
+    for agent in population.agents:
+        if groups and (groups[-1]["kind"], groups[-1]["norm"]) == (agent.kind, str(agent.norm)):
+            groups[-1]["count"] += 1
+        else:
+            groups.append({"kind": agent.kind, "norm": str(agent.norm), "count": 1})
+    return groups
+
+
+def _effects(state, regime: Regime, initial) -> tuple[dict[str, list], str]:
+    """Per seed: the learners' mean payoff and the others' (agents that do not learn; ``None`` where
+    every agent learns), and each one's change from the initial tables, with the model that gave them
+    (``recigrad.evaluation.evaluate``: the exact chain when ``N <= 12``, mean field above)."""
+    learners = regime.population.learners
+    others = [j for j in range(regime.population.n) if j not in learners]
+    now, model = evaluate(*state.tables(), regime.game)
+    start, _ = evaluate(*initial, regime.game)
+
+    def mean(solution, agents):
+        return solution.payoff[:, agents].mean(1).tolist() if agents else [None] * solution.payoff.shape[0]
+
+    def change(agents):
+        return (now.payoff[:, agents].mean(1) - start.payoff[:, agents].mean(1)).tolist() if agents else \
+            [None] * now.payoff.shape[0]
+
+    return {"others_payoff": mean(now, others), "payoff_change": change(learners),
+            "others_payoff_change": change(others)}, model
+
+
+def _summary(state, regime, method, seeds, ref, last, reached, reached_seconds, seconds, initial=None) -> dict:
+    effects, model = _effects(state, regime, initial) if initial is not None else ({}, None)
     runs = []
     for k, seed in enumerate(seeds):
         entry = {"seed": seed, "interactions": state.interactions, "seconds": seconds}
@@ -387,8 +431,14 @@ def _summary(state, regime, method, seeds, ref, last, reached, reached_seconds, 
             entry["mean_payoff"] = last["mean_payoff"][k]
             entry["cooperation"] = last["cooperation"][k]
             entry["nashconv"] = last["nashconv"][k]
+        for key, values in effects.items():  # docs/model.md §10: the learners' effect on the others
+            entry["mean_payoff_change" if key == "payoff_change" and ref is None else key] = values[k]
         runs.append(entry)
-    result = {"regime": regime.name, "method": method, "runs": runs, "seconds": seconds}
+    result = {"regime": regime.name, "method": method, "runs": runs, "seconds": seconds,
+              "game": asdict(regime.game), "population": population_dict(regime.population),
+              "agents": checkpoint.regime_dict(regime)["agents"]}
+    if model is not None:
+        result["effects_model"] = model
     if ref is not None:
         result["reference"] = ref.row(0)
     else:
@@ -399,15 +449,18 @@ def _summary(state, regime, method, seeds, ref, last, reached, reached_seconds, 
 def summary_table(result: dict) -> str:
     """A readable table of a ``run`` summary, one row per seed."""
     if "reference" in result:
-        header = ["seed", "payoff", "% of ref", "adherence", "act sens", "sig sens", "collapsed", "to 95%", "to 99%"]
+        header = ["seed", "payoff", "% of ref", "adherence", "act sens", "sig sens", "collapsed", "to 95%", "to 99%",
+                  "others", "payoff chg", "others chg"]
         keys = ["seed", "payoff", "percent_of_reference", "adherence", "action_sensitivity", "signal_sensitivity",
-                "collapsed", "interactions_to_95", "interactions_to_99"]
+                "collapsed", "interactions_to_95", "interactions_to_99", "others_payoff", "payoff_change",
+                "others_payoff_change"]
         title = f"{result['regime']} / {result['method']}: reference {result['reference']['payoff']:.4f} per round"
     else:
-        header = ["seed", "mean payoff", "cooperation", "NashConv"]
-        keys = ["seed", "mean_payoff", "cooperation", "nashconv"]
+        header = ["seed", "mean payoff", "cooperation", "NashConv", "others", "mean payoff chg", "others chg"]
+        keys = ["seed", "mean_payoff", "cooperation", "nashconv", "others_payoff", "mean_payoff_change",
+                "others_payoff_change"]
         title = f"{result['regime']} / {result['method']}: b - c = {result['benefit_minus_cost']:g}"
     runs = result["runs"]
-    body = table(header, [[run[k] for k in keys] for run in runs], digits=4)
+    body = table(header, [[run.get(k) for k in keys] for run in runs], digits=4)
     footer = f"{len(runs)} seeds, {runs[0]['interactions']} interactions each, {result['seconds']:.1f} s"
     return "\n".join([title, body, footer])
