@@ -75,6 +75,11 @@ def test_csv_is_reproducible(train_folder, tmp_path):
     assert read_csv(tmp_path / "again", drop=()) != read_csv(train_folder, drop=())  # only the seconds differ
 
 
+def test_worker_processes_give_the_same_rows(train_folder, tmp_path):
+    sweeps.run_sweep(train_sweep(), tmp_path / "workers", workers=2)  # two spawned processes share the cells
+    assert read_csv(tmp_path / "workers") == read_csv(train_folder)
+
+
 def test_resume_after_an_interrupt_equals_an_uninterrupted_run(train_folder, tmp_path, monkeypatch):
     real, calls = sweeps.run_cell, []
 

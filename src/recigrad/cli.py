@@ -230,7 +230,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue an interrupted sweep: finished cells are kept in OUT.partial")
     p.add_argument("--overwrite", action="store_true",
                    help="replace a previous recigrad sweep folder at OUT (only its own files), or discard its cells")
-    p.add_argument("--backend", choices=("local", "ray"), default="local", help="local: in this process; ray: a Ray task per cell")
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="local: on this machine (see --workers); ray: a Ray task per cell")
+    p.add_argument("--workers", type=_positive_int, default=None,
+                   help="local backend: processes running cells side by side (default: the machine's cores; 1: in this process)")
     p.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
     p.add_argument("--num-cpus", type=_positive_int, default=None, help="CPUs of the local Ray (default: all)")
     _add_output_flags(p)
@@ -517,17 +520,21 @@ def cmd_sweep(args: argparse.Namespace) -> dict:
     cells = sweeps.check(spec)  # every refusal before any work
     if spec.method not in METHODS:
         raise ConfigError(f"sweep.method = {spec.method!r} is not allowed; allowed: {', '.join(sorted(METHODS))}")
+    if args.workers is not None and args.backend != "local":
+        raise ConfigError("--workers is for --backend local; Ray places the cells itself")
+    workers = min(args.workers or os.cpu_count() or 1, len(cells))  # cells side by side, each needing its own memory
     if command == "train":
-        budget.require("sweep", max(budget.train_bytes(sweeps.cell_regime(spec, c), count) for c in cells), args.max_memory)
+        need = max(budget.train_bytes(sweeps.cell_regime(spec, c), count) for c in cells)
     elif command == "simulate":
-        budget.require("sweep", budget.simulate_bytes(regime.population.n, count), args.max_memory)
+        need = budget.simulate_bytes(regime.population.n, count)
     else:
-        budget.require("sweep", budget.exact_bytes(regime.population.n), args.max_memory)
+        need = budget.exact_bytes(regime.population.n)
+    budget.require("sweep", workers * need, args.max_memory)
     out = args.out or f"sweeps/{regime.name}-{command}-{time.strftime('%Y%m%d-%H%M%S')}"
     with outdir.claim(out, "sweep", overwrite=args.overwrite, resume=args.resume):  # checked and locked before any work
         try:
             summary = sweeps.run_sweep(spec, out, resume=args.resume, backend=args.backend, address=args.address,
-                                       num_cpus=args.num_cpus)
+                                       num_cpus=args.num_cpus, workers=workers)
         except KeyboardInterrupt as err:
             message = str(err) or "interrupted; finished cells are kept"
             raise _interrupted(KeyboardInterrupt(f"{message}; sweep in progress: {out}.partial"), "sweep", out) from None

@@ -278,7 +278,7 @@ def run_cell(sweep: Sweep, index: int, cell: dict) -> list[dict]:
 
 
 def _cell_task(sweep: Sweep, index: int, cell: dict, threads: int, dtype: str) -> list[dict]:
-    """One Ray task: the rows of one cell, with the driver's torch thread count and dtype."""
+    """One Ray task or worker process: the rows of one cell, with the driver's torch thread count and dtype."""
     import os
 
     os.environ.setdefault("RECIGRAD_PROGRESS", "0")
@@ -320,14 +320,16 @@ def _warm_up(sweep: Sweep) -> None:
 
 
 def run_sweep(sweep: Sweep, out: str | Path, resume: bool = False, backend: str = "local",
-              address: str | None = None, num_cpus: int | None = None) -> dict:
+              address: str | None = None, num_cpus: int | None = None, workers: int = 1) -> dict:
     """Run every cell of ``sweep``; write ``out`` (``results.csv``, ``sweep.json``); return
     ``{"rows", "cells", "seconds", "folder"}``.
 
     Each finished cell's rows are kept in ``<out>.partial`` as they come, so ``resume`` after an
     interrupt runs only the cells not finished and gives the same ``results.csv`` (all but
     ``seconds``).  ``backend="ray"`` runs one Ray task per cell (``address`` of a cluster, else a
-    local Ray of ``num_cpus``); the local backend never imports Ray.  The caller claims ``out``
+    local Ray of ``num_cpus``); the local backend never imports Ray, and runs the cells in this
+    process (``workers = 1``) or in ``workers`` processes of its own, each on the library's thread
+    count; a cell's rows do not depend on where it runs.  The caller claims ``out``
     (``recigrad.running.outdir.claim``)."""
     cells = check(sweep)
     out = Path(out).resolve()
@@ -339,7 +341,9 @@ def run_sweep(sweep: Sweep, out: str | Path, resume: bool = False, backend: str 
     pending = [i for i in range(len(cells)) if not _cell_file(work, i).exists()]
     if pending and sweep.command in ("train", "simulate"):
         _warm_up(sweep)
-    if backend == "local":
+    if backend == "local" and workers > 1 and len(pending) > 1:
+        _run_processes(sweep, cells, pending, work, min(workers, len(pending)))
+    elif backend == "local":
         with configured():  # the library's thread count (recigrad.set_threads, RECIGRAD_THREADS, else 1)
             for i in pending:
                 checkpoint.write_json_atomic(_cell_file(work, i), run_cell(sweep, i, cells[i]))
@@ -355,6 +359,26 @@ def run_sweep(sweep: Sweep, out: str | Path, resume: bool = False, backend: str 
     outdir.write_marker(work, "sweep")
     outdir.replace(work, out)  # removes only a previous sweep folder of ours
     return {"rows": rows, "cells": cells, "seconds": time.perf_counter() - clock, "folder": str(out)}
+
+
+def _run_processes(sweep: Sweep, cells: list[dict], pending: list[int], work: Path, workers: int) -> None:
+    """The pending cells in ``workers`` fresh processes (spawned: nothing of this process's torch or
+    numba state is shared), each cell's rows written here as it finishes."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    with configured():
+        threads = torch.get_num_threads()
+    dtype = str(torch.get_default_dtype()).removeprefix("torch.")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        waiting = {pool.submit(_cell_task, sweep, i, cells[i], threads, dtype): i for i in pending}
+        while waiting:
+            done, _ = wait(list(waiting), return_when=FIRST_COMPLETED)
+            for future in done:
+                checkpoint.write_json_atomic(_cell_file(work, waiting.pop(future)), future.result())
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _run_ray(sweep: Sweep, cells: list[dict], pending: list[int], work: Path, address, num_cpus) -> None:
