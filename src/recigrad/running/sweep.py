@@ -339,11 +339,11 @@ def run_sweep(sweep: Sweep, out: str | Path, resume: bool = False, backend: str 
     _open_work(work, header, resume)
     clock = time.perf_counter()
     pending = [i for i in range(len(cells)) if not _cell_file(work, i).exists()]
-    if pending and sweep.command in ("train", "simulate"):
-        _warm_up(sweep)
     if backend == "local" and workers > 1 and len(pending) > 1:
         _run_processes(sweep, cells, pending, work, min(workers, len(pending)))
     elif backend == "local":
+        if pending and sweep.command in ("train", "simulate"):
+            _warm_up(sweep)  # compile the simulator once, outside the cells' timings
         with configured():  # the library's thread count (recigrad.set_threads, RECIGRAD_THREADS, else 1)
             for i in pending:
                 checkpoint.write_json_atomic(_cell_file(work, i), run_cell(sweep, i, cells[i]))
