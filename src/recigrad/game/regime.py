@@ -178,21 +178,15 @@ def _regime_from_dict(data: dict) -> Regime:
 
 def load_config(path: str | Path) -> Regime:
     """A user's regime file."""
-    text, source = _read_text(path, "--config")
+    text, source = read_text(path, "--config")
     return regime_from_text(text, source)
 
 
 def load_norms(path: str | Path) -> dict[str, Norm]:
     """The ``[norms.NAME]`` tables of a TOML file (``--norms FILE``; docs/model.md §2, §10),
     by name; the file's other keys (a whole regime file, say) are not read."""
-    text, source = _read_text(path, "--norms")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise ConfigError(f"{source}: not valid TOML ({reason})") from None
-    except RecursionError:
-        raise ConfigError(f"{source}: not valid TOML (nested too deeply)") from None
+    text, source = read_text(path, "--norms")
+    data = parse_toml(text, source)
     if "norms" not in data:
         raise ConfigError(f"{source}: no [norms.NAME] table; give e.g. [norms.my-norm] with assessment = [...]")
     try:
@@ -203,7 +197,7 @@ def load_norms(path: str | Path) -> dict[str, Norm]:
         raise ConfigError(f"{source}: nested too deeply") from None
 
 
-def _read_text(path: str | Path, flag: str) -> tuple[str, str]:
+def read_text(path: str | Path, flag: str) -> tuple[str, str]:
     """A user's TOML file as text, and how to name it in messages; one line if it cannot be read."""
     shown = short_repr(str(path))
     try:
@@ -228,16 +222,20 @@ def _read_text(path: str | Path, flag: str) -> tuple[str, str]:
     return text, source
 
 
-def regime_from_text(text: str, source: str = "config") -> Regime:
-    """Parse a regime file's TOML text and build the regime (one line for anything wrong)."""
+def parse_toml(text: str, source: str = "config") -> dict:
+    """TOML text as a dict; one line naming ``source`` for text that is not TOML or nests too deeply."""
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise ConfigError(f"{source}: not valid TOML ({reason})") from None
     except RecursionError:
         raise ConfigError(f"{source}: not valid TOML (nested too deeply)") from None
-    return regime_from_dict(data, source)
+
+
+def regime_from_text(text: str, source: str = "config") -> Regime:
+    """Parse a regime file's TOML text and build the regime (one line for anything wrong)."""
+    return regime_from_dict(parse_toml(text, source), source)
 
 
 def regime_names() -> list[str]:

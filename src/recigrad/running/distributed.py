@@ -18,13 +18,39 @@ Ray is imported here only; the local backend never imports it.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
+from recigrad.errors import ConfigError
 from recigrad.game.regime import Regime
 from recigrad.running import runfolder, train
+
+
+@contextmanager
+def ray_session(address: str | None, num_cpus: int | None):
+    """Ray, connected to the cluster at ``address`` or a local Ray of ``num_cpus`` (started here and
+    shut down at the end, unless one was running already); one line if Ray is not installed."""
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError('--backend ray needs Ray: pip install "ray[default]"') from None
+    started = not ray.is_initialized()
+    if started:
+        ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False,
+                 log_to_driver=False, configure_logging=False)
+    try:
+        yield ray
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def driver_settings() -> tuple[int, str]:
+    """The driver's torch thread count and default dtype, for the tasks to run as it does."""
+    return torch.get_num_threads(), str(torch.get_default_dtype()).removeprefix("torch.")
 
 
 def seed_blocks(seeds: list[int], size: int | None) -> list[list[int]]:
@@ -46,21 +72,11 @@ def run_jobs(jobs: dict[tuple[str, str], Regime], seeds: list[int], iterations: 
              address: str | None = None, num_cpus: int | None = None, seed_block: int | None = None) -> None:
     """Train every ``(regime name, method)`` of ``jobs`` on Ray and write its run folder
     ``runs/REGIME-METHOD`` as soon as all its seed blocks are done."""
-    try:
-        import ray
-    except ImportError:
-        from recigrad.game import ConfigError
-
-        raise ConfigError('--backend ray needs Ray: pip install "ray[default]"') from None
     if not jobs:
         return
-    started = not ray.is_initialized()
-    if started:
-        ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False,
-                 log_to_driver=False, configure_logging=False)
-    try:
+    with ray_session(address, num_cpus) as ray:
         task = ray.remote(num_cpus=1)(train_block)
-        threads, dtype = torch.get_num_threads(), str(torch.get_default_dtype()).removeprefix("torch.")
+        threads, dtype = driver_settings()
         blocks = seed_blocks(seeds, seed_block)
         waiting: dict = {}
         parts: dict[tuple[str, str], list] = {}
@@ -77,6 +93,3 @@ def run_jobs(jobs: dict[tuple[str, str], Regime], seeds: list[int], iterations: 
                 if all(p is not None for p in parts[(name, method)]):
                     record = train.merge(parts.pop((name, method)))
                     runfolder.write_run_folder(runs / f"{name}-{method}", jobs[(name, method)], method, seeds, record)
-    finally:
-        if started:
-            ray.shutdown()

@@ -31,7 +31,6 @@ import math
 import re
 import shutil
 import time
-import tomllib
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -39,9 +38,9 @@ import torch
 
 from recigrad import __version__
 from recigrad.errors import ConfigError
-from recigrad.game.regime import Regime, TrainConfig, require_learner
+from recigrad.game.regime import Regime, TrainConfig, parse_toml, read_text, require_learner
 from recigrad.game.rules import Game, short_repr
-from recigrad.running import checkpoint, outdir
+from recigrad.running import checkpoint, distributed, outdir
 from recigrad.util.threads import configured
 
 COMMANDS = ("train", "exact", "simulate", "reference")
@@ -150,7 +149,7 @@ def _add(grid: dict, key: str, values: list, command: str) -> None:
 def sweep_table(path: str | Path) -> dict:
     """The ``[sweep]`` table of a regime TOML file (``{}`` if none), checked: ``command``,
     ``method``, ``seeds``, ``seed`` and ``[sweep.grid]`` (key = [values])."""
-    data = tomllib.loads(Path(path).read_text())
+    data = parse_toml(*read_text(path, "--config"))
     table = data.get("sweep", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [sweep] must be a table")
@@ -368,8 +367,7 @@ def _run_processes(sweep: Sweep, cells: list[dict], pending: list[int], work: Pa
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     with configured():
-        threads = torch.get_num_threads()
-    dtype = str(torch.get_default_dtype()).removeprefix("torch.")
+        threads, dtype = distributed.driver_settings()
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
     try:
         waiting = {pool.submit(_cell_task, sweep, i, cells[i], threads, dtype): i for i in pending}
@@ -382,28 +380,17 @@ def _run_processes(sweep: Sweep, cells: list[dict], pending: list[int], work: Pa
 
 
 def _run_ray(sweep: Sweep, cells: list[dict], pending: list[int], work: Path, address, num_cpus) -> None:
-    try:
-        import ray
-    except ImportError:
-        raise ConfigError('--backend ray needs Ray: pip install "ray[default]"') from None
     if not pending:
         return
-    started = not ray.is_initialized()
-    if started:
-        ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False,
-                 log_to_driver=False, configure_logging=False)
-    try:
+    with distributed.ray_session(address, num_cpus) as ray:
         task = ray.remote(num_cpus=1)(_cell_task)
-        threads, dtype = torch.get_num_threads(), str(torch.get_default_dtype()).removeprefix("torch.")
+        threads, dtype = distributed.driver_settings()
         sweep_ref = ray.put(sweep)
         waiting = {task.remote(sweep_ref, i, cells[i], threads, dtype): i for i in pending}
         while waiting:
             done, _ = ray.wait(list(waiting), num_returns=1)
             for ref in done:
                 checkpoint.write_json_atomic(_cell_file(work, waiting.pop(ref)), ray.get(ref))
-    finally:
-        if started:
-            ray.shutdown()
 
 
 # ---------------------------------------------------------------------------
