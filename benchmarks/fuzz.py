@@ -29,16 +29,15 @@ from pathlib import Path
 from unittest import mock
 
 os.environ.setdefault("RECIGRAD_PROGRESS", "0")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the targets shared with tests/test_fuzz.py
 
+from fuzz_targets import BASE, STUBS  # noqa: E402
 from recigrad import __version__  # noqa: E402
 from recigrad.cli import build_parser, main  # noqa: E402
 from recigrad.errors import ConfigError  # noqa: E402
 from recigrad.game.population import parse_pop  # noqa: E402
 from recigrad.game.regime import regime_from_dict, regime_from_text, regime_names  # noqa: E402
 from recigrad.running import checkpoint  # noqa: E402
-
-STUBS = ("recigrad.cli.simulate", "recigrad.cli.kernel.warm_up", "recigrad.cli.evaluate",
-         "recigrad.evaluation.best_response.best_response", "recigrad.running.train.run", "recigrad.running.suite.run_suite")
 
 
 class WorkStarted(Exception):
@@ -149,9 +148,6 @@ def _commands():
 
 
 COMMANDS = _commands()
-BASE = {"simulate": ["--pop", "disc:stern-judging:3", "--interactions", "10", "--burn-in", "0"],
-        "exact": ["--pop", "disc:stern-judging:3"], "reference": ["--pop", "learner:L6:1", "--pop", "disc:L6:2"],
-        "train": ["--regime", "degenerate-allc"], "bench": ["--regimes", "degenerate-allc"]}
 FLAG_VALUES = ["0", "-1", "1", "10", "1e308", "inf", "nan", "-inf", "1e-400", "²", "١٢", "9" * 50, "1_000", " 7", "0x10", "1.5",
                "", "4G", "1K", "-2G", "abc", "10000000000000", "rg", "ppo", "exact", "meanfield", "ray", "local", "joint"]
 

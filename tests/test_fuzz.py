@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fuzz_targets import BASE, STUBS
 from helpers import assert_one_line_error
 from recigrad import __version__
 from recigrad.cli import build_parser, main
@@ -165,9 +166,6 @@ def _stop(*args, **kwargs):
     raise WorkStarted
 
 
-STUBS = ("recigrad.cli.simulate", "recigrad.cli.kernel.warm_up", "recigrad.cli.evaluate",
-         "recigrad.evaluation.best_response.best_response", "recigrad.running.train.run", "recigrad.running.suite.run_suite",
-         "recigrad.running.sweep.run_sweep")
 
 
 @contextmanager
@@ -192,10 +190,6 @@ def _commands() -> dict[str, list[argparse.Action]]:
 
 
 COMMANDS = _commands()
-BASE = {"simulate": ["--pop", "disc:stern-judging:3", "--interactions", "10", "--burn-in", "0"],
-        "exact": ["--pop", "disc:stern-judging:3"], "reference": ["--pop", "learner:L6:1", "--pop", "disc:L6:2"],
-        "train": ["--regime", "degenerate-allc"], "bench": ["--regimes", "degenerate-allc"],
-        "sweep": ["--regime", "degenerate-allc", "--grid", "b=2,3"]}
 
 safe_text = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=12).filter(
     lambda t: not t.startswith(("/", "~")) and ".." not in t and "\0" not in t)
