@@ -363,3 +363,24 @@ def claim(out: str | Path, kind: str, overwrite: bool = False, resume: bool = Fa
         yield path
     finally:
         release(lock)
+
+
+def open_work(work: Path, header: dict, resume: bool, what: str, subfolder: str) -> bool:
+    """Prepare the work folder ``work`` of a report or sweep in progress (``what``: how messages
+    name it) whose manifest holds ``header``: kept when resuming the same work (returns True), else
+    started afresh with an empty ``subfolder`` (returns False); refuses a folder not ours, one for
+    other work, and discarding work in progress without ``--resume`` or ``--overwrite``."""
+    manifest = work / checkpoint.SUITE_FILE
+    if resume and manifest.exists():
+        wrong = checkpoint.mismatch(checkpoint.read_header(manifest, header["kind"]), header)
+        if wrong:
+            raise checkpoint.CheckpointError(f"cannot resume: {what} {work} is for {wrong}")
+        return True
+    if resume and work.exists() and not checkpoint.is_ours(work):
+        raise checkpoint.CheckpointError(f"cannot resume: {work} is not a recigrad {what}")
+    if not resume:
+        refuse_checkpoint(work)  # never discard work in progress silently
+    checkpoint.clear(work)
+    (work / subfolder).mkdir(parents=True)
+    checkpoint.write_json_atomic(manifest, {**header, "recigrad": __version__})
+    return False

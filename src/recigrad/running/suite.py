@@ -29,7 +29,6 @@ import shutil
 import time
 from pathlib import Path
 
-from recigrad import __version__
 from recigrad.game.regime import load_regime, regime_names
 from recigrad.learning.contract import METHODS
 from recigrad.running import checkpoint, outdir, report, stats, train
@@ -116,19 +115,6 @@ def run_suite(regimes: list[str], methods: list[str], seeds: list[int], out: str
 def _open_work(work: Path, header: dict, resume: bool) -> None:
     """Prepare the work folder: kept (resume, same suite), else started afresh; refuse a folder not
     ours or written for another suite."""
-    manifest = work / checkpoint.SUITE_FILE
-    if resume and manifest.exists():
-        document = checkpoint.read_header(manifest, "bench")
-        wrong = checkpoint.mismatch(document, header)
-        if wrong:
-            raise checkpoint.CheckpointError(f"cannot resume: report in progress {work} is for {wrong}")
+    if outdir.open_work(work, header, resume, "report in progress", "runs"):
         for leftover in (work / "runs").glob(".*"):  # a run folder being written when the suite stopped
             shutil.rmtree(leftover, ignore_errors=True)
-        return
-    if resume and work.exists() and not checkpoint.is_ours(work):
-        raise checkpoint.CheckpointError(f"cannot resume: {work} is not a recigrad report in progress")
-    if not resume:
-        outdir.refuse_checkpoint(work)  # never discard a report in progress silently
-    checkpoint.clear(work)
-    (work / "runs").mkdir(parents=True)
-    checkpoint.write_json_atomic(manifest, {**header, "recigrad": __version__})

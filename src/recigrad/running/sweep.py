@@ -296,19 +296,7 @@ def _cell_file(work: Path, index: int) -> Path:
 
 def _open_work(work: Path, header: dict, resume: bool) -> None:
     """Keep the work folder (resume, same sweep) or start it afresh; refuse one not ours or for another sweep."""
-    manifest = work / checkpoint.SUITE_FILE
-    if resume and manifest.exists():
-        wrong = checkpoint.mismatch(checkpoint.read_header(manifest, "sweep"), header)
-        if wrong:
-            raise checkpoint.CheckpointError(f"cannot resume: sweep in progress {work} is for {wrong}")
-        return
-    if resume and work.exists() and not checkpoint.is_ours(work):
-        raise checkpoint.CheckpointError(f"cannot resume: {work} is not a recigrad sweep in progress")
-    if not resume:
-        outdir.refuse_checkpoint(work)  # never discard a sweep in progress silently
-    checkpoint.clear(work)
-    (work / CELLS).mkdir(parents=True)
-    checkpoint.write_json_atomic(manifest, {**header, "recigrad": __version__})
+    outdir.open_work(work, header, resume, "sweep in progress", CELLS)
 
 
 def _warm_up(sweep: Sweep) -> None:
