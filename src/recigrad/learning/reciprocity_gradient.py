@@ -27,11 +27,10 @@ import torch
 
 from recigrad.dynamics import exact, meanfield
 from recigrad.dynamics.streams import Streams
-from recigrad.dynamics.world import initial_reputation
 from recigrad.game import Game, observable
 from recigrad.game.regime import Regime
 from recigrad.learning import contract, estimators, view
-from recigrad.learning.tables import LearnerTables, initial_logits, trainable
+from recigrad.learning.tables import LearnerTables, start_fields
 from recigrad.util import numerics
 
 SOLVERS = {"meanfield": meanfield.solve, "exact": exact.solve}
@@ -113,23 +112,10 @@ def start(regime: Regime, seeds: list[int], estimator_config: estimators.Estimat
         up at their norm (+-3) or random (standard normal), Adam over the heads that
         learn, empty estimators, everyone good.
     """
-    batch, population = len(seeds), regime.population
-    fixed_act, fixed_sig = population.batched_tables(batch)
-    logits_act, logits_sig = initial_logits(regime, seeds)
-    params = trainable(logits_act, logits_sig, regime.train.components)
-    config = estimator_config or estimators.EstimatorConfig()
     return Learners(
-        regime=regime,
-        seeds=list(seeds),
-        fixed_act=fixed_act,
-        fixed_sig=fixed_sig,
-        logits_act=logits_act,
-        logits_sig=logits_sig,
-        optimizer=torch.optim.Adam(params, lr=regime.train.lr),
-        estimator=estimators.init_state(batch, population.n),
-        reputation=initial_reputation(batch, population.n),
-        streams=Streams(seeds, "world"),
-        estimator_config=config,
+        **start_fields(regime, seeds, regime.train.lr),
+        estimator=estimators.init_state(len(seeds), regime.population.n),
+        estimator_config=estimator_config or estimators.EstimatorConfig(),
     )
 
 

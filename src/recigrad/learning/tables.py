@@ -19,7 +19,7 @@ from dataclasses import asdict, is_dataclass
 import torch
 
 from recigrad.dynamics.streams import Streams
-from recigrad.dynamics.world import Records, play
+from recigrad.dynamics.world import Records, initial_reputation, play
 from recigrad.game import DTYPE, Game, observable
 from recigrad.game.contexts import CONTEXTS, split_tables
 from recigrad.game.norms import action_table, signal_table
@@ -54,6 +54,20 @@ def initial_logits(regime: Regime, seeds: list[int]) -> tuple[torch.Tensor, torc
             logits_act.append(noise_act)
             logits_sig.append(noise_sig)
     return torch.stack(logits_act, 1).to(DTYPE).clone(), torch.stack(logits_sig, 1).to(DTYPE).clone()
+
+
+def start_fields(regime: Regime, seeds: list[int], lr: float) -> dict:
+    """What every method's state starts with (docs/model.md §11): the population's true tables
+    ``fixed_act``/``fixed_sig`` ``(B, N, ...)``, the learners' initial logits (``initial_logits``),
+    an Adam of rate ``lr`` over the heads that learn (``trainable``), everyone good, and the world's
+    random streams; as keyword arguments of the state."""
+    batch, population = len(seeds), regime.population
+    fixed_act, fixed_sig = population.batched_tables(batch)
+    logits_act, logits_sig = initial_logits(regime, seeds)
+    params = trainable(logits_act, logits_sig, regime.train.components)
+    return {"regime": regime, "seeds": list(seeds), "fixed_act": fixed_act, "fixed_sig": fixed_sig,
+            "logits_act": logits_act, "logits_sig": logits_sig, "optimizer": torch.optim.Adam(params, lr=lr),
+            "reputation": initial_reputation(batch, population.n), "streams": Streams(seeds, "world")}
 
 
 def trainable(logits_act: torch.Tensor, logits_sig: torch.Tensor, components: str) -> list[torch.Tensor]:

@@ -38,12 +38,12 @@ import torch
 import torch.nn.functional as F
 
 from recigrad.dynamics.streams import Streams
-from recigrad.dynamics.world import Records, initial_reputation
+from recigrad.dynamics.world import Records
 from recigrad.game import DTYPE, Game
 from recigrad.game.contexts import ACTION_CONTEXTS, CONTEXTS, action_context, flat_tables, signal_decision
 from recigrad.game.regime import Regime
 from recigrad.learning import contract
-from recigrad.learning.tables import LearnerTables, initial_logits, trainable
+from recigrad.learning.tables import LearnerTables, start_fields
 from recigrad.util import numerics
 from recigrad.util.threads import one_thread
 
@@ -322,22 +322,10 @@ def start_state(regime: Regime, seeds: list[int], config, purpose: str, steps_pe
     heads that learn (``recigrad.learning.tables.trainable``), an empty value table."""
     if not regime.population.learners:
         raise ValueError(f"regime {regime.name!r} has no learner")
-    batch, population = len(seeds), regime.population
-    fixed_act, fixed_sig = population.batched_tables(batch)
-    logits_act, logits_sig = initial_logits(regime, seeds)
-    params = trainable(logits_act, logits_sig, regime.train.components)
     return BaselineState(
-        regime=regime,
-        seeds=list(seeds),
+        **start_fields(regime, seeds, config.lr),
         config=config,
-        fixed_act=fixed_act,
-        fixed_sig=fixed_sig,
-        logits_act=logits_act,
-        logits_sig=logits_sig,
-        optimizer=torch.optim.Adam(params, lr=config.lr),
-        values=ValueTable.zeros(batch, len(population.learners)),
-        reputation=initial_reputation(batch, population.n),
-        streams=Streams(seeds, "world"),
+        values=ValueTable.zeros(len(seeds), len(regime.population.learners)),
         sampler=Streams(seeds, purpose),
         steps_per_update=steps_per_update,
     )
