@@ -29,7 +29,6 @@ from recigrad.dynamics.exact import MAX_N
 from recigrad.dynamics.world import simulate
 from recigrad.evaluation import evaluate
 from recigrad.game import ConfigError, Game, observable
-from recigrad.game.rules import AGGREGATIONS
 from recigrad.game.population import parse_pop
 from recigrad.game.regime import (
     COMPONENTS,
@@ -42,6 +41,7 @@ from recigrad.game.regime import (
     regime_names,
     require_learner,
 )
+from recigrad.game.rules import AGGREGATIONS
 from recigrad.learning.contract import METHODS
 from recigrad.running import budget, outdir
 from recigrad.running.suite import QUICK_REGIMES
@@ -121,7 +121,8 @@ def _add_population_flags(p: argparse.ArgumentParser) -> None:
                    help="observers per observed interaction (default 1, or the regime's)")
     p.add_argument("--aggregation", default=None, choices=AGGREGATIONS,
                    help="how the K signals make the new reputation: single (K = 1), majority (a tie keeps the old one), quorum")
-    p.add_argument("--quorum", type=_positive_int, default=None, metavar="Q", help="with --aggregation quorum: good iff >= Q good signals")
+    p.add_argument("--quorum", type=_positive_int, default=None, metavar="Q",
+                   help="with --aggregation quorum: good iff >= Q good signals")
     p.add_argument("--observation", type=_finite_float, default=None, metavar="Q",
                    help="probability that an interaction is observed at all (default 1)")
     p.add_argument("--perception-error", type=_finite_float, default=None, metavar="EPS",
