@@ -333,7 +333,7 @@ def _summary_line(figures: dict, model: str = "") -> str:
 def cmd_simulate(args: argparse.Namespace) -> dict:
     regime = resolve(args)
     game, n = regime.game, regime.population.n
-    budget.require("simulate", budget.simulate_bytes(n, args.batch), args.max_memory)
+    budget.require("simulate", budget.simulate_bytes(n, args.batch, game), args.max_memory)
     pc, so = _tables(regime, args.batch)
     seeds = list(range(args.seed, args.seed + args.batch))
     # "seconds" times the simulation, not compilation
@@ -563,7 +563,7 @@ def cmd_sweep(args: argparse.Namespace) -> dict:
     if command == "train":
         need = max(budget.train_bytes(sweeps.cell_regime(spec, c), count) for c in cells)
     elif command == "simulate":
-        need = budget.simulate_bytes(regime.population.n, count)
+        need = budget.simulate_bytes(regime.population.n, count, regime.game)
     else:
         need = budget.exact_bytes(regime.population.n)
     budget.require("sweep", workers * need, args.max_memory)
