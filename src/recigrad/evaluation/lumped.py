@@ -16,7 +16,7 @@ import torch
 
 from recigrad.dynamics.exact import stationary_law
 from recigrad.game import DTYPE, Game, observable
-from recigrad.game.formation import good_probability
+from recigrad.game.formation import good_probability, pair_good_probability
 from recigrad.util.threads import one_thread
 
 Groups = tuple[tuple[int, ...], ...]
@@ -49,6 +49,31 @@ def _count_states(sizes: list[int]) -> torch.Tensor:
     return torch.stack([grid.reshape(-1) for grid in grids], dim=1)
 
 
+def _block_pairs(pc, so, game: Game, blocks, good, size) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(turn_good, stay_good)``, each ``(M, S, K)``, when the pool of observers leaves out the
+    recipient (docs/model.md §4, (19b)): the probability ``S[k, k'] = s_{d, r}`` that a donor of
+    block ``k`` turns good facing a recipient of block ``k'`` depends on the two blocks only (the
+    pool is everyone but both), so a donor of block ``k`` with bit ``x`` turns good with
+    ``(1/(N-1)) sum_{k'} [good_{k'} S[k, k', x, 1] + bad_{k'} S[k, k', x, 0]]``, counting the
+    others of its own block without itself."""
+    n = pc.shape[1]
+    pairs = pair_good_probability(pc, so, game)  # (M, d, r, x_d, x_r)
+    donors = torch.tensor([block[0] for block in blocks])
+    # a recipient of block k' other than the donor; a block of one facing itself has no such recipient
+    second = torch.tensor([[block2[1] if (k == k2 and len(block2) > 1) else block2[0] for k2, block2 in enumerate(blocks)]
+                           for k in range(len(blocks))])
+    s = pairs[:, donors[:, None], second]  # (M, K, K', x_d, x_r)
+    alone = torch.tensor([len(block) == 1 for block in blocks])
+    s = torch.where(torch.diag(alone)[None, :, :, None, None], torch.zeros((), dtype=s.dtype), s)
+    bad = size - good  # (S, K')
+    own = torch.diagonal(s, dim1=1, dim2=2)  # (M, x_d, x_r, K): the donor's own block
+    turn_good = (torch.einsum("sj,mkj->msk", good, s[..., 0, 1]) + torch.einsum("sj,mkj->msk", bad, s[..., 0, 0])
+                 - own[:, None, 0, 0, :]) / (n - 1)
+    stay_good = (torch.einsum("sj,mkj->msk", good, s[..., 1, 1]) + torch.einsum("sj,mkj->msk", bad, s[..., 1, 0])
+                 - own[:, None, 1, 1, :]) / (n - 1)
+    return turn_good, stay_good
+
+
 @one_thread()
 def lumped_payoff(act: torch.Tensor, sig: torch.Tensor, learner: int, groups: Groups, game: Game) -> torch.Tensor:
     """Learner's exact per-round payoff ``(M,)`` for populations ``act (M, N, 2, 2)``,
@@ -62,20 +87,21 @@ def lumped_payoff(act: torch.Tensor, sig: torch.Tensor, learner: int, groups: Gr
     payoff needs.  Equal to ``recigrad.dynamics.exact.solve`` on the full chain.
     """
     n = act.shape[1]
-    if not game.recipient_observes:
-        raise ValueError("the lumped chain needs a pool of observers that does not depend on the recipient")
     pc, so = observable(act, sig, game)
-    s = good_probability(pc, so, game)[:, [learner] + [group[0] for group in groups]]  # (M, K, x_d, x_r)
     sizes = [1] + [len(group) for group in groups]
     size = torch.tensor(sizes, dtype=DTYPE)
     counts = _count_states(sizes)  # (S, K)
     states = counts.shape[0]
     stride = torch.tensor([math.prod(z + 1 for z in sizes[k + 1 :]) for k in range(len(sizes))])
     good = counts.to(DTYPE)
-    m_bad = good.sum(1, keepdim=True) / (n - 1)  # good fraction among the others of a bad donor
-    m_good = (good.sum(1, keepdim=True) - 1) / (n - 1)  # ... of a good donor
-    turn_good = (1 - m_bad) * s[:, None, :, 0, 0] + m_bad * s[:, None, :, 0, 1]  # (M, S, K)
-    stay_good = (1 - m_good) * s[:, None, :, 1, 0] + m_good * s[:, None, :, 1, 1]
+    if game.recipient_observes:
+        s = good_probability(pc, so, game)[:, [learner] + [group[0] for group in groups]]  # (M, K, x_d, x_r)
+        m_bad = good.sum(1, keepdim=True) / (n - 1)  # good fraction among the others of a bad donor
+        m_good = (good.sum(1, keepdim=True) - 1) / (n - 1)  # ... of a good donor
+        turn_good = (1 - m_bad) * s[:, None, :, 0, 0] + m_bad * s[:, None, :, 0, 1]  # (M, S, K)
+        stay_good = (1 - m_good) * s[:, None, :, 1, 0] + m_good * s[:, None, :, 1, 1]
+    else:
+        turn_good, stay_good = _block_pairs(pc, so, game, [(learner,)] + list(groups), good, size)
     up = (size - good) / n * turn_good  # rate of one more good agent in block k
     down = good / n * (1 - stay_good)
     state = torch.arange(states).unsqueeze(1)
