@@ -117,3 +117,14 @@ def test_game_accepts_or_refuses_in_one_line(k, aggregation, quorum, q, eps):
         Game(observers=k, aggregation=aggregation, quorum=quorum, observation=q, perception_error=eps)
     except ConfigError as err:
         assert "\n" not in str(err)
+
+
+@pytest.mark.parametrize("fields", [dict(recipient_observes=False), dict(observers=3, aggregation="majority", recipient_observes=False),
+                                    dict(observers=2, aggregation="quorum", quorum=1, observation=0.5)])
+def test_chosen_pairs_are_the_entries_of_all_pairs(fields):
+    g = torch.Generator().manual_seed(7)
+    pc, so = torch.rand(2, N, 2, 2, dtype=torch.float64, generator=g), torch.rand(2, N, 2, 2, 2, dtype=torch.float64, generator=g)
+    game = Game(perception_error=0.1, **fields)
+    donors, recipients = torch.tensor([0, 3, 3, 5]), torch.tensor([1, 0, 4, 2])
+    every = pair_good_probability(pc, so, game)
+    assert_close(pair_good_probability(pc, so, game, (donors, recipients)), every[:, donors, recipients], rtol=0, atol=1e-15)

@@ -56,15 +56,15 @@ def _block_pairs(pc, so, game: Game, blocks, good, size) -> tuple[torch.Tensor, 
     pool is everyone but both), so a donor of block ``k`` with bit ``x`` turns good with
     ``(1/(N-1)) sum_{k'} [good_{k'} S[k, k', x, 1] + bad_{k'} S[k, k', x, 0]]``, counting the
     others of its own block without itself."""
-    n = pc.shape[1]
-    pairs = pair_good_probability(pc, so, game)  # (M, d, r, x_d, x_r)
-    donors = torch.tensor([block[0] for block in blocks])
-    # a recipient of block k' other than the donor; a block of one facing itself has no such recipient
-    second = torch.tensor([[block2[1] if (k == k2 and len(block2) > 1) else block2[0] for k2, block2 in enumerate(blocks)]
-                           for k in range(len(blocks))])
-    s = pairs[:, donors[:, None], second]  # (M, K, K', x_d, x_r)
-    alone = torch.tensor([len(block) == 1 for block in blocks])
-    s = torch.where(torch.diag(alone)[None, :, :, None, None], torch.zeros((), dtype=s.dtype), s)
+    n, size_k = pc.shape[1], len(blocks)
+    # one pair per pair of blocks: the donor, first of its block, and a recipient of block k' other than
+    # the donor; a block of one facing itself has none, and its entry gets weight 0
+    chosen = [(k, k2, block[0], block2[1] if k == k2 else block2[0]) for k, block in enumerate(blocks)
+              for k2, block2 in enumerate(blocks) if k != k2 or len(block2) > 1]
+    index = torch.tensor(chosen)
+    probabilities = pair_good_probability(pc, so, game, (index[:, 2], index[:, 3]))  # (M, P, x_d, x_r)
+    s = torch.zeros(size_k, size_k, pc.shape[0], 2, 2, dtype=pc.dtype)
+    s = s.index_put((index[:, 0], index[:, 1]), probabilities.transpose(0, 1)).permute(2, 0, 1, 3, 4)  # (M, K, K', x_d, x_r)
     bad = size - good  # (S, K')
     own = torch.diagonal(s, dim1=1, dim2=2)  # (M, x_d, x_r, K): the donor's own block
     turn_good = (torch.einsum("sj,mkj->msk", good, s[..., 0, 1]) + torch.einsum("sj,mkj->msk", bad, s[..., 0, 0])
