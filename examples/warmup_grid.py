@@ -31,7 +31,6 @@ from recigrad.dynamics import exact
 from recigrad.evaluation.metrics import percent_of_reference
 from recigrad.evaluation.models import evaluate
 from recigrad.game import Game, observable
-from recigrad.game.norms import action_table, signal_table
 from recigrad.game.population import parse_pop
 from recigrad.game.regime import load_regime
 from recigrad.running.train import regime_reference

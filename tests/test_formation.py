@@ -119,7 +119,8 @@ def test_game_accepts_or_refuses_in_one_line(k, aggregation, quorum, q, eps):
         assert "\n" not in str(err)
 
 
-@pytest.mark.parametrize("fields", [dict(recipient_observes=False), dict(observers=3, aggregation="majority", recipient_observes=False),
+@pytest.mark.parametrize("fields", [dict(recipient_observes=False),
+                                    dict(observers=3, aggregation="majority", recipient_observes=False),
                                     dict(observers=2, aggregation="quorum", quorum=1, observation=0.5)])
 def test_chosen_pairs_are_the_entries_of_all_pairs(fields):
     g = torch.Generator().manual_seed(7)

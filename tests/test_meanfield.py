@@ -169,8 +169,9 @@ def test_even_majority_is_not_exact_for_mixed_populations():
     pc, so = observable(act, sig, game)
     gap = (meanfield.solve(pc, so, game).good - exact.solve(pc, so, game).good).abs().max().item()
     assert 1e-3 < gap < 1e-2
-    pc, so = observable(*mixed_population(7, 2).batched_tables(1), Game(observers=4, aggregation="majority"))
-    mf, ex = meanfield.solve(pc, so, Game(observers=4, aggregation="majority")), exact.solve(pc, so, Game(observers=4, aggregation="majority"))
+    game = Game(observers=4, aggregation="majority")
+    pc, so = observable(*mixed_population(7, 2).batched_tables(1), game)
+    mf, ex = meanfield.solve(pc, so, game), exact.solve(pc, so, game)
     assert (mf.good - ex.good).abs().max().item() > 0.3
 
 
