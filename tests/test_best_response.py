@@ -457,3 +457,19 @@ def test_lumped_chain_equals_full_chain_under_every_rule(rule):
         assert got[0, k].item() == pytest.approx(value.item(), abs=1e-12)
         torch.testing.assert_close(grad_act[0, k], expected_act, rtol=0, atol=1e-10)
         torch.testing.assert_close(grad_sig[0, k], expected_sig, rtol=0, atol=1e-10)
+
+
+def test_reference_under_a_formation_rule_equals_the_full_chain_enumeration():
+    """The reference (lumped chain, recipient out of the pool) against all 4096 deterministic tables on the full
+    2^N chain (no lumping)."""
+    game = Game(b=5.0, c=1.0, e=0.01, mu=0.01, observers=3, aggregation="majority", recipient_observes=False,
+                perception_error=0.02)
+    act, sig = population(("disc", "stern-judging", 4))
+    bits = torch.tensor(list(itertools.product((0.0, 1.0), repeat=12)), dtype=DTYPE)
+    full_act = act.expand(4096, -1, -1, -1).clone()
+    full_sig = sig.expand(4096, -1, -1, -1, -1).clone()
+    full_act[:, 0], full_sig[:, 0] = bits[:, :4].reshape(-1, 2, 2), bits[:, 4:].reshape(-1, 2, 2, 2)
+    values = exact.solve(*observable(full_act, full_sig, game), game).payoff[:, 0]
+    ref = best_response(act, sig, 0, game)
+    assert ref.model == "exact"
+    assert ref.payoff.item() == pytest.approx(values.max().item(), abs=1e-9)
