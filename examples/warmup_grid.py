@@ -16,7 +16,8 @@ so the two warm-ups now differ.  For each cell ``warmup-W-in-O-C`` this prints, 
 It also checks the closed form of stern judging with the perception error (docs/model.md (19a))
 against the exact chain.  The lead's training grid puts its learners' payoffs beside these.
 
-Run: python examples/warmup_grid.py [PERCEPTION_ERROR ...]   (default: 0 and 0.01)
+Run: python examples/warmup_grid.py [PERCEPTION_ERROR ...] [--components action,signal,joint]
+(default: 0 and 0.01, every component)
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from recigrad.game.regime import load_regime
 from recigrad.running.train import regime_reference
 
 recigrad.set_threads(1)
-CELLS = [(w, o, c) for o in ("L3", "L6") for c in ("joint", "action", "signal") for w in ("L3", "L6")]
+COMPONENTS = ("joint", "action", "signal")
 
 
 def stern_judging_closed_form(game: Game) -> float:
@@ -46,10 +47,10 @@ def stern_judging_closed_form(game: Game) -> float:
     return right / (1 - u1 + right)
 
 
-def warmup_rows(perception_error: float) -> list[dict]:
-    """One row per cell of the warm-up grid, every payoff per round from the exact chain."""
+def warmup_rows(perception_error: float, components=COMPONENTS) -> list[dict]:
+    """One row per cell of the warm-up grid (the given heads), every payoff per round from the exact chain."""
     rows, cache = [], {}
-    for w, o, component in CELLS:
+    for w, o, component in [(w, o, c) for o in ("L3", "L6") for c in components for w in ("L3", "L6")]:
         regime = load_regime(f"warmup-{w}-in-{o}-{component}")
         regime = replace(regime, game=replace(regime.game, perception_error=perception_error))
         act, sig = regime.population.batched_tables(1)
@@ -68,7 +69,7 @@ def warmup_rows(perception_error: float) -> list[dict]:
     return rows
 
 
-def main(errors: list[float]) -> None:
+def main(errors: list[float], components=COMPONENTS) -> None:
     for eps in errors:
         game = Game(perception_error=eps)
         pc, so = observable(*parse_pop(["disc:stern-judging:8"]).batched_tables(1), game)
@@ -77,16 +78,22 @@ def main(errors: list[float]) -> None:
               f"exact chain g {g:.12f}")
         print("| regime | reference | warm-up start | % of reference | playing the norm |")
         print("| --- | --- | --- | --- | --- |")
-        rows = warmup_rows(eps)
+        rows = warmup_rows(eps, components)
         for row in rows:
             print(f"| {row['regime']} | {row['reference']:.6f} | {row['start']:.6f} | {row['percent']:.3f} | {row['norm']:.6f} |")
         by_name = {row["regime"]: row for row in rows}
         gaps = [abs(by_name[f"warmup-L3-in-{o}-{c}"]["start"] - by_name[f"warmup-L6-in-{o}-{c}"]["start"])
-                for o in ("L3", "L6") for c in ("joint", "action", "signal")]
+                for o in ("L3", "L6") for c in components]
         print(f"perception error {eps}: largest difference L3 vs L6 warm-up start {max(gaps):.9f}, "
               f"smallest {min(gaps):.9f}")
         print()
 
 
 if __name__ == "__main__":
-    main([float(x) for x in sys.argv[1:]] or [0.0, 0.01])
+    args = sys.argv[1:]
+    chosen = COMPONENTS
+    if "--components" in args:
+        at = args.index("--components")
+        chosen = tuple(args[at + 1].split(","))
+        args = args[:at] + args[at + 2 :]
+    main([float(x) for x in args] or [0.0, 0.01], chosen)

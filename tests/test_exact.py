@@ -3,14 +3,13 @@
 import itertools
 import json
 import math
-import subprocess
-import sys
 
 import numpy
 import pytest
 import torch
 
 from helpers import assert_gradient_matches_finite_differences, random_tables
+from recigrad.cli import main
 from recigrad.dynamics import exact
 from recigrad.game import Game, observable
 from recigrad.game.population import parse_pop
@@ -177,11 +176,10 @@ def test_closed_form_under_every_rule_without_ties(norm, k, rule, quorum, q, eps
     torch.testing.assert_close(solution.payoff, torch.full((1, n), expected, dtype=torch.float64), rtol=0, atol=1e-9)
 
 
-def test_closed_form_of_the_issue_on_the_command_line():
+def test_closed_form_of_the_issue_on_the_command_line(capsys):
     """issue 13's Done-when: `recigrad exact --pop disc:stern-judging:8 --observers 3 --aggregation majority --json`."""
-    out = subprocess.run([sys.executable, "-m", "recigrad.cli", "exact", "--pop", "disc:stern-judging:8", "--observers", "3",
-                          "--aggregation", "majority", "--json"], capture_output=True, text=True, check=True)
-    result = json.loads(out.stdout)["exact"]
+    assert main(["exact", "--pop", "disc:stern-judging:8", "--observers", "3", "--aggregation", "majority", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)["exact"]
     g = closed_form_good("stern-judging", 0.01, 0.01, 0.0, 3, "majority")
     assert g == pytest.approx(0.98980980125388, abs=1e-13)  # (19a) evaluated by hand: 0.999702 / 1.00999404
     numpy.testing.assert_allclose(result["good"], [g] * 8, rtol=0, atol=1e-9)

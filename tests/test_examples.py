@@ -167,7 +167,7 @@ def test_example_sweep():
 def test_example_warmup_grid():
     """With a perception error the L3 and L6 warm-ups differ (exact chain), and stern judging's closed form
     with the perception error (docs/model.md (19a), k = 1) equals the exact chain."""
-    done = subprocess.run([sys.executable, str(EXAMPLES / "warmup_grid.py"), "0.01"], env=ENV, cwd=ROOT,
+    done = subprocess.run([sys.executable, str(EXAMPLES / "warmup_grid.py"), "0.01", "--components", "action"], env=ENV, cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
@@ -177,5 +177,5 @@ def test_example_warmup_grid():
     assert figure(out, "closed form g") == pytest.approx(g, abs=1e-12)
     assert figure(out, "exact chain g") == pytest.approx(g, abs=1e-9)
     # a learner playing L6 among L6 discriminators is a homogeneous stern-judging population: (b - c)(1 - e) g
-    assert figure(out, r"warmup-L6-in-L6-joint \|[^|]*\|[^|]*\|[^|]*\|") == pytest.approx((B - C) * (1 - E) * g, abs=1e-6)
+    assert figure(out, r"warmup-L6-in-L6-action \|[^|]*\|[^|]*\|[^|]*\|") == pytest.approx((B - C) * (1 - E) * g, abs=1e-6)
     assert 1e-5 < figure(out, "smallest") < figure(out, "largest difference L3 vs L6 warm-up start") < 1e-3
