@@ -56,7 +56,8 @@ def warmup_rows(perception_error: float, components=COMPONENTS) -> list[dict]:
         act, sig = regime.population.batched_tables(1)
         learner = regime.population.learners[0]
         # the one-head reference depends on the frozen head only (L3 and L6 share the action rule)
-        key = (o, component, w if component == "action" else None)
+        frozen = {"joint": (), "action": sig[0, learner], "signal": act[0, learner]}[component]
+        key = (o, component, tuple(torch.as_tensor(frozen).flatten().tolist()))
         if key not in cache:
             cache[key] = regime_reference(regime).payoff.item()
         start_act, start_sig = act.clone(), sig.clone()

@@ -142,4 +142,5 @@ def test_gradcheck_through_the_aggregation(fields):
     game = Game(**fields)
     assert torch.autograd.gradcheck(lambda a, b: pair_good_probability(a, b, game), (pc, so), eps=1e-6, atol=1e-8, fast_mode=True)
     pairs = (torch.tensor([0, 2, 4]), torch.tensor([1, 0, 3]))
-    assert torch.autograd.gradcheck(lambda a, b: pair_good_probability(a, b, game, pairs), (pc, so), eps=1e-6, atol=1e-8, fast_mode=True)
+    assert torch.autograd.gradcheck(lambda a, b: pair_good_probability(a, b, game, pairs), (pc, so), eps=1e-6, atol=1e-8,
+                                    fast_mode=True)
