@@ -84,7 +84,9 @@ def lumped_payoff(act: torch.Tensor, sig: torch.Tensor, learner: int, groups: Gr
     (``m``: fraction of good agents among the others), the same for every member of
     a group, so the numbers of good agents per block (the learner is a block of
     one) form a Markov chain; its stationary law gives the pair probabilities the
-    payoff needs.  Equal to ``recigrad.dynamics.exact.solve`` on the full chain.
+    payoff needs.  When the recipient may not observe, the probability depends on
+    the blocks of donor and recipient (docs/model.md §4 (19b)).  Equal to
+    ``recigrad.dynamics.exact.solve`` on the full chain, under every formation rule.
     """
     n = act.shape[1]
     pc, so = observable(act, sig, game)
