@@ -425,3 +425,51 @@ def test_one_head_reference_matches_enumeration():
         assert not frozen.any()
         fixed = ref.sig if head == "action" else ref.act
         torch.testing.assert_close(fixed[0], s if head == "action" else a, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("rule", [
+    dict(observers=3, aggregation="majority", recipient_observes=False, perception_error=0.03),
+    dict(observers=2, aggregation="majority", observation=0.4),
+    dict(observers=4, aggregation="quorum", quorum=3, recipient_observes=False, observation=0.7),
+    dict(recipient_observes=False),
+])
+def test_lumped_chain_equals_full_chain_under_every_rule(rule):
+    """docs/model.md §4 (19b): with the recipient out of the pool, a donor of block k facing a recipient of block k'
+    sees a pool without both; the lumped payoff and its gradient equal the full chain's."""
+    game = Game(b=5.0, c=1.0, e=0.02, mu=0.03, **rule)
+    generator = torch.Generator().manual_seed(len(rule))
+    kinds_act = torch.rand(3, 2, 2, generator=generator, dtype=DTYPE)
+    kinds_sig = torch.rand(3, 2, 2, 2, generator=generator, dtype=DTYPE)
+    kind = [0, 1, None, 0, 2, 0, 2]  # agent 2 is the learner; block 1 has one member
+    act = torch.stack([kinds_act[k] if k is not None else kinds_act[0] for k in kind])[None]
+    sig = torch.stack([kinds_sig[k] if k is not None else kinds_sig[0] for k in kind])[None]
+    cand_act = torch.rand(1, 3, 2, 2, generator=generator, dtype=DTYPE).requires_grad_(True)
+    cand_sig = torch.rand(1, 3, 2, 2, 2, generator=generator, dtype=DTYPE).requires_grad_(True)
+    got = payoff_of(act, sig, 2, cand_act, cand_sig, game, "exact")
+    grad_act, grad_sig = torch.autograd.grad(got.sum(), (cand_act, cand_sig))
+    for k in range(3):
+        own_act = cand_act[0, k].detach().clone().requires_grad_(True)
+        own_sig = cand_sig[0, k].detach().clone().requires_grad_(True)
+        full_act = torch.cat([act[:, :2], own_act[None, None], act[:, 3:]], dim=1)
+        full_sig = torch.cat([sig[:, :2], own_sig[None, None], sig[:, 3:]], dim=1)
+        value = exact.solve(*observable(full_act, full_sig, game), game).payoff[0, 2]
+        expected_act, expected_sig = torch.autograd.grad(value, (own_act, own_sig))
+        assert got[0, k].item() == pytest.approx(value.item(), abs=1e-12)
+        torch.testing.assert_close(grad_act[0, k], expected_act, rtol=0, atol=1e-10)
+        torch.testing.assert_close(grad_sig[0, k], expected_sig, rtol=0, atol=1e-10)
+
+
+def test_reference_under_a_formation_rule_equals_the_full_chain_enumeration():
+    """The reference (lumped chain, recipient out of the pool) against all 4096 deterministic tables on the full
+    2^N chain (no lumping)."""
+    game = Game(b=5.0, c=1.0, e=0.01, mu=0.01, observers=3, aggregation="majority", recipient_observes=False,
+                perception_error=0.02)
+    act, sig = population(("disc", "stern-judging", 4))
+    bits = torch.tensor(list(itertools.product((0.0, 1.0), repeat=12)), dtype=DTYPE)
+    full_act = act.expand(4096, -1, -1, -1).clone()
+    full_sig = sig.expand(4096, -1, -1, -1, -1).clone()
+    full_act[:, 0], full_sig[:, 0] = bits[:, :4].reshape(-1, 2, 2), bits[:, 4:].reshape(-1, 2, 2, 2)
+    values = exact.solve(*observable(full_act, full_sig, game), game).payoff[:, 0]
+    ref = best_response(act, sig, 0, game)
+    assert ref.model == "exact"
+    assert ref.payoff.item() == pytest.approx(values.max().item(), abs=1e-9)

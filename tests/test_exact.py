@@ -1,11 +1,15 @@
 """The exact chain against an independent brute-force construction and known answers."""
 
 import itertools
+import json
+import math
 
+import numpy
 import pytest
 import torch
 
 from helpers import assert_gradient_matches_finite_differences, random_tables
+from recigrad.cli import main
 from recigrad.dynamics import exact
 from recigrad.game import Game, observable
 from recigrad.game.population import parse_pop
@@ -116,3 +120,108 @@ def test_refuses_a_chain_without_unique_stationary_distribution():
     # with zero errors but a single absorbing state the answer is that state
     pc, so = observable(*parse_pop(["disc:stern-judging:5"]).batched_tables(1), Game(e=0.0, mu=0.0))
     torch.testing.assert_close(exact.solve(pc, so, Game()).good, torch.ones(1, 5), rtol=0, atol=1e-12)
+
+
+# ---- docs/model.md §4 "Closed forms under every formation rule" -----------------------------------------------
+# A homogeneous disc population with a second-order norm sig[a, x_r]: every observer has the same observed-good
+# probability p[a, x_r] (perception error eps, then assessment error mu), so given the realised action the number
+# of good signals is Binomial(k, p); the aggregate is good with F(p) = P(G in the rule's good set), a tie (even-k
+# majority) with T(p).  Without ties the new reputation does not depend on x_d, so g = u0 / (1 - u1 + u0) with
+# u1 = (1 - e) F(p[C, 1]) + e F(p[D, 1]) and u0 = F(p[D, 0]); the observation probability q drops out.
+
+SECOND_ORDER = {"stern-judging": (1, 0, 0, 1), "simple-standing": (1, 0, 1, 1), "image-scoring": (1, 0, 1, 0),
+                "shunning": (1, 0, 0, 0)}  # (C to good, D to good, C to bad, D to bad), written out again
+
+
+def binomial_good(p, k, rule, quorum=None):
+    """P(the aggregate is good) for G ~ Binomial(k, p), and P(tie)."""
+    law = [math.comb(k, j) * p**j * (1 - p) ** (k - j) for j in range(k + 1)]
+    if rule == "quorum":
+        return sum(law[quorum:]), 0.0
+    return sum(law[j] for j in range(k + 1) if 2 * j > k), sum(law[j] for j in range(k + 1) if 2 * j == k)
+
+
+def closed_form_good(norm, e, mu, eps, k, rule, quorum=None):
+    """docs/model.md (19a): the stationary good fraction of disc:NORM under k observers (no ties)."""
+    cg, dg, cb, db = SECOND_ORDER[norm]
+    observed = lambda right, wrong: (1 - mu) * ((1 - eps) * right + eps * wrong) + mu * (1 - ((1 - eps) * right + eps * wrong))  # noqa: E731
+    p_c1, p_d1, p_d0 = observed(cg, dg), observed(dg, cg), observed(db, cb)
+    F = lambda p: binomial_good(p, k, rule, quorum)[0]  # noqa: E731
+    u1 = (1 - e) * F(p_c1) + e * F(p_d1)
+    u0 = F(p_d0)
+    return u0 / (1 - u1 + u0)
+
+
+def disc_population(norm, n, game):
+    return observable(*parse_pop([f"disc:{norm}:{n}"]).batched_tables(1), game)
+
+
+RULES = [  # (k, aggregation, quorum, q, eps, recipient_observes)
+    (3, "majority", None, 1.0, 0.0, True), (5, "majority", None, 0.3, 0.02, True), (4, "quorum", 3, 0.7, 0.01, False),
+    (3, "quorum", 3, 1.0, 0.05, True), (2, "quorum", 1, 0.5, 0.0, False), (1, "single", None, 0.4, 0.03, True),
+]
+
+
+@pytest.mark.parametrize("k, rule, quorum, q, eps, recipient", RULES)
+@pytest.mark.parametrize("norm", list(SECOND_ORDER))
+def test_closed_form_under_every_rule_without_ties(norm, k, rule, quorum, q, eps, recipient):
+    """The exact chain equals (19a) to 1e-9, and the payoff is (b - c)(1 - e) g."""
+    e, mu, n = 0.02, 0.03, 7
+    game = Game(e=e, mu=mu, observers=k, aggregation=rule, quorum=quorum, observation=q, perception_error=eps,
+                recipient_observes=recipient)
+    solution = exact.solve(*disc_population(norm, n, game), game)
+    g = closed_form_good(norm, e, mu, eps, k, rule, quorum)
+    torch.testing.assert_close(solution.good, torch.full((1, n), g, dtype=torch.float64), rtol=0, atol=1e-9)
+    expected = (game.b - game.c) * (1 - e) * g
+    torch.testing.assert_close(solution.payoff, torch.full((1, n), expected, dtype=torch.float64), rtol=0, atol=1e-9)
+
+
+def test_closed_form_of_the_issue_on_the_command_line(capsys):
+    """issue 13's Done-when: `recigrad exact --pop disc:stern-judging:8 --observers 3 --aggregation majority --json`."""
+    assert main(["exact", "--pop", "disc:stern-judging:8", "--observers", "3", "--aggregation", "majority", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)["exact"]
+    g = closed_form_good("stern-judging", 0.01, 0.01, 0.0, 3, "majority")
+    assert g == pytest.approx(0.98980980125388, abs=1e-13)  # (19a) evaluated by hand: 0.999702 / 1.00999404
+    numpy.testing.assert_allclose(result["good"], [g] * 8, rtol=0, atol=1e-9)
+    numpy.testing.assert_allclose(result["payoff"], [4 * 0.99 * g] * 8, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("rule", [(2, "majority", None), (4, "majority", None), (1, "single", None), (3, "quorum", 2)])
+def test_observation_probability_drops_out_of_every_rule(rule):
+    """With probability 1 - q nothing changes: P_q = q P_1 + (1 - q) I has P_1's stationary law (any tables)."""
+    k, aggregation, quorum = rule
+    act, sig = random_tables(1, 6, torch.Generator().manual_seed(k))
+    pis = []
+    for q in (1.0, 0.25):
+        game = Game(e=0.03, mu=0.02, observers=k, aggregation=aggregation, quorum=quorum, observation=q, perception_error=0.04)
+        pis.append(exact.stationary(*observable(act, sig, game), game))
+    torch.testing.assert_close(pis[1], pis[0], rtol=0, atol=1e-13)
+
+
+def birth_death_good(norm, n, e, mu, eps, k):
+    """Even-k majority, homogeneous disc:NORM: the number of good agents is a birth-death chain (docs/model.md
+    (19c)); its stationary law is the product of up/down ratios, and g = E[G] / N."""
+    cg, dg, cb, db = SECOND_ORDER[norm]
+    observed = lambda right, wrong: (1 - mu) * ((1 - eps) * right + eps * wrong) + mu * (1 - ((1 - eps) * right + eps * wrong))  # noqa: E731
+    p_c1, p_d1, p_d0 = observed(cg, dg), observed(dg, cg), observed(db, cb)
+
+    def after(x_d, x_r):  # P(good after | x_d, x_r)
+        laws = [(1 - e, p_c1), (e, p_d1)] if x_r else [(1.0, p_d0)]
+        return sum(w * (binomial_good(p, k, "majority")[0] + x_d * binomial_good(p, k, "majority")[1]) for w, p in laws)
+
+    weights = [1.0]
+    for good in range(n):  # from `good` to `good + 1`
+        up = (n - good) / n * (good / (n - 1) * after(0, 1) + (1 - good / (n - 1)) * after(0, 0))
+        down = (good + 1) / n * (1 - (good / (n - 1) * after(1, 1) + (1 - good / (n - 1)) * after(1, 0)))
+        weights.append(weights[-1] * up / down)
+    return sum(j * w for j, w in enumerate(weights)) / sum(weights) / n
+
+
+@pytest.mark.parametrize("norm, k, n", [("stern-judging", 2, 6), ("simple-standing", 4, 8), ("image-scoring", 2, 5),
+                                        ("shunning", 4, 7)])
+def test_even_majority_homogeneous_is_a_birth_death_chain(norm, k, n):
+    e, mu, eps = 0.05, 0.04, 0.02
+    game = Game(e=e, mu=mu, observers=k, aggregation="majority", perception_error=eps, observation=0.6)
+    good = exact.solve(*disc_population(norm, n, game), game).good
+    torch.testing.assert_close(good, torch.full((1, n), birth_death_good(norm, n, e, mu, eps, k), dtype=torch.float64),
+                               rtol=0, atol=1e-12)

@@ -162,3 +162,20 @@ def test_example_sweep():
         assert figure(out, rf"mu = {mu}: exact chain g") == pytest.approx((1 - mu) / (2 - mu - a), abs=1e-12)
     for b in (2.0, 5.0):
         assert figure(out, rf"b = {b}: mean percent of reference over 3 seeds") > 95.0  # rg near the reference in 60 iterations
+
+
+def test_example_warmup_grid():
+    """With a perception error the L3 and L6 warm-ups differ (exact chain), and stern judging's closed form
+    with the perception error (docs/model.md (19a), k = 1) equals the exact chain."""
+    done = subprocess.run([sys.executable, str(EXAMPLES / "warmup_grid.py"), "0.01", "--components", "action"], env=ENV, cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    eps = 0.01
+    right = (1 - eps) * (1 - MU) + eps * MU
+    g = right / (1 - (1 - E) * right - E * (1 - right) + right)
+    assert figure(out, "closed form g") == pytest.approx(g, abs=1e-12)
+    assert figure(out, "exact chain g") == pytest.approx(g, abs=1e-9)
+    # a learner playing L6 among L6 discriminators is a homogeneous stern-judging population: (b - c)(1 - e) g
+    assert figure(out, r"warmup-L6-in-L6-action \|[^|]*\|[^|]*\|[^|]*\|") == pytest.approx((B - C) * (1 - E) * g, abs=1e-6)
+    assert 1e-5 < figure(out, "smallest") < figure(out, "largest difference L3 vs L6 warm-up start") < 1e-3

@@ -117,3 +117,30 @@ def test_game_accepts_or_refuses_in_one_line(k, aggregation, quorum, q, eps):
         Game(observers=k, aggregation=aggregation, quorum=quorum, observation=q, perception_error=eps)
     except ConfigError as err:
         assert "\n" not in str(err)
+
+
+@pytest.mark.parametrize("fields", [dict(recipient_observes=False),
+                                    dict(observers=3, aggregation="majority", recipient_observes=False),
+                                    dict(observers=2, aggregation="quorum", quorum=1, observation=0.5)])
+def test_chosen_pairs_are_the_entries_of_all_pairs(fields):
+    g = torch.Generator().manual_seed(7)
+    pc, so = torch.rand(2, N, 2, 2, dtype=torch.float64, generator=g), torch.rand(2, N, 2, 2, 2, dtype=torch.float64, generator=g)
+    game = Game(perception_error=0.1, **fields)
+    donors, recipients = torch.tensor([0, 3, 3, 5]), torch.tensor([1, 0, 4, 2])
+    every = pair_good_probability(pc, so, game)
+    assert_close(pair_good_probability(pc, so, game, (donors, recipients)), every[:, donors, recipients], rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("fields", [dict(observers=3, aggregation="majority", perception_error=0.1),
+                                    dict(observers=2, aggregation="majority", recipient_observes=False, observation=0.6),
+                                    dict(observers=3, aggregation="quorum", quorum=2, recipient_observes=False)])
+def test_gradcheck_through_the_aggregation(fields):
+    """torch.autograd.gradcheck (central differences, float64) of the law of the new reputation in every table entry."""
+    g = torch.Generator().manual_seed(4)
+    pc = torch.rand(1, 5, 2, 2, dtype=torch.float64, generator=g).requires_grad_()
+    so = torch.rand(1, 5, 2, 2, 2, dtype=torch.float64, generator=g).requires_grad_()
+    game = Game(**fields)
+    assert torch.autograd.gradcheck(lambda a, b: pair_good_probability(a, b, game), (pc, so), eps=1e-6, atol=1e-8, fast_mode=True)
+    pairs = (torch.tensor([0, 2, 4]), torch.tensor([1, 0, 3]))
+    assert torch.autograd.gradcheck(lambda a, b: pair_good_probability(a, b, game, pairs), (pc, so), eps=1e-6, atol=1e-8,
+                                    fast_mode=True)

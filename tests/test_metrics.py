@@ -250,3 +250,45 @@ def test_collapse_threshold_is_a_sensitivity_of_0_1(high, collapsed):
     torch.testing.assert_close(report["action_sensitivity"], tensor([high - 0.5]), rtol=0, atol=1e-15)
     assert flags["action_collapsed"] == [collapsed]
     assert flags["collapsed"] == [collapsed]
+
+
+def brute_force_observer_contexts(act, good, agent, game):
+    """Expected occurrences per round of the agent's signal contexts (a perceived, x_d, x_r), by enumerating the
+    world's draws: donor, recipient, observed or not, every k-subset of the pool, the realised action and the
+    agent's perception; reputations independent with probabilities ``good``."""
+    import itertools
+    import math
+
+    n = act.shape[0]
+    g = good.tolist()
+    weights = torch.zeros(2, 2, 2, dtype=DTYPE)
+    for d, r in itertools.permutations(range(n), 2):
+        pool = [o for o in range(n) if o != d and (game.recipient_observes or o != r)]
+        subsets = list(itertools.combinations(pool, game.observers))
+        among = sum(agent in subset for subset in subsets) / len(subsets)  # P(agent is one of the k observers)
+        for xd, xr in itertools.product((0, 1), repeat=2):
+            p_state = (g[d] if xd else 1 - g[d]) * (g[r] if xr else 1 - g[r])
+            p_c = act[d, xd, xr].item() * (1 - game.e)
+            for a, p_a in ((1, p_c), (0, 1 - p_c)):
+                for seen, p_seen in ((a, 1 - game.perception_error), (1 - a, game.perception_error)):
+                    weights[seen, xd, xr] += (1 / (n - 1)) * game.observation * among * p_state * p_a * p_seen
+    assert math.isclose(weights.sum().item(), game.observation * game.observers, abs_tol=1e-12)
+    return weights  # per round: N interactions, donor d with probability 1/N each
+
+
+@pytest.mark.parametrize("fields", [
+    dict(), dict(observers=3, aggregation="majority", observation=0.4, perception_error=0.1),
+    dict(observers=2, aggregation="quorum", quorum=1, recipient_observes=False, perception_error=0.05),
+    dict(recipient_observes=False, observation=0.7),
+])
+def test_context_weights_under_every_rule_by_enumeration(fields):
+    """docs/model.md (29a): the agent observes q k times per round, at the action it perceives; with the recipient
+    out of the pool it never observes its own interactions as recipient."""
+    game = Game(e=0.1, mu=0.05, **fields)
+    generator = torch.Generator().manual_seed(1)
+    act = torch.rand(1, 5, 2, 2, generator=generator, dtype=DTYPE)
+    sig = torch.rand(1, 5, 2, 2, 2, generator=generator, dtype=DTYPE)
+    good = tensor([[0.9, 0.6, 0.3, 0.75, 0.1]])
+    act_w, sig_w = metrics.context_weights(act, sig, good, 2, game)
+    torch.testing.assert_close(sig_w[0], brute_force_observer_contexts(act[0], good[0], 2, game), rtol=0, atol=1e-14)
+    assert act_w.sum().item() == pytest.approx(1.0, abs=1e-15)

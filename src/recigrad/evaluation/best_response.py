@@ -83,7 +83,7 @@ def _ascend(evaluator, act, sig, learner, logits, game, order, steps, lr) -> tup
     batch, k, p = logits.shape
     population = torch.arange(batch).repeat_interleave(k)
     flat = logits.reshape(batch * k, p)
-    size = evaluator.chunk(act.shape[1])
+    size = evaluator.chunk(act.shape[1], game)
     beta1, beta2 = BETAS
     best_entries, best_payoffs = [], []
     for i in range(0, batch * k, size):

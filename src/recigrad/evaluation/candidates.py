@@ -36,11 +36,26 @@ class Evaluator:
             return 0
         return 2**n if self.groups is None else lumped_states(self.groups)
 
-    def chunk(self, n: int) -> int:
+    def chunk(self, n: int, game: Game | None = None) -> int:
         """Candidates per evaluation so that a chunk stays near ``MEMORY`` bytes
-        (the exact chain holds a few dense ``S x S`` matrices per candidate)."""
+        (the exact chain holds a few dense ``S x S`` matrices per candidate; with
+        ``game``, the laws of the good count of several observers are counted too)."""
         per_candidate = 8 * 8 * self.states(n) ** 2 if self.model == "exact" else 8 * 12 * 32 * n
+        if game is not None:
+            per_candidate += self.formation_bytes(n, game)
         return max(1, MEMORY // per_candidate)
+
+    def formation_bytes(self, n: int, game: Game) -> int:
+        """Bytes per candidate of the observers' count laws (``recigrad.game.formation``): a few
+        ``(8 contexts, donors[, recipients], k + 1, k + 1)`` tensors, per pair of agents when the
+        recipient is out of the pool (not for the lumped chain, which takes one pair per pair of
+        blocks), and the mean field's dense ``N x N`` systems then."""
+        if game.plain_formation:
+            return 0
+        lumped = self.model == "exact" and self.groups is not None
+        pairs = n if game.recipient_observes or lumped else n * n
+        dense = 8 * 8 * n * n if self.model == "meanfield" and not game.recipient_observes else 0
+        return 8 * 8 * pairs * (game.observers + 1) ** 2 * 4 + dense
 
     def __call__(self, act, sig, learner, own_act, own_sig, game) -> torch.Tensor:
         """Learner payoff ``(M,)`` for aligned rows: population tables ``(M, N, ...)``
@@ -84,7 +99,7 @@ def evaluate_candidates(evaluator, act, sig, learner, cand_act, cand_sig, game) 
     k = cand_act.shape[1]
     population = torch.arange(batch).repeat_interleave(k)
     flat_act, flat_sig = cand_act.reshape(batch * k, 2, 2), cand_sig.reshape(batch * k, 2, 2, 2)
-    size = evaluator.chunk(n)
+    size = evaluator.chunk(n, game)
     parts = [
         evaluator(act[population[i : i + size]], sig[population[i : i + size]], learner,
                   flat_act[i : i + size], flat_sig[i : i + size], game)

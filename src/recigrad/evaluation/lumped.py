@@ -16,7 +16,7 @@ import torch
 
 from recigrad.dynamics.exact import stationary_law
 from recigrad.game import DTYPE, Game, observable
-from recigrad.game.formation import good_probability
+from recigrad.game.formation import good_probability, pair_good_probability
 from recigrad.util.threads import one_thread
 
 Groups = tuple[tuple[int, ...], ...]
@@ -49,6 +49,31 @@ def _count_states(sizes: list[int]) -> torch.Tensor:
     return torch.stack([grid.reshape(-1) for grid in grids], dim=1)
 
 
+def _block_pairs(pc, so, game: Game, blocks, good, size) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(turn_good, stay_good)``, each ``(M, S, K)``, when the pool of observers leaves out the
+    recipient (docs/model.md §4, (19b)): the probability ``S[k, k'] = s_{d, r}`` that a donor of
+    block ``k`` turns good facing a recipient of block ``k'`` depends on the two blocks only (the
+    pool is everyone but both), so a donor of block ``k`` with bit ``x`` turns good with
+    ``(1/(N-1)) sum_{k'} [good_{k'} S[k, k', x, 1] + bad_{k'} S[k, k', x, 0]]``, counting the
+    others of its own block without itself."""
+    n, size_k = pc.shape[1], len(blocks)
+    # one pair per pair of blocks: the donor, first of its block, and a recipient of block k' other than
+    # the donor; a block of one facing itself has none, and its entry gets weight 0
+    chosen = [(k, k2, block[0], block2[1] if k == k2 else block2[0]) for k, block in enumerate(blocks)
+              for k2, block2 in enumerate(blocks) if k != k2 or len(block2) > 1]
+    index = torch.tensor(chosen)
+    probabilities = pair_good_probability(pc, so, game, (index[:, 2], index[:, 3]))  # (M, P, x_d, x_r)
+    s = torch.zeros(size_k, size_k, pc.shape[0], 2, 2, dtype=pc.dtype)
+    s = s.index_put((index[:, 0], index[:, 1]), probabilities.transpose(0, 1)).permute(2, 0, 1, 3, 4)  # (M, K, K', x_d, x_r)
+    bad = size - good  # (S, K')
+    own = torch.diagonal(s, dim1=1, dim2=2)  # (M, x_d, x_r, K): the donor's own block
+    turn_good = (torch.einsum("sj,mkj->msk", good, s[..., 0, 1]) + torch.einsum("sj,mkj->msk", bad, s[..., 0, 0])
+                 - own[:, None, 0, 0, :]) / (n - 1)
+    stay_good = (torch.einsum("sj,mkj->msk", good, s[..., 1, 1]) + torch.einsum("sj,mkj->msk", bad, s[..., 1, 0])
+                 - own[:, None, 1, 1, :]) / (n - 1)
+    return turn_good, stay_good
+
+
 @one_thread()
 def lumped_payoff(act: torch.Tensor, sig: torch.Tensor, learner: int, groups: Groups, game: Game) -> torch.Tensor:
     """Learner's exact per-round payoff ``(M,)`` for populations ``act (M, N, 2, 2)``,
@@ -59,23 +84,26 @@ def lumped_payoff(act: torch.Tensor, sig: torch.Tensor, learner: int, groups: Gr
     (``m``: fraction of good agents among the others), the same for every member of
     a group, so the numbers of good agents per block (the learner is a block of
     one) form a Markov chain; its stationary law gives the pair probabilities the
-    payoff needs.  Equal to ``recigrad.dynamics.exact.solve`` on the full chain.
+    payoff needs.  When the recipient may not observe, the probability depends on
+    the blocks of donor and recipient (docs/model.md §4 (19b)).  Equal to
+    ``recigrad.dynamics.exact.solve`` on the full chain, under every formation rule.
     """
     n = act.shape[1]
-    if not game.recipient_observes:
-        raise ValueError("the lumped chain needs a pool of observers that does not depend on the recipient")
     pc, so = observable(act, sig, game)
-    s = good_probability(pc, so, game)[:, [learner] + [group[0] for group in groups]]  # (M, K, x_d, x_r)
     sizes = [1] + [len(group) for group in groups]
     size = torch.tensor(sizes, dtype=DTYPE)
     counts = _count_states(sizes)  # (S, K)
     states = counts.shape[0]
     stride = torch.tensor([math.prod(z + 1 for z in sizes[k + 1 :]) for k in range(len(sizes))])
     good = counts.to(DTYPE)
-    m_bad = good.sum(1, keepdim=True) / (n - 1)  # good fraction among the others of a bad donor
-    m_good = (good.sum(1, keepdim=True) - 1) / (n - 1)  # ... of a good donor
-    turn_good = (1 - m_bad) * s[:, None, :, 0, 0] + m_bad * s[:, None, :, 0, 1]  # (M, S, K)
-    stay_good = (1 - m_good) * s[:, None, :, 1, 0] + m_good * s[:, None, :, 1, 1]
+    if game.recipient_observes:
+        s = good_probability(pc, so, game)[:, [learner] + [group[0] for group in groups]]  # (M, K, x_d, x_r)
+        m_bad = good.sum(1, keepdim=True) / (n - 1)  # good fraction among the others of a bad donor
+        m_good = (good.sum(1, keepdim=True) - 1) / (n - 1)  # ... of a good donor
+        turn_good = (1 - m_bad) * s[:, None, :, 0, 0] + m_bad * s[:, None, :, 0, 1]  # (M, S, K)
+        stay_good = (1 - m_good) * s[:, None, :, 1, 0] + m_good * s[:, None, :, 1, 1]
+    else:
+        turn_good, stay_good = _block_pairs(pc, so, game, [(learner,)] + list(groups), good, size)
     up = (size - good) / n * turn_good  # rate of one more good agent in block k
     down = good / n * (1 - stay_good)
     state = torch.arange(states).unsqueeze(1)

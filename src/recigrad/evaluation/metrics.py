@@ -11,10 +11,11 @@
   probabilities over the contexts that occur; a head is **collapsed** when it is
   below 0.1 while the reference head is not constant over those contexts.
 
-Occurrence of a context is measured per interaction: the learner's action
-context ``(x_own, x_rec)`` when it is donor, its signal context
-``(a, x_donor, x_rec)`` when it observes; contexts occurring with probability
-below ``OCCURS`` (relative to the head's total) do not count.
+Occurrence of a context is measured per round: the learner's action
+context ``(x_own, x_rec)`` when it is donor (once per round), its signal context
+``(a, x_donor, x_rec)`` when it observes (``q k`` times per round, at the action it
+perceives); contexts occurring below ``OCCURS`` (relative to the head's total) do
+not count.
 """
 
 from __future__ import annotations
@@ -29,20 +30,27 @@ COLLAPSED = 0.1
 
 
 def context_weights(act: torch.Tensor, sig: torch.Tensor, good: torch.Tensor, agent: int, game: Game):
-    """Occurrence probabilities of agent ``agent``'s action contexts ``(B, 2, 2)`` and
-    signal contexts ``(B, 2, 2, 2)``, from good probabilities ``good (B, N)``
-    (reputations treated as independent).
+    """Occurrence of agent ``agent``'s action contexts ``(B, 2, 2)`` and signal contexts
+    ``(B, 2, 2, 2)`` per round, from good probabilities ``good (B, N)`` (reputations treated
+    as independent; docs/model.md §8, (29a)).
+
+    The agent is donor once per round; it observes ``q k`` times per round (``q``: observation
+    probability, ``k`` observers drawn from a pool that holds it whenever it is not the donor,
+    nor the recipient when ``game.recipient_observes`` is false), and it signals at the action it
+    *perceives*, the realised one flipped with probability ``game.perception_error``.
 
     Args:
         act: intended action tables ``(B, N, 2, 2)``.
         sig: intended signal tables ``(B, N, 2, 2, 2)``.
         good: good probabilities ``(B, N)`` (e.g. ``evaluate(...)[0].good``).
         agent: the agent whose contexts are weighed.
-        game: the game.
+        game: the game (errors and how reputations form).
 
     Returns:
-        ``(act_w (B, 2, 2), sig_w (B, 2, 2, 2))``: probability per interaction of
-        each action context (agent is donor) and signal context (agent observes).
+        ``(act_w (B, 2, 2), sig_w (B, 2, 2, 2))``: expected occurrences per round of each action
+        context (agent is donor; they sum to 1) and signal context (agent observes, at the
+        perceived action; they sum to ``q k``).  With the default game both are the
+        probabilities per interaction in which the agent is donor / observer, divided by ``1/N``.
     """
     n = act.shape[1]
     pc, _ = observable(act, sig, game)
@@ -51,13 +59,20 @@ def context_weights(act: torch.Tensor, sig: torch.Tensor, good: torch.Tensor, ag
     p_rep = torch.stack([1 - g, g], -1)  # (B, N, 2)
     p_rec = torch.stack([1 - others, others], -1)  # (B, N, 2)
     act_w = p_rep[:, agent, :, None] * p_rec[:, agent, None, :]
-    # as observer: donor d != agent, recipient r != d, realised action from d's table
+    # as observer: donor d != agent, recipient r != d (r != agent too when the recipient may not observe)
+    if not game.recipient_observes:
+        others = (g.sum(1, keepdim=True) - g - g[:, agent, None]) / (n - 2)
+        p_rec = torch.stack([1 - others, others], -1)
     joint = p_rep[:, :, :, None] * p_rec[:, :, None, :]  # (B, d, x_d, x_r)
     action = torch.stack([1 - pc, pc], 2)  # (B, d, a, x_d, x_r)
+    if game.perception_error:  # the context the observer sees: the perceived action
+        action = (1 - game.perception_error) * action + game.perception_error * action.flip(2)
     sig_w = action * joint[:, :, None]
     mask = torch.ones(n, dtype=g.dtype)
     mask[agent] = 0.0
     sig_w = (sig_w * mask[None, :, None, None, None]).sum(1) / (n - 1)
+    if not game.plain_formation:  # q k observations per round (the pool's size cancels)
+        sig_w = sig_w * (game.observation * game.observers)
     return act_w, sig_w
 
 

@@ -77,18 +77,20 @@ def _divide(poly: torch.Tensor, p: torch.Tensor, scale: float) -> torch.Tensor:
     return torch.stack(rows, dim=-2)
 
 
-def count_distribution(p: torch.Tensor, k: int, leave_out_recipient: bool) -> torch.Tensor:
+def count_distribution(p: torch.Tensor, k: int, leave_out_recipient: bool, pairs=None) -> torch.Tensor:
     """Law of the number of good signals among ``k`` observers drawn without replacement.
 
     Args:
         p: ``(..., N)`` each agent's probability of a good signal (one context).
         k: observers per interaction.
         leave_out_recipient: the pool is everyone but ``d`` and ``r`` (else but ``d``).
+        pairs: with ``leave_out_recipient``, optional ``(donors, recipients)``, two ``(P,)``
+            index tensors: only these pairs (``d != r``) are computed.
 
     Returns:
         ``(..., N, K)`` for the pool without donor ``d`` (``K = k + 1``, entry ``[d, G]``),
         or ``(..., N, N, K)`` (``[d, r, G]``; entries with ``d == r`` are meaningless)
-        when ``leave_out_recipient``.
+        when ``leave_out_recipient``, or ``(..., P, K)`` for the given ``pairs``.
     """
     n = p.shape[-1]
     pool = n - 2 if leave_out_recipient else n - 1
@@ -101,7 +103,10 @@ def count_distribution(p: torch.Tensor, k: int, leave_out_recipient: bool) -> to
     for o in range(n):
         poly = _times(poly, p[..., o], scale)
     without_donor = _divide(poly.unsqueeze(-3), p, scale)  # (..., N, K, K)
-    if leave_out_recipient:
+    if leave_out_recipient and pairs is not None:
+        donors, recipients = pairs
+        without = _divide(without_donor[..., donors, :, :], p[..., recipients], scale)  # (..., P, K, K)
+    elif leave_out_recipient:
         without = _divide(without_donor.unsqueeze(-3), p.unsqueeze(-2), scale)  # (..., N, N, K, K)
     else:
         without = without_donor
@@ -113,14 +118,15 @@ def _donor_first(u: torch.Tensor, pairs: bool) -> torch.Tensor:
     return u.permute(0, 4, 5, 1, 2, 3) if pairs else u.permute(0, 4, 1, 2, 3)
 
 
-def _update_by_action(pc: torch.Tensor, so: torch.Tensor, game: Game, pairs: bool) -> torch.Tensor:
-    """``u[B, d(, r), a, x_d, x_r]``: probability that an *observed* interaction makes ``x_d`` good."""
+def _update_by_action(pc: torch.Tensor, so: torch.Tensor, game: Game, pairs: bool, chosen=None) -> torch.Tensor:
+    """``u[B, d(, r), a, x_d, x_r]``: probability that an *observed* interaction makes ``x_d`` good
+    (``u[B, P, a, x_d, x_r]`` for the ``chosen`` pairs ``(donors, recipients)``)."""
     p = so.permute(0, 2, 3, 4, 1)  # (B, a, x_d, x_r, N): observer o's good signal in each context
-    distribution = count_distribution(p, game.observers, not game.recipient_observes)
+    distribution = count_distribution(p, game.observers, not game.recipient_observes, chosen)
     good, tie = aggregation_weights(game, so.dtype)
-    x_d = torch.tensor([0.0, 1.0], dtype=so.dtype).reshape(2, 1, *([1] * (2 if pairs else 1)))
+    x_d = torch.tensor([0.0, 1.0], dtype=so.dtype).reshape(2, 1, *([1] * (2 if pairs and chosen is None else 1)))
     u = (distribution * good).sum(-1) + (distribution * tie).sum(-1) * x_d
-    return _donor_first(u, pairs)
+    return _donor_first(u, pairs and chosen is None)
 
 
 def _observed(s: torch.Tensor, game: Game) -> torch.Tensor:
@@ -155,7 +161,7 @@ def good_probability(pc: torch.Tensor, so: torch.Tensor, game: Game) -> torch.Te
     return _observed(s, game)
 
 
-def pair_good_probability(pc: torch.Tensor, so: torch.Tensor, game: Game) -> torch.Tensor:
+def pair_good_probability(pc: torch.Tensor, so: torch.Tensor, game: Game, pairs=None) -> torch.Tensor:
     """``s[B, d, r, x_d, x_r]``: as ``good_probability``, for donor ``d`` and recipient ``r``
     (entries with ``d == r`` are meaningless); any pool.
 
@@ -163,10 +169,26 @@ def pair_good_probability(pc: torch.Tensor, so: torch.Tensor, game: Game) -> tor
         pc: observable action tables ``(B, N, 2, 2)``.
         so: observable signal tables ``(B, N, 2, 2, 2)``.
         game: how reputations form.
+        pairs: optional ``(donors, recipients)``, two ``(P,)`` index tensors with ``d != r``:
+            only these pairs (the lumped chain needs one per pair of blocks).
 
     Returns:
-        ``(B, N, N, 2, 2)``, differentiable in ``pc`` and ``so``.
+        ``(B, N, N, 2, 2)``, or ``(B, P, 2, 2)`` for the given ``pairs``; differentiable in
+        ``pc`` and ``so``.
     """
+    if pairs is not None:
+        donors, recipients = pairs
+        if game.recipient_observes:
+            return good_probability(pc, so, game)[:, donors]
+        pc_d = pc[:, donors]
+        if game.observers == 1:
+            total = so.sum(dim=1)
+            mean = (total.unsqueeze(1) - so[:, donors] - so[:, recipients]) / (pc.shape[1] - 2)  # (B, P, a, x_d, x_r)
+            s = pc_d * mean[:, :, 1] + (1.0 - pc_d) * mean[:, :, 0]
+        else:
+            u = _update_by_action(pc, so, game, pairs=True, chosen=pairs)  # (B, P, a, x_d, x_r)
+            s = pc_d * u[:, :, 1] + (1.0 - pc_d) * u[:, :, 0]
+        return _observed(s, game)
     n = pc.shape[1]
     if game.recipient_observes:
         return good_probability(pc, so, game).unsqueeze(2).expand(-1, -1, n, -1, -1)
