@@ -3,7 +3,7 @@
 In the regime ``society-L6`` all eight agents are learners, so every decision
 reaches the caller (docs/model.md §9; the environment is ``recigrad.envs.pettingzoo``).
 Here no one learns: each agent follows a fixed hand-written policy that reads
-its observation ``(role, x_own, x_d, x_r, a)``:
+its observation ``(role, x_d, x_r, a)`` (the context of the decision):
 
 - a *discriminator* cooperates as donor with a good recipient only;
 - a *defector* never cooperates;
@@ -36,7 +36,7 @@ DONOR, OBSERVER = 1, 2
 
 
 def discriminator(obs: np.ndarray) -> int:
-    role, x_own, x_d, x_r, a = obs
+    role, x_d, x_r, a = obs
     return int(x_r == 1) if role == DONOR else stern_judging(obs)
 
 
@@ -46,7 +46,7 @@ def defector(obs: np.ndarray) -> int:
 
 def stern_judging(obs: np.ndarray) -> int:
     """Observer's signal: good when the realised action matches the recipient's reputation."""
-    role, x_own, x_d, x_r, a = obs
+    role, x_d, x_r, a = obs
     return int(a == x_r)
 
 

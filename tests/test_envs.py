@@ -10,7 +10,7 @@ import torch
 
 from recigrad.dynamics.exact import solve
 from recigrad.dynamics.plain import play_plain
-from recigrad.envs.core import NO_ACTION, ROLE_DONOR, ROLE_NONE, ROLE_OBSERVER, Core, Uniforms, resolve_regime
+from recigrad.envs.core import NO_ACTION, ROLE_DONOR, ROLE_NONE, ROLE_OBSERVER, Core, Uniforms, resolve_regime, table_observations
 from recigrad.game import ConfigError, observable
 from recigrad.game.norms import action_table, signal_table
 from recigrad.game.regime import load_regime, regime_from_dict
@@ -30,9 +30,9 @@ def regime_dict(agents, e=0.01, mu=0.01):
 
 def disc_sj(obs):
     """The learner copying disc + stern judging, from an observation."""
-    role, x_own, x_d, x_r, a = (int(v) for v in obs)
+    role, x_d, x_r, a = (int(v) for v in obs)
     if role == ROLE_DONOR:
-        return int(DISC[x_own][x_r])
+        return int(DISC[x_d][x_r])
     return int(SJ[a][x_d][x_r])
 
 
@@ -79,8 +79,8 @@ def test_core_decisions_and_misuse():
     obs = core.observation(0)
     assert obs.dtype == np.int64
     assert obs[0] == pending.role
-    assert (obs[4] == NO_ACTION) == (pending.role == ROLE_DONOR)
-    assert core.observation(1).tolist() == [ROLE_NONE, core.x[1], 0, 0, NO_ACTION]
+    assert (obs[3] == NO_ACTION) == (pending.role == ROLE_DONOR)
+    assert core.observation(1).tolist() == [ROLE_NONE, 0, 0, NO_ACTION]
     with pytest.raises(ValueError, match="owes a decision"):
         core.advance(limit=1000)
     with pytest.raises(ValueError, match="0 or 1"):
@@ -91,6 +91,19 @@ def test_core_decisions_and_misuse():
     assert core.interactions == 1000
     with pytest.raises(ValueError, match="no decision is pending"):
         core.advance(1, limit=1000)
+
+
+def test_table_observations_read_the_tables_off_a_policy():
+    """Querying a policy over observations at ``table_observations()`` gives its
+    tables back: here the policy is disc + stern judging looked up from the
+    observation (``disc_sj``), and the observations are distinct contexts."""
+    act_obs, sig_obs = table_observations()
+    assert act_obs.shape == (2, 2, 4)
+    assert sig_obs.shape == (2, 2, 2, 4)
+    assert [[disc_sj(o) for o in row] for row in act_obs] == DISC
+    assert [[[disc_sj(o) for o in row] for row in plane] for plane in sig_obs] == SJ
+    flat = [tuple(o) for o in np.concatenate([act_obs.reshape(-1, 4), sig_obs.reshape(-1, 4)])]
+    assert len(set(flat)) == 12
 
 
 def test_resolve_regime(tmp_path):
@@ -250,11 +263,14 @@ def test_gymnasium_refuses_other_than_one_learner():
 
 
 def test_gymnasium_steps_are_the_learners_decisions_with_errors():
-    """Each observation describes the decision whose record comes next; the
-    execution error turns C into D (never D into C) and the assessment error
-    flips the learner's signal, at their rates."""
+    """Each observation is the table context of the decision whose record comes
+    next (a donor's own reputation is x_d); the execution error turns C into D
+    (never D into C) and the assessment error flips the learner's signal, at
+    their rates."""
     pytest.importorskip("gymnasium")
     from recigrad.envs.gymnasium import ReciprocityEnv
+
+    act_obs, sig_obs = table_observations()
 
     e, mu = 0.2, 0.1
     env = ReciprocityEnv(regime_from_dict(regime_dict([("learner", "L6", 1), ("disc", "L6", 3)], e, mu)), max_interactions=20_000)
@@ -264,20 +280,20 @@ def test_gymnasium_steps_are_the_learners_decisions_with_errors():
     done = False
     while not done:
         choice = int(rng.integers(2))
-        before = obs
+        before, own = obs, env.core.x[0]
         obs, _, term, done, info = env.step(choice)
         assert not term
         rec = info["records"][0]  # a single learner: the pending interaction completes first
-        assert (rec["x_d"], rec["x_r"]) == (before[2], before[3])
+        assert (rec["x_d"], rec["x_r"]) == (before[1], before[2])
         if before[0] == ROLE_DONOR:
             assert rec["d"] == 0
-            assert before[1] == before[2]
-            assert before[4] == NO_ACTION
+            assert before[1] == own
+            assert before.tolist() == act_obs[rec["x_d"], rec["x_r"]].tolist()
             counts[0, choice, rec["a"]] += 1
         else:
             assert before[0] == ROLE_OBSERVER
             assert rec["o"] == 0
-            assert rec["a"] == before[4]
+            assert before.tolist() == sig_obs[rec["a"], rec["x_d"], rec["x_r"]].tolist()
             assert rec["d"] != 0
             counts[1, choice, int(rec["signal"] != choice)] += 1
     assert counts[0, 0, 1] == 0
@@ -379,7 +395,7 @@ def test_reinforce_learns_to_defect_against_unconditional_cooperators():
     for episode in range(60):
         reinforce_episode(env, logits, rng, episode, lr=0.05)
     after = evaluate(logits)
-    logit = logits[(ROLE_DONOR, 1, 1, 1, NO_ACTION)]  # the donor's most frequent context: everyone good
+    logit = logits[(ROLE_DONOR, 1, 1, NO_ACTION)]  # the donor's most frequent context: everyone good
     assert 1 / (1 + np.exp(logit[0] - logit[1])) < 0.1
     # defecting saves c (1 - e) per donation, a donation in 1/N of interactions: about 0.45 per round from a uniform start
     assert after - before > 0.25, (before, after)

@@ -21,12 +21,18 @@ An external decision replaces the uniform that a fixed agent's decision would
 draw; every other draw happens as in ``recigrad.dynamics.plain``, so a ``Core`` without
 external agents and fed ``random.Random(seed)`` replays ``play_plain`` exactly.
 
-Observations of an agent are five integers ``(role, x_own, x_d, x_r, a)``:
+Observations of an agent are four integers ``(role, x_d, x_r, a)``, exactly
+the context of the table entry the decision uses (docs/model.md §2):
 ``role`` 0 (not deciding), 1 (donor: choose the action, 0 defect / 1 cooperate)
-or 2 (observer: choose the signal, 0 bad / 1 good); ``x_own`` the agent's own
-reputation; ``x_d`` and ``x_r`` the donor's and the recipient's reputations
-(0 when not deciding); ``a`` the realised action seen by an observer, 2 when
-there is none (donor, or not deciding); ``observation_box()`` is their space.
+or 2 (observer: choose the signal, 0 bad / 1 good); ``x_d`` and ``x_r`` the
+donor's and the recipient's reputations (0 when not deciding); ``a`` the
+realised action seen by an observer, 2 when there is none (donor, or not
+deciding); ``observation_box()`` is their space.  A donor's own reputation is
+``x_d``, so its observation is the action context ``(x_own, x_rec)`` of
+``act[x_own, x_rec]``; an observer's is the signal context ``(a, x_donor, x_rec)``
+of ``sig[a, x_donor, x_rec]``.  An observer's own reputation is not part of the
+observation: no table can depend on it, so a policy over observations is
+always a pair of tables, read off by querying ``table_observations()``.
 
 A decision is ``0`` or ``1``, a Python int or a numpy integer (scalar or 0-d
 array); ``decision`` refuses anything else (floats, strings, bools, other
@@ -49,17 +55,32 @@ from recigrad.game.regime import Regime, load_config, load_regime
 
 ROLE_NONE, ROLE_DONOR, ROLE_OBSERVER = 0, 1, 2
 NO_ACTION = 2
-OBS_HIGH = (2, 1, 1, 1, 2)  # role, x_own, x_d, x_r, a (all from 0)
+OBS_HIGH = (2, 1, 1, 2)  # role, x_d, x_r, a (all from 0)
 RENDER_MODES = ("human", "ansi")
 
 
 def observation_box():
-    """The observation space of every environment: ``(role, x_own, x_d, x_r, a)``,
+    """The observation space of every environment: ``(role, x_d, x_r, a)``,
     integers from 0 to ``OBS_HIGH`` (a ``gymnasium.spaces.Box``; PettingZoo's
     checker prefers Box to MultiDiscrete)."""
     from gymnasium import spaces
 
     return spaces.Box(low=0, high=np.array(OBS_HIGH), shape=(len(OBS_HIGH),), dtype=np.int64)
+
+
+def table_observations() -> tuple[np.ndarray, np.ndarray]:
+    """The observation of every table context, to read tables off a policy.
+
+    Returns:
+        ``(act_obs, sig_obs)``: ``act_obs (2, 2, 4)`` with ``act_obs[x_own, x_rec]`` the
+        donor's observation in the action context of ``act[x_own, x_rec]``, and
+        ``sig_obs (2, 2, 2, 4)`` with ``sig_obs[a, x_donor, x_rec]`` the observer's
+        observation in the signal context of ``sig[a, x_donor, x_rec]``; int64.
+        A policy's probability of choosing 1 on these is its ``act`` and ``sig``.
+    """
+    act_obs = np.array([[(ROLE_DONOR, x_d, x_r, NO_ACTION) for x_r in (0, 1)] for x_d in (0, 1)], dtype=np.int64)
+    sig_obs = np.array([[[(ROLE_OBSERVER, x_d, x_r, a) for x_r in (0, 1)] for x_d in (0, 1)] for a in (0, 1)], dtype=np.int64)
+    return act_obs, sig_obs
 
 
 def check_options(max_interactions, render_mode) -> int:
@@ -99,18 +120,17 @@ class Decision:
 
     agent: int
     role: int
-    x_own: int
     x_d: int
     x_r: int
     a: int
 
     def observation(self) -> np.ndarray:
-        return np.array((self.role, self.x_own, self.x_d, self.x_r, self.a), dtype=np.int64)
+        return np.array((self.role, self.x_d, self.x_r, self.a), dtype=np.int64)
 
 
-def idle_observation(x_own: int) -> np.ndarray:
+def idle_observation() -> np.ndarray:
     """Observation of an agent that is not deciding."""
-    return np.array((ROLE_NONE, x_own, 0, 0, NO_ACTION), dtype=np.int64)
+    return np.array((ROLE_NONE, 0, 0, NO_ACTION), dtype=np.int64)
 
 
 class Uniforms:
@@ -206,13 +226,13 @@ class Core:
         if self.pending is not None:
             p = self.pending
             what = "donor, to act" if p.role == ROLE_DONOR else f"observer, to signal on a={'DC'[p.a]}"
-            lines.append(f"deciding: agent {p.agent} ({what}; x_own={p.x_own} x_d={p.x_d} x_r={p.x_r})")
+            lines.append(f"deciding: agent {p.agent} ({what}; x_d={p.x_d} x_r={p.x_r})")
         return "\n".join(lines)
 
     def observation(self, agent: int) -> np.ndarray:
         if self.pending is not None and self.pending.agent == agent:
             return self.pending.observation()
-        return idle_observation(self.x[agent])
+        return idle_observation()
 
     def advance(self, choice: int | None = None, limit: int | None = None) -> tuple[list[Record], list[float]]:
         """Apply ``choice`` to the pending decision (required when one is
@@ -253,7 +273,7 @@ class Core:
         x_d, x_r = x[d], x[r]
         self._partial = (d, r, x_d, x_r, 0, 0)
         if d in self.external:
-            self.pending = Decision(d, ROLE_DONOR, x_d, x_d, x_r, NO_ACTION)
+            self.pending = Decision(d, ROLE_DONOR, x_d, x_r, NO_ACTION)
             return
         intended = 1 if rng.random() < self.act[d][x_d][x_r] else 0
         self._act(intended, payoff, records)
@@ -271,7 +291,7 @@ class Core:
         o += o >= d
         self._partial = (d, r, x_d, x_r, a, o)
         if o in self.external:
-            self.pending = Decision(o, ROLE_OBSERVER, self.x[o], x_d, x_r, a)
+            self.pending = Decision(o, ROLE_OBSERVER, x_d, x_r, a)
             return
         emitted = 1 if rng.random() < self.sig[o][a][x_d][x_r] else 0
         self._finish(emitted, records)

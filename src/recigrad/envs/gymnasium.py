@@ -16,10 +16,13 @@ observer its signal (0 bad, 1 good: the emitted signal, which the assessment
 error may flip).  Between two decisions the environment plays every other
 phase itself (``reset`` plays up to the first decision).
 
-Observation: ``Box(0, [2, 1, 1, 1, 2], int64)``, ``(role, x_own, x_d, x_r, a)``
-as in ``recigrad.envs.core``: role 1 donor, 2 observer (0 only in the final
-observation); the learner's own reputation; the donor's and the recipient's
-reputations; the realised action the observer sees (2 for a donor).
+Observation: ``Box(0, [2, 1, 1, 2], int64)``, ``(role, x_d, x_r, a)`` as in
+``recigrad.envs.core``, the context of the decision's table entry: role 1
+donor, 2 observer (0 only in the final observation); the donor's (as donor,
+the learner's own) and the recipient's reputations; the realised action the
+observer sees (2 for a donor).  ``recigrad.envs.core.table_observations()``
+gives the observation of every table context, to read ``act`` and ``sig`` off
+a policy.
 
 Reward: the learner's payoffs (``-c`` per realised C given, ``+b`` per realised
 C received) accrued from the decision to the next one.  ``info["records"]``:

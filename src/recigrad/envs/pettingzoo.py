@@ -21,11 +21,12 @@ to the first learner decision.)
 Exactly one agent decides in a phase, so in the parallel form the actions of
 the others are ignored; their observation has role 0.
 
-Observations: ``Box(0, [2, 1, 1, 1, 2], int64)`` (integers; PettingZoo's checker
-prefers Box to MultiDiscrete), ``(role, x_own, x_d, x_r, a)`` as in
-``recigrad.envs.core``: role 0 not deciding, 1 donor, 2 observer; the
-agent's own reputation; the donor's and the recipient's reputations; the
-realised action an observer sees (2 when none).
+Observations: ``Box(0, [2, 1, 1, 2], int64)`` (integers; PettingZoo's checker
+prefers Box to MultiDiscrete), ``(role, x_d, x_r, a)`` as in
+``recigrad.envs.core``, the context of the decision's table entry: role 0 not
+deciding (then ``(0, 0, 0, 2)``), 1 donor, 2 observer; the donor's (as donor,
+the agent's own) and the recipient's reputations; the realised action an
+observer sees (2 when none).
 
 Rewards: each agent's own payoff (``-c`` as a cooperating donor, ``+b`` as a
 recipient of a realised C) of the interactions played during the step, given
