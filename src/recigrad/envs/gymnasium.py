@@ -58,13 +58,15 @@ class ReciprocityEnv(gymnasium.Env):
 
     metadata = {"render_modes": list(RENDER_MODES), "render_fps": 4}
 
-    def __init__(self, regime: str | Regime = "discriminative-sj", max_interactions: int = 800, render_mode: str | None = None):
+    def __init__(self, regime: str | Regime = "discriminative-sj", max_interactions: int = 800, render_mode: str | None = None,
+                 identities: bool = False):
         """The environment of the regime's one learner.
 
         Args:
             regime: a shipped regime name, a TOML file or a ``Regime``, with exactly one learner.
             max_interactions: interactions per episode (a positive integer).
             render_mode: None, ``"human"`` (print) or ``"ansi"`` (return the text).
+            identities: observations also carry the donor's and the recipient's indices.
         """
         self.regime = resolve_regime(regime)
         learners = self.regime.population.learners
@@ -76,8 +78,9 @@ class ReciprocityEnv(gymnasium.Env):
         self.max_interactions = check_options(max_interactions, render_mode)
         self.learner = learners[0]
         self.render_mode = render_mode
-        self.core = Core.from_regime(self.regime)
-        self.observation_space = observation_box()
+        self.core = Core.from_regime(self.regime, identities=identities)
+        self.identities = identities
+        self.observation_space = observation_box(identities, self.core.n)
         self.action_space = spaces.Discrete(2)
 
     def _info(self, records) -> dict:

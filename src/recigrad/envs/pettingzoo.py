@@ -70,18 +70,19 @@ class _Game:
 
     metadata = {"name": NAME, "render_modes": list(RENDER_MODES), "is_parallelizable": False, "render_fps": 4}
 
-    def _setup(self, regime: str | Regime, max_interactions: int, render_mode: str | None) -> None:
+    def _setup(self, regime: str | Regime, max_interactions: int, render_mode: str | None, identities: bool) -> None:
         self.regime = resolve_regime(regime)
         learners = self.regime.population.learners
         if not learners:
             raise ConfigError(f"regime {self.regime.name!r} has no learner; the PettingZoo environment needs at least one")
         self.max_interactions = check_options(max_interactions, render_mode)
         self.render_mode = render_mode
-        self.core = Core.from_regime(self.regime)
+        self.core = Core.from_regime(self.regime, identities=identities)
+        self.identities = identities
         self.possible_agents = [f"agent_{j}" for j in learners]
         self.agent_index = {name: j for name, j in zip(self.possible_agents, learners)}
         self.agent_name = {j: name for name, j in self.agent_index.items()}
-        self.observation_spaces = {name: observation_box() for name in self.possible_agents}
+        self.observation_spaces = {name: observation_box(identities, self.core.n) for name in self.possible_agents}
         self.action_spaces = {name: spaces.Discrete(2) for name in self.possible_agents}
         self.state_space = spaces.MultiDiscrete([2] * self.core.n)
         self.np_random, self.np_random_seed = None, None
@@ -104,9 +105,15 @@ class _Game:
 
     @property
     def deciding(self) -> str | None:
-        """The agent whose decision is pending (None once the episode is over)."""
+        """The agent whose decision is pending, its turn (None once the episode is over)."""
         pending = self.core.pending
         return None if pending is None else self.agent_name[pending.agent]
+
+    @property
+    def phase(self) -> list[str]:
+        """The agents that decide in the current phase, in turn: the donor, or
+        every learner among the observers of the interaction still to signal."""
+        return [self.agent_name[p.agent] for p in self.core.deciding]
 
     def observe(self, agent: str) -> np.ndarray:
         return self.core.observation(self.agent_index[agent])
@@ -126,16 +133,18 @@ class _Game:
 class ReciprocityAEC(_Game, AECEnv):
     """AEC form: one turn per learner decision (see the module docstring)."""
 
-    def __init__(self, regime: str | Regime = "discriminative-sj", max_interactions: int = 800, render_mode: str | None = None):
+    def __init__(self, regime: str | Regime = "discriminative-sj", max_interactions: int = 800, render_mode: str | None = None,
+                 identities: bool = False):
         """The bare AEC environment (``env`` wraps it).
 
         Args:
             regime: a shipped regime name, a TOML file or a ``Regime``, with at least one learner.
             max_interactions: interactions per episode (a positive integer).
             render_mode: None, ``"human"`` (print) or ``"ansi"`` (return the text).
+            identities: observations also carry the donor's and the recipient's indices.
         """
         AECEnv.__init__(self)
-        self._setup(regime, max_interactions, render_mode)
+        self._setup(regime, max_interactions, render_mode, identities)
         self._skip_agent_selection = None
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
@@ -175,18 +184,21 @@ class ReciprocityAEC(_Game, AECEnv):
 
 
 class ReciprocityParallel(_Game, ParallelEnv):
-    """Parallel form: one step per learner decision; only the deciding agent's
-    action is used (see the module docstring)."""
+    """Parallel form: one step per phase (the donor's action, or the signals of
+    every learner observing the interaction); only the deciding agents'
+    actions are used (see the module docstring)."""
 
-    def __init__(self, regime: str | Regime = "discriminative-sj", max_interactions: int = 800, render_mode: str | None = None):
+    def __init__(self, regime: str | Regime = "discriminative-sj", max_interactions: int = 800, render_mode: str | None = None,
+                 identities: bool = False):
         """The parallel environment.
 
         Args:
             regime: a shipped regime name, a TOML file or a ``Regime``, with at least one learner.
             max_interactions: interactions per episode (a positive integer).
             render_mode: None, ``"human"`` (print) or ``"ansi"`` (return the text).
+            identities: observations also carry the donor's and the recipient's indices.
         """
-        self._setup(regime, max_interactions, render_mode)
+        self._setup(regime, max_interactions, render_mode, identities)
 
     def _infos(self, new: list[dict]) -> dict[str, dict]:
         return {agent: {"records": list(new), "interactions": self.core.interactions} for agent in self.agents}
@@ -201,13 +213,16 @@ class ReciprocityParallel(_Game, ParallelEnv):
         for action in actions.values():  # every action given must be valid, even those not used
             if action is not None:
                 decision(action)
-        deciding = self.deciding
-        if deciding is None:  # over at reset: nobody decided within max_interactions
-            records, payoff = [], [0.0] * self.core.n
-        else:
+        phase = self.phase
+        for deciding in phase:
             if actions.get(deciding) is None:
                 raise ValueError(f"{deciding} decides in this phase: actions must hold its action (0 or 1)")
-            records, payoff = self.core.advance(actions[deciding], self.max_interactions)
+        records, payoff = [], [0.0] * self.core.n  # nobody decides: over at reset (nobody decided within max_interactions)
+        for deciding in phase:  # in turn; fixed observers between them signal in theirs
+            assert self.deciding == deciding
+            new_records, new_payoff = self.core.advance(actions[deciding], self.max_interactions)
+            records += new_records
+            payoff = [p + q for p, q in zip(payoff, new_payoff)]
         new = [r.as_dict() for r in records]
         over = self.core.pending is None
         observations = {agent: self.observe(agent) for agent in self.agents}
@@ -225,23 +240,26 @@ class ReciprocityParallel(_Game, ParallelEnv):
 raw_env = ReciprocityAEC
 
 
-def env(regime: str | Regime = "discriminative-sj", max_interactions: int = 800, render_mode: str | None = None) -> AECEnv:
+def env(regime: str | Regime = "discriminative-sj", max_interactions: int = 800, render_mode: str | None = None,
+        identities: bool = False) -> AECEnv:
     """The AEC environment, in PettingZoo's usual wrappers.
 
     Args:
         regime: a shipped regime name, a TOML file or a ``Regime``, with at least one learner.
         max_interactions: interactions per episode (a positive integer).
         render_mode: None, ``"human"`` (print) or ``"ansi"`` (return the text).
+        identities: observations also carry the donor's and the recipient's indices.
 
     Returns:
         ``ReciprocityAEC`` inside ``AssertOutOfBoundsWrapper`` and ``OrderEnforcingWrapper``.
     """
-    aec = ReciprocityAEC(regime, max_interactions, render_mode)
+    aec = ReciprocityAEC(regime, max_interactions, render_mode, identities)
     return wrappers.OrderEnforcingWrapper(wrappers.AssertOutOfBoundsWrapper(aec))
 
 
 def parallel_env(
-    regime: str | Regime = "discriminative-sj", max_interactions: int = 800, render_mode: str | None = None
+    regime: str | Regime = "discriminative-sj", max_interactions: int = 800, render_mode: str | None = None,
+    identities: bool = False,
 ) -> ParallelEnv:
     """The parallel environment.
 
@@ -249,8 +267,9 @@ def parallel_env(
         regime: a shipped regime name, a TOML file or a ``Regime``, with at least one learner.
         max_interactions: interactions per episode (a positive integer).
         render_mode: None, ``"human"`` (print) or ``"ansi"`` (return the text).
+        identities: observations also carry the donor's and the recipient's indices.
 
     Returns:
         A ``ReciprocityParallel``.
     """
-    return ReciprocityParallel(regime, max_interactions, render_mode)
+    return ReciprocityParallel(regime, max_interactions, render_mode, identities)
