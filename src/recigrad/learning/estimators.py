@@ -334,8 +334,8 @@ def update(state: EstimatorState, records: Records | None, config: EstimatorConf
     def field(name: str) -> torch.Tensor:
         return torch.as_tensor(getattr(records, name)).to(device=device, dtype=torch.int64)
 
-    donor, observer = field("donor"), field("observer")
-    x_d, x_r, a, s = field("donor_rep"), field("recipient_rep"), field("action"), field("signal")
+    donor, observer = field("donor"), field("observers")[..., 0]
+    x_d, x_r, a, s = field("donor_rep"), field("recipient_rep"), field("action"), field("signals")[..., 0]
     for name, agents in (("donor", donor), ("observer", observer)):
         if int(agents.min()) < 0 or int(agents.max()) >= n:
             raise ValueError(f"records: {name} index out of range for a population of {n}")

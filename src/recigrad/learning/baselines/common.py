@@ -37,6 +37,7 @@ from importlib import resources
 import torch
 import torch.nn.functional as F
 
+from recigrad.dynamics.records import AGENT_FIELDS, PER_OBSERVER, RECORD_DTYPES
 from recigrad.dynamics.streams import Streams
 from recigrad.dynamics.world import Records
 from recigrad.game import DTYPE, Game
@@ -48,9 +49,6 @@ from recigrad.util import numerics
 from recigrad.util.threads import one_thread
 
 TUNED_FILE = "tuned.json"
-# the dtypes of the public records as ``recigrad.dynamics.world.play`` returns them (agents, then 0/1 fields)
-RECORD_DTYPES = {"donor": torch.int32, "recipient": torch.int32, "observer": torch.int32, "donor_rep": torch.uint8,
-                 "recipient_rep": torch.uint8, "action": torch.uint8, "signal": torch.uint8}
 
 
 # ---------------------------------------------------------------------------
@@ -96,8 +94,8 @@ def decision_events(records: Records, learners: list[int], game: Game) -> Events
     batch, slots = records.donor.shape
     who = torch.tensor(learners, dtype=torch.long).view(1, -1, 1)
     field_ = lambda name: getattr(records, name).to(torch.long).unsqueeze(1)  # noqa: E731  (B, 1, T)
-    donor, recipient, observer = field_("donor"), field_("recipient"), field_("observer")
-    x_d, x_r, action, signal = field_("donor_rep"), field_("recipient_rep"), field_("action"), field_("signal")
+    donor, recipient, observer = field_("donor"), field_("recipient"), field_("observers")[..., 0]
+    x_d, x_r, action, signal = field_("donor_rep"), field_("recipient_rep"), field_("action"), field_("signals")[..., 0]
     is_donor, is_observer, is_recipient = donor == who, observer == who, recipient == who  # (B, L, T)
     decision = is_donor | is_observer  # a donor never observes its own interaction
     context_t = torch.where(is_donor, action_context(x_d, x_r), signal_decision(action, x_d, x_r))
@@ -305,10 +303,12 @@ class BaselineState(LearnerTables):
             batch, n = len(self.seeds), self.regime.population.n
             fields_ = {}
             for name in Records.FIELDS:
-                like = torch.zeros(batch, buffered, dtype=RECORD_DTYPES[name])
-                agents = tuple(range(n)) if name in ("donor", "recipient", "observer") else (0, 1)
+                shape = (batch, buffered, self.regime.game.observers) if name in PER_OBSERVER else (batch, buffered)
+                like = torch.zeros(shape, dtype=RECORD_DTYPES[name])
+                agents = tuple(range(-1 if name == "observers" else 0, n)) if name in AGENT_FIELDS else (0, 1)
                 fields_[name] = contract.check_tensor(tensors, f"buffer.{name}", like, values=agents)
-            if bool(((fields_["donor"] == fields_["recipient"]) | (fields_["donor"] == fields_["observer"])).any()):
+            observes = (fields_["donor"].unsqueeze(-1) == fields_["observers"]).any(-1)
+            if bool(((fields_["donor"] == fields_["recipient"]) | observes).any()):
                 raise contract.StateError("tensor buffer.donor equals the recipient or the observer of a record; "
                                           "allowed: a donor distinct from both")
             buffer = [Records(*(fields_[f] for f in Records.FIELDS))]
