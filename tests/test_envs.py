@@ -631,8 +631,8 @@ def test_every_record_follows_the_formation_rule(formation):
     assert x == core.x
     observed = len(records) - unobserved
     pool = n - 1 if game.recipient_observes else n - 2
-    rates = [(1 - game.observation, unobserved, len(records)), (game.perception_error, perceptions, signals), (game.mu, flips, signals),
-             (game.observers / pool if game.recipient_observes else 0.0, recipient_in, observed)]
+    rates = [(1 - game.observation, unobserved, len(records)), (game.perception_error, perceptions, signals),
+             (game.mu, flips, signals), (game.observers / pool if game.recipient_observes else 0.0, recipient_in, observed)]
     for p, hits, total in rates:
         assert abs(hits / total - p) <= Z * (p * (1 - p) / total) ** 0.5 + 1e-12, (p, hits, total)
 
@@ -730,7 +730,8 @@ def test_a_phase_of_observers_sees_what_each_perceived():
             assert [p.agent for p in phase] == learners
             seen = dict(zip(rec.observers, rec.perceived))
             for p in phase:
-                assert (p.x_d, p.x_r, p.a, p.donor, p.recipient) == (rec.donor_rep, rec.recipient_rep, seen[p.agent], rec.donor, rec.recipient)
+                context = (rec.donor_rep, rec.recipient_rep, seen[p.agent], rec.donor, rec.recipient)
+                assert (p.x_d, p.x_r, p.a, p.donor, p.recipient) == context
                 flipped += p.a != rec.action
     assert phases > 500
     assert flipped > 0

@@ -16,12 +16,13 @@ and the order of the random draws:
    ``x_d`` stays;
 5. ``k`` observers (``Game.observers``) are drawn without replacement from the
    pool, everyone but the donor (and but the recipient unless
-   ``Game.recipient_observes``) in increasing order: the ``i``-th is
-   ``randrange(M - i)`` over the pool with the ``i`` already drawn swapped to
-   its front (a partial Fisher-Yates shuffle; ``M`` the pool's size);
+   ``Game.recipient_observes``), as the world draws them
+   (``recigrad.dynamics.kernel``): the ``i``-th is the ``randrange(M - i)``-th,
+   in increasing order, of the ``M - i`` members of the pool not drawn yet;
 6. each observer, in draw order, perceives ``a`` flipped with probability
-   ``perception_error`` (one uniform each, drawn for all ``k`` at once and
-   only when the error is positive);
+   ``perception_error`` (one uniform each, drawn only when the error is
+   positive, for all ``k`` before any signal, so that the observations of a
+   whole phase are known at once; the world interleaves them with the signals);
 7. each observer in draw order emits "good" with probability
    ``sig[o][perceived][x_d][x_r]`` (or the external choice, given the perceived
    action); the emitted signal is flipped with probability ``mu``;
@@ -399,10 +400,7 @@ class Core:
             self._finish(records)  # not observed: no observers, x_d stays
             return
         pool = [j for j in range(self.n) if j != now.donor and (game.recipient_observes or j != now.recipient)]
-        for i in range(game.observers):  # partial Fisher-Yates: k distinct observers
-            j = i + rng.randrange(len(pool) - i)
-            pool[i], pool[j] = pool[j], pool[i]
-        now.observers = pool[:game.observers]
+        now.observers = [pool.pop(rng.randrange(len(pool))) for _ in range(game.observers)]  # without replacement
         eps = game.perception_error
         now.perceived = [1 - a if eps > 0.0 and rng.random() < eps else a for _ in now.observers]
         self._observe(records)
