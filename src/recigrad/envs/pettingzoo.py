@@ -1,49 +1,79 @@
 """PettingZoo environments of the game: the regime's learners are the agents.
 
-``env(regime, max_interactions, render_mode)`` is the AEC form (wrapped in
-PettingZoo's ``AssertOutOfBoundsWrapper`` and ``OrderEnforcingWrapper``;
-``raw_env`` is the bare one); ``parallel_env(...)`` is the parallel form.
-``regime`` is a shipped regime name, a TOML file or a ``recigrad.game.regime.Regime``.
+| | |
+| --- | --- |
+| Import | `from recigrad.envs import pettingzoo as rp`; `rp.env(...)`, `rp.parallel_env(...)`, `rp.raw_env(...)` |
+| Arguments | `regime="discriminative-sj"`, `max_interactions=800`, `render_mode=None` (`"human"`, `"ansi"`), `identities=False` |
+| Actions | Discrete |
+| Parallel API | Yes (one step per phase) |
+| Manual Control | No |
+| Agents | `agent_<j>` for every learner `j` of the regime |
+| Action Shape | `Discrete(2)` |
+| Action Values | 0 defect / 1 cooperate (donor); 0 bad / 1 good (observer) |
+| Observation Shape | `(4,)`; `(6,)` with `identities=True` |
+| Observation Values | `Box(0, [2, 1, 1, 2], int64)`; with identities `Box(0, [2, 1, 1, 2, N, N], int64)` |
+| State Shape | `(N,)` |
+| State Values | `MultiDiscrete([2] * N)`: everyone's public reputation |
+
+``env(regime, max_interactions, render_mode, identities)`` is the AEC form
+(wrapped in PettingZoo's ``AssertOutOfBoundsWrapper`` and
+``OrderEnforcingWrapper``; ``raw_env`` is the bare one); ``parallel_env(...)``
+is the parallel form.  ``regime`` is a shipped regime name, a TOML file or a
+``recigrad.game.regime.Regime``; its ``[game]`` says how reputations form
+(observers, aggregation, quorum, observation, perception error; docs/model.md §1).
 
 Agents are named ``agent_<j>``, ``j`` the learner's index in the population (the
 index the public records use).  Agents that are not learners are played by the
 environment from their true tables (``Regime.population.tables()``).
 
-Decisions and skipped phases.  An interaction has two phases: the donor's
-action (``Discrete(2)``: 0 defect, 1 cooperate, the intention, which the
-execution error may turn into D) and the observer's signal (``Discrete(2)``:
-0 bad, 1 good, the emitted signal, which the assessment error may flip).
-After each learner decision the environment plays on, phases of fixed agents
-included, and stops at the next phase whose decider is a learner; so every AEC
-turn and every parallel step is exactly one learner decision, and a phase
-where no learner decides never reaches the caller.  (At ``reset`` it plays up
-to the first learner decision.)
-Exactly one agent decides in a phase, so in the parallel form the actions of
-the others are ignored; their observation has role 0.
+Decisions, phases and turns.  An interaction has the donor's action
+(``Discrete(2)``: 0 defect, 1 cooperate, the intention, which the execution
+error may turn into D) and, when it is observed (probability ``observation``),
+the signals of its ``observers`` observers (``Discrete(2)``: 0 bad, 1 good, the
+emitted signal, which the assessment error may flip), each in its turn; the
+aggregation of the signals becomes the donor's reputation
+(``recigrad.envs.core``).  In the AEC form each turn is one learner's
+decision: the donor's, or one observer's.  In the parallel form each step is
+one *phase*: the donor's action, or the signals of every learner observing the
+interaction (they decide in one step, each from its own observation; fixed
+observers between them signal in their turns).  After each turn or step the
+environment plays on, decisions of fixed agents included, and stops at the
+next learner decision; a decision no learner makes never reaches the caller.
+(At ``reset`` it plays up to the first learner decision.)  In the parallel
+form the actions of agents outside the phase are ignored; their observation
+has role 0.  Both forms play the same game from one seed and the same
+decisions.
 
 Observations: ``Box(0, [2, 1, 1, 2], int64)`` (integers; PettingZoo's checker
 prefers Box to MultiDiscrete), ``(role, x_d, x_r, a)`` as in
 ``recigrad.envs.core``, the context of the decision's table entry: role 0 not
 deciding (then ``(0, 0, 0, 2)``), 1 donor, 2 observer; the donor's (as donor,
-the agent's own) and the recipient's reputations; the realised action an
-observer sees (2 when none).
+the agent's own) and the recipient's reputations; the action the observer
+perceived (the realised one, flipped with probability ``perception_error``;
+2 when none).  With ``identities=True``: ``Box(0, [2, 1, 1, 2, N, N], int64)``,
+``(role, x_d, x_r, a, donor, recipient)``, the interaction's donor and
+recipient as agent indices (``N, N`` when not deciding), so that a policy can
+keep opinions per partner.
 
 Rewards: each agent's own payoff (``-c`` as a cooperating donor, ``+b`` as a
 recipient of a realised C) of the interactions played during the step, given
 to the agent at the step where the action is realised (payoffs of the
 interactions played during ``reset`` are not rewards; they follow from the
 records).  ``infos[agent]["records"]``: the public records ``{d, r, x_d, x_r,
-a, o, signal}`` of the interactions completed since the agent's previous
-decision (AEC) or during the step (parallel), oldest first;
-``infos[agent]["interactions"]``: interactions completed so far.
+a, o, signals, x_new}`` (``recigrad.dynamics.records.Record.as_dict``: ``o``
+the observers in draw order and ``signals`` their observed signals, tuples,
+empty when unobserved; ``x_new`` the donor's new reputation; what each
+observer perceived is private and not in them) of the interactions completed
+since the agent's previous decision (AEC) or during the step (parallel),
+oldest first; ``infos[agent]["interactions"]``: interactions completed so far.
 
 Episodes are truncated (never terminated) once ``max_interactions``
 interactions are complete.  If no learner decides before that (only possible
 with a tiny ``max_interactions``), the episode is truncated at ``reset``.
 Misuse: an action other than 0 or 1 (a Python int or a numpy integer) raises
 ``ConfigError`` (a ``ValueError``) in the raw AEC and the parallel forms (the
-wrapped AEC form's ``AssertOutOfBoundsWrapper`` refuses it first);
-``step`` before ``reset`` raises ``RuntimeError``.
+wrapped AEC form's ``AssertOutOfBoundsWrapper`` refuses it first), and so does
+``identities`` other than a bool; ``step`` before ``reset`` raises ``RuntimeError``.
 Seeding: ``reset(seed=...)``; ``reset()`` without a seed continues the current
 generator.
 """
