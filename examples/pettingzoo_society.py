@@ -26,10 +26,10 @@ Run: python examples/pettingzoo_society.py
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
-
-from dataclasses import replace
 
 from recigrad.dynamics import exact
 from recigrad.envs import pettingzoo as rp
@@ -94,7 +94,8 @@ def main() -> None:
         policies = [discriminator if kind == "disc" else defector for kind in kinds]
         rewards = play(policies, rules)
         theory = exact_payoffs(kinds, game)
-        how = "" if game.plain_formation else f" (observers {game.observers}, {game.aggregation}, perception error {game.perception_error})"
+        how = "" if game.plain_formation else (
+            f" (observers {game.observers}, {game.aggregation}, perception error {game.perception_error})")
         print(f"society {' '.join(kinds)}{how}: {EPISODES} episodes of {INTERACTIONS} interactions")
         print("  agent  policy         reward per round (+- s.e.)   exact chain")
         for j, kind in enumerate(kinds):
