@@ -43,11 +43,15 @@ def own_payoff(records, j, b, c):
 # ---------------------------------------------------------------- the core
 
 
-@pytest.mark.parametrize("name", ["hybrid-alld", "leading-eight-L1"])
+@pytest.mark.parametrize("name", ["hybrid-alld", "leading-eight-L1", "majority3-q-eps-norec", "quorum2of4-eps", "majority2-q"])
 def test_core_without_learners_replays_plain(name):
     """Same draws in the same order as ``recigrad.dynamics.plain``: identical payoffs and
-    time spent good, interaction by interaction."""
-    regime = load_regime(name)
+    time spent good, interaction by interaction, under the default game and
+    under other formation rules."""
+    if name in FORMATIONS:
+        regime = formation_regime([("disc", "stern-judging", 4), ("alld", "stern-judging", 1), ("allc", "L3", 2)], FORMATIONS[name])
+    else:
+        regime = load_regime(name)
     act, sig = regime.population.tables()
     core = Core.from_regime(regime, external=())
     core.reset(random.Random(5))
@@ -564,6 +568,11 @@ def test_the_environments_share_one_observation_space_and_one_record_type():
 # ---------------------------------------------------------------- how reputations form (issue 13)
 
 FORMATION = {"observers": 3, "aggregation": "majority", "observation": 0.7, "perception_error": 0.05, "recipient_observes": False}
+FORMATIONS = {
+    "majority3-q-eps-norec": FORMATION,
+    "quorum2of4-eps": {"observers": 4, "aggregation": "quorum", "quorum": 2, "perception_error": 0.2},
+    "majority2-q": {"observers": 2, "aggregation": "majority", "observation": 0.5},
+}
 
 
 def formation_regime(agents, formation=None, e=0.05, mu=0.02):
@@ -591,11 +600,7 @@ def table_policy(act, sig):
 MIXED = [("learner", "L6", 3), ("learner", "L3", 1), ("disc", "stern-judging", 1), ("alld", "stern-judging", 1), ("allc", "L3", 1)]
 
 
-@pytest.mark.parametrize("formation", [
-    FORMATION,
-    {"observers": 4, "aggregation": "quorum", "quorum": 2, "perception_error": 0.2},
-    {"observers": 2, "aggregation": "majority", "observation": 0.5},
-], ids=["majority3-q-eps-norec", "quorum2of4-eps", "majority2-q"])
+@pytest.mark.parametrize("formation", list(FORMATIONS.values()), ids=list(FORMATIONS))
 def test_every_record_follows_the_formation_rule(formation):
     """Fixed agents only: every record's observers are k distinct agents of the
     pool (none when unobserved), the new reputation is the aggregate of the

@@ -20,27 +20,27 @@ and the order of the random draws:
    (``recigrad.dynamics.kernel``): the ``i``-th is the ``randrange(M - i)``-th,
    in increasing order, of the ``M - i`` members of the pool not drawn yet;
 6. each observer, in draw order, perceives ``a`` flipped with probability
-   ``perception_error`` (one uniform each, drawn only when the error is
-   positive, for all ``k`` before any signal, so that the observations of a
-   whole phase are known at once; the world interleaves them with the signals);
-7. each observer in draw order emits "good" with probability
-   ``sig[o][perceived][x_d][x_r]`` (or the external choice, given the perceived
-   action); the emitted signal is flipped with probability ``mu``;
-8. the aggregation (``Game.aggregation``) maps the ``G`` good signals to the
+   ``perception_error`` (a uniform drawn only when the error is positive),
+   emits "good" with probability ``sig[o][perceived][x_d][x_r]`` (a uniform;
+   none for an external observer, whose choice, given the perceived action,
+   replaces it), and its signal is flipped with probability ``mu`` (a
+   uniform); all these uniforms are drawn, in this order, as soon as the
+   observers are, so the observations of a whole phase are known at once;
+7. the aggregation (``Game.aggregation``) maps the ``G`` good signals to the
    donor's new reputation: ``single``, good iff ``G = 1``; ``majority``, good iff
    ``G > k/2``, bad iff ``G < k/2``, a tie keeps ``x_d``; ``quorum``, good iff
    ``G >= Q``;
-9. the public record (``recigrad.dynamics.records.Record``) holds the
+8. the public record (``recigrad.dynamics.records.Record``) holds the
    reputations before the interaction, the observers, their signals and
    perceived actions (private: each observer's own), and the new reputation.
 
-With the default game (one observer, the recipient in the pool, ``q = 1``, no
-perception error) steps 4 and 6 draw nothing and step 5 is one
-``randrange(N - 1)``, so the draws are exactly those of
-``recigrad.dynamics.plain``.  An external decision replaces the uniform that a
-fixed agent's decision would draw; every other draw happens as for fixed
-agents, so a ``Core`` without external agents and fed ``random.Random(seed)``
-replays ``play_plain`` exactly under the default game.
+These are the draws of ``recigrad.dynamics.plain.play_plain``, in its order;
+with the default game (one observer, the recipient in the pool, ``q = 1``, no
+perception error) step 4 draws nothing and step 5 is one ``randrange(N - 1)``,
+as before the formation rules.  An external decision replaces the uniform
+that a fixed agent's decision would draw; every other draw happens as for
+fixed agents, so a ``Core`` without external agents and fed
+``random.Random(seed)`` replays ``play_plain`` exactly, under every rule.
 
 Observations of an agent are four integers ``(role, x_d, x_r, a)``, exactly
 the context of the table entry the decision uses (docs/model.md §2):
@@ -233,7 +233,7 @@ class _Interaction:
     """The interaction in progress: who, the reputations before it, what was
     done, and the observers' perceptions and signals so far."""
 
-    __slots__ = ("donor", "recipient", "x_d", "x_r", "action", "observers", "perceived", "signals")
+    __slots__ = ("donor", "recipient", "x_d", "x_r", "action", "observers", "perceived", "signals", "uniforms")
 
     def __init__(self, donor: int, recipient: int, x_d: int, x_r: int) -> None:
         self.donor, self.recipient, self.x_d, self.x_r = donor, recipient, x_d, x_r
@@ -241,6 +241,7 @@ class _Interaction:
         self.observers: list[int] = []
         self.perceived: list[int] = []
         self.signals: list[int] = []
+        self.uniforms: list[tuple[float | None, float]] = []  # per observer: emission (None: external), assessment error
 
     def decision(self, i: int) -> Decision:
         """Observer ``i``'s (in draw order) signal decision."""
@@ -402,7 +403,10 @@ class Core:
         pool = [j for j in range(self.n) if j != now.donor and (game.recipient_observes or j != now.recipient)]
         now.observers = [pool.pop(rng.randrange(len(pool))) for _ in range(game.observers)]  # without replacement
         eps = game.perception_error
-        now.perceived = [1 - a if eps > 0.0 and rng.random() < eps else a for _ in now.observers]
+        for o in now.observers:  # every observer's draws now, in play_plain's order, so a phase's observations are known
+            now.perceived.append(1 - a if eps > 0.0 and rng.random() < eps else a)
+            emission = None if o in self.external else rng.random()
+            now.uniforms.append((emission, rng.random()))
         self._observe(records)
 
     def _observe(self, records: list[Record]) -> None:
@@ -410,12 +414,11 @@ class Core:
         now = self._now
         while len(now.signals) < len(now.observers):
             i = len(now.signals)
-            o, seen = now.observers[i], now.perceived[i]
-            if o in self.external:
+            o, seen, emission = now.observers[i], now.perceived[i], now.uniforms[i][0]
+            if emission is None:  # an external observer
                 self.pending = now.decision(i)
                 return
-            emitted = 1 if self._rng.random() < self.sig[o][seen][now.x_d][now.x_r] else 0
-            self._emit(emitted)
+            self._emit(1 if emission < self.sig[o][seen][now.x_d][now.x_r] else 0)
         self._finish(records)
 
     def _signal(self, emitted: int, records: list[Record]) -> None:
@@ -424,11 +427,12 @@ class Core:
         self._observe(records)
 
     def _emit(self, emitted: int) -> None:
-        """The signal observed: the emitted one, flipped with the assessment error."""
+        """The next observer's signal: the emitted one, flipped with the assessment error."""
+        now = self._now
         signal = emitted
-        if self._rng.random() < self.game.mu:
+        if now.uniforms[len(now.signals)][1] < self.game.mu:
             signal = 1 - signal
-        self._now.signals.append(signal)
+        now.signals.append(signal)
 
     def _finish(self, records: list[Record]) -> None:
         now = self._now
