@@ -7,6 +7,8 @@ import random
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from recigrad.dynamics.exact import solve
 from recigrad.dynamics.plain import play_plain
@@ -847,4 +849,38 @@ def test_identities_add_the_donor_and_the_recipient_to_observations():
         table_observations(3)
     with pytest.raises(ConfigError, match="identities must be True or False") as err:
         gymnasium.make("recigrad/Reciprocity-v0", regime=regime, identities="yes")
+    assert "\n" not in str(err.value)
+
+
+def test_a_phase_of_observers_needs_every_deciders_action_and_does_nothing_half():
+    """Parallel form, several learners observing one interaction: a step
+    without one of their actions, or with a bad one, is refused before any
+    decision is applied; with all of them the interaction completes."""
+    pytest.importorskip("pettingzoo")
+    from recigrad.envs.pettingzoo import parallel_env
+
+    env = parallel_env(formation_regime(MIXED), max_interactions=2000)
+    obs, _ = env.reset(seed=5)
+    while True:
+        deciding = [a for a in env.agents if obs[a][0] != ROLE_NONE]
+        if len(deciding) > 1:
+            break
+        obs, *_ = env.step(dict.fromkeys(deciding, 1))
+    before = (env.core.interactions, env.core.pending, list(env.core.x))
+    with pytest.raises(ValueError, match=f"{deciding[-1]} decides in this phase"):
+        env.step(dict.fromkeys(deciding[:-1], 1))
+    with pytest.raises(ConfigError, match="a decision is 0 or 1"):
+        env.step({**dict.fromkeys(deciding, 1), deciding[-1]: 0.5})
+    assert (env.core.interactions, env.core.pending, list(env.core.x)) == before
+    _, _, _, _, infos = env.step(dict.fromkeys(deciding, 1))
+    record = infos[deciding[0]]["records"][0]
+    assert record["x_d"] == before[1].x_d
+    assert set(record["o"]) >= {env.agent_index[a] for a in deciding}
+
+
+@settings(max_examples=60, deadline=None)
+@given(identities=st.one_of(st.none(), st.integers(), st.floats(allow_nan=False), st.text(max_size=5), st.just(np.bool_(True))))
+def test_identities_other_than_a_bool_are_refused_in_one_line(identities):
+    with pytest.raises(ConfigError, match="identities must be True or False") as err:
+        Core.from_regime(load_regime("discriminative-sj"), identities=identities)
     assert "\n" not in str(err.value)
