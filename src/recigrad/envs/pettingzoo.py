@@ -88,7 +88,17 @@ from gymnasium.utils import seeding
 from pettingzoo import AECEnv, ParallelEnv
 from pettingzoo.utils import wrappers
 
-from recigrad.envs.core import RENDER_MODES, Core, Uniforms, check_options, decision, observation_box, render, resolve_regime
+from recigrad.envs.core import (
+    RENDER_MODES,
+    Core,
+    Uniforms,
+    check_options,
+    decision,
+    idle_observation,
+    observation_box,
+    render,
+    resolve_regime,
+)
 from recigrad.game import ConfigError
 from recigrad.game.regime import Regime
 
@@ -147,6 +157,12 @@ class _Game:
 
     def observe(self, agent: str) -> np.ndarray:
         return self.core.observation(self.agent_index[agent])
+
+    def _observations(self) -> dict[str, np.ndarray]:
+        """Every agent's observation (the phase looked up once)."""
+        phase = {p.agent: p.observation(self.identities) for p in self.core.deciding}
+        idle = idle_observation(self.identities, self.core.n)
+        return {agent: phase[j].copy() if (j := self.agent_index[agent]) in phase else idle.copy() for agent in self.agents}
 
     def state(self) -> np.ndarray:
         """Everyone's public reputation."""
@@ -235,7 +251,7 @@ class ReciprocityParallel(_Game, ParallelEnv):
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None):
         new = self._start(seed)
-        observations = {agent: self.observe(agent) for agent in self.agents}
+        observations = self._observations()
         return observations, self._infos(new)
 
     def step(self, actions: dict[str, Any]):
@@ -255,7 +271,7 @@ class ReciprocityParallel(_Game, ParallelEnv):
             payoff = [p + q for p, q in zip(payoff, new_payoff)]
         new = [r.as_dict() for r in records]
         over = self.core.pending is None
-        observations = {agent: self.observe(agent) for agent in self.agents}
+        observations = self._observations()
         rewards = {agent: float(payoff[self.agent_index[agent]]) for agent in self.agents}
         terminations = dict.fromkeys(self.agents, False)
         truncations = dict.fromkeys(self.agents, over)
