@@ -325,3 +325,25 @@ def test_plain_python_game_matches_exact_chain_under_a_rule():
     truth = exact.solve(*observable(act, sig, game), game)
     assert_statistically_equal(good, truth.good[0], max_se=8e-3)
     assert_statistically_equal(payoff, truth.payoff[0], max_se=4e-2)
+
+
+def test_simulate_command_reports_the_rule_and_agrees_with_exact(capsys):
+    """``recigrad simulate --json`` under a non-default rule: the game in the JSON, and payoffs and
+    reputations within 5 standard errors (between the batch's populations) of ``recigrad exact``."""
+    import json
+
+    from recigrad.cli import main
+
+    flags = ["--pop", "disc:stern-judging:4", "--pop", "alld:stern-judging:1", "--pop", "allc:image-scoring:1", "--observers", "3",
+             "--aggregation", "quorum", "--quorum", "2", "--perception-error", "0.05", "--recipient-observes", "false", "--json"]
+    assert main(["simulate", *flags, "--interactions", "4000", "--batch", "96"]) == 0
+    simulated = json.loads(capsys.readouterr().out)
+    assert main(["exact", *flags]) == 0
+    truth = json.loads(capsys.readouterr().out)["exact"]
+    assert simulated["game"] == {"b": 5.0, "c": 1.0, "e": 0.01, "mu": 0.01, "observers": 3, "recipient_observes": False,
+                                 "aggregation": "quorum", "quorum": 2, "observation": 1.0, "perception_error": 0.05}
+    for key in ("payoff", "good"):
+        se = torch.tensor(simulated[f"{key}_se"])
+        assert (se < 0.05).all()
+        gap = (torch.tensor(simulated[key]) - torch.tensor(truth[key])).abs()
+        assert (gap <= Z * se).all(), (key, gap, se)

@@ -20,7 +20,7 @@ import shlex
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import torch
 
@@ -353,6 +353,7 @@ def cmd_simulate(args: argparse.Namespace) -> dict:
         "seeds": seeds,
         "n": n,
         "agents": _agents(regime),
+        "game": asdict(game),  # the parameters and how reputations formed (docs/model.md §1)
     }
     # docs/model.md §10: the share of donations realised as C, and the mean payoff of all agents, per population
     cooperation = tally.given.sum(1) / max(tally.interactions, 1)
@@ -370,7 +371,17 @@ def cmd_simulate(args: argparse.Namespace) -> dict:
         print(_summary_line(result))
         rate = result["interactions"] / max(seconds, 1e-9)
         print(f"{result['interactions']} interactions in {seconds:.2f} s ({rate:,.0f}/s); b - c = {game.b - game.c:g}")
+        if not game.plain_formation:
+            print(_formation_line(game))
     return result
+
+
+def _formation_line(game: Game) -> str:
+    """How reputations formed, in one line (``simulate`` in text mode, when not the default)."""
+    rule = f"quorum {game.quorum} of {game.observers}" if game.aggregation == "quorum" else game.aggregation
+    pool = "everyone but the donor" if game.recipient_observes else "everyone but the donor and the recipient"
+    return (f"reputations: {game.observers} observer(s) from {pool}, {rule}; observed with probability "
+            f"{game.observation:g}; perception error {game.perception_error:g}")
 
 
 def cmd_exact(args: argparse.Namespace) -> dict:
