@@ -699,6 +699,13 @@ def test_aec_and_parallel_play_the_same_game_phase_by_phase():
     assert par_rewards == aec_rewards
     assert len(par_records) == 2000
     assert all(len(deciding) == 1 for deciding, _ in aec_steps)
+    learners = set(range(4))  # agents 0-3 learn (MIXED)
+    turns = [(int(obs[0]), agent) for deciding, _ in aec_steps for agent, obs in deciding.items()]
+    donor_turns = sum(rec["d"] in learners for rec in aec_records)
+    observer_turns = sum(len(learners & set(rec["o"])) for rec in aec_records)  # none when unobserved
+    assert sum(role == ROLE_DONOR for role, _ in turns) == donor_turns
+    assert sum(role == ROLE_OBSERVER for role, _ in turns) == observer_turns
+    assert sum(not rec["o"] for rec in aec_records) > 400  # q = 0.7: about 600 interactions nobody observed
     sizes = [len(deciding) for deciding, _ in par_steps]
     assert max(sizes) == 3  # three learners observed one interaction
     assert sum(sizes) == len(aec_steps)
