@@ -3,7 +3,7 @@
 In the regime ``society-L6`` all eight agents are learners, so every decision
 reaches the caller (docs/model.md §9; the environment is ``recigrad.envs.pettingzoo``).
 Here no one learns: each agent follows a fixed hand-written policy that reads
-its observation ``(role, x_own, x_d, x_r, a)``:
+its observation ``(role, x_d, x_r, a)`` (the context of the decision):
 
 - a *discriminator* cooperates as donor with a good recipient only;
 - a *defector* never cooperates;
@@ -15,12 +15,18 @@ eight discriminators, then six discriminators and two defectors.  Each agent's
 mean reward per round (N interactions) is printed next to the exact chain's
 payoff for the same tables (docs/model.md §4); for the first society theory
 also gives it in closed form, ``(b - c)(1 - e) g`` with
-``g = (1 - mu)/(2 - mu - A)`` (docs/model.md §3).
+``g = (1 - mu)/(2 - mu - A)`` (docs/model.md §3).  The second society is then
+played again with reputations formed otherwise (docs/model.md §1): three
+observers per interaction, majority, and a perception error of 0.02 (an
+observer's observation carries the action it perceived; the parallel API asks
+every observer of an interaction in one step).
 
 Run: python examples/pettingzoo_society.py
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -29,14 +35,14 @@ from recigrad.dynamics import exact
 from recigrad.envs import pettingzoo as rp
 from recigrad.game import Game, observable
 from recigrad.game.norms import action_table, signal_table
-from recigrad.game.regime import load_regime
+from recigrad.game.regime import Regime, load_regime
 
 EPISODES, INTERACTIONS = 8, 4_000
 DONOR, OBSERVER = 1, 2
 
 
 def discriminator(obs: np.ndarray) -> int:
-    role, x_own, x_d, x_r, a = obs
+    role, x_d, x_r, a = obs
     return int(x_r == 1) if role == DONOR else stern_judging(obs)
 
 
@@ -46,15 +52,15 @@ def defector(obs: np.ndarray) -> int:
 
 def stern_judging(obs: np.ndarray) -> int:
     """Observer's signal: good when the realised action matches the recipient's reputation."""
-    role, x_own, x_d, x_r, a = obs
+    role, x_d, x_r, a = obs
     return int(a == x_r)
 
 
-def play(policies: list, game: Game) -> np.ndarray:
+def play(policies: list, regime: Regime) -> np.ndarray:
     """Mean reward per round of each agent, one row per episode: ``(EPISODES, N)``."""
     per_round = []
     for episode in range(EPISODES):
-        env = rp.parallel_env(regime="society-L6", max_interactions=INTERACTIONS)
+        env = rp.parallel_env(regime=regime, max_interactions=INTERACTIONS)
         observations, infos = env.reset(seed=episode)
         total = dict.fromkeys(env.possible_agents, 0.0)
         while env.agents:
@@ -76,15 +82,21 @@ def exact_payoffs(kinds: list[str], game: Game) -> torch.Tensor:
 
 
 def main() -> None:
-    game = load_regime("society-L6").game
+    regime = load_regime("society-L6")
+    game = regime.game
     a = (1 - game.e) * (1 - game.mu) + game.e * game.mu
     g = (1 - game.mu) / (2 - game.mu - a)
     print(f"closed form for 8 stern-judging discriminators: (b-c)(1-e)g = {(game.b - game.c) * (1 - game.e) * g:.4f} per round")
-    for kinds in (["disc"] * 8, ["disc"] * 6 + ["alld"] * 2):
+    formed = replace(regime, game=replace(game, observers=3, aggregation="majority", perception_error=0.02))
+    mixed = ["disc"] * 6 + ["alld"] * 2
+    for kinds, rules in ((["disc"] * 8, regime), (mixed, regime), (mixed, formed)):
+        game = rules.game
         policies = [discriminator if kind == "disc" else defector for kind in kinds]
-        rewards = play(policies, game)
+        rewards = play(policies, rules)
         theory = exact_payoffs(kinds, game)
-        print(f"society {' '.join(kinds)}: {EPISODES} episodes of {INTERACTIONS} interactions")
+        how = "" if game.plain_formation else (
+            f" (observers {game.observers}, {game.aggregation}, perception error {game.perception_error})")
+        print(f"society {' '.join(kinds)}{how}: {EPISODES} episodes of {INTERACTIONS} interactions")
         print("  agent  policy         reward per round (+- s.e.)   exact chain")
         for j, kind in enumerate(kinds):
             mean, se = rewards[:, j].mean(), rewards[:, j].std(ddof=1) / np.sqrt(EPISODES)

@@ -7,10 +7,12 @@ import random
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from recigrad.dynamics.exact import solve
 from recigrad.dynamics.plain import play_plain
-from recigrad.envs.core import NO_ACTION, ROLE_DONOR, ROLE_NONE, ROLE_OBSERVER, Core, Uniforms, resolve_regime
+from recigrad.envs.core import NO_ACTION, ROLE_DONOR, ROLE_NONE, ROLE_OBSERVER, Core, Uniforms, resolve_regime, table_observations
 from recigrad.game import ConfigError, observable
 from recigrad.game.norms import action_table, signal_table
 from recigrad.game.regime import load_regime, regime_from_dict
@@ -30,9 +32,9 @@ def regime_dict(agents, e=0.01, mu=0.01):
 
 def disc_sj(obs):
     """The learner copying disc + stern judging, from an observation."""
-    role, x_own, x_d, x_r, a = (int(v) for v in obs)
+    role, x_d, x_r, a = (int(v) for v in obs)
     if role == ROLE_DONOR:
-        return int(DISC[x_own][x_r])
+        return int(DISC[x_d][x_r])
     return int(SJ[a][x_d][x_r])
 
 
@@ -43,11 +45,15 @@ def own_payoff(records, j, b, c):
 # ---------------------------------------------------------------- the core
 
 
-@pytest.mark.parametrize("name", ["hybrid-alld", "leading-eight-L1"])
+@pytest.mark.parametrize("name", ["hybrid-alld", "leading-eight-L1", "majority3-q-eps-norec", "quorum2of4-eps", "majority2-q"])
 def test_core_without_learners_replays_plain(name):
     """Same draws in the same order as ``recigrad.dynamics.plain``: identical payoffs and
-    time spent good, interaction by interaction."""
-    regime = load_regime(name)
+    time spent good, interaction by interaction, under the default game and
+    under other formation rules."""
+    if name in FORMATIONS:
+        regime = formation_regime([("disc", "stern-judging", 4), ("alld", "stern-judging", 1), ("allc", "L3", 2)], FORMATIONS[name])
+    else:
+        regime = load_regime(name)
     act, sig = regime.population.tables()
     core = Core.from_regime(regime, external=())
     core.reset(random.Random(5))
@@ -79,8 +85,8 @@ def test_core_decisions_and_misuse():
     obs = core.observation(0)
     assert obs.dtype == np.int64
     assert obs[0] == pending.role
-    assert (obs[4] == NO_ACTION) == (pending.role == ROLE_DONOR)
-    assert core.observation(1).tolist() == [ROLE_NONE, core.x[1], 0, 0, NO_ACTION]
+    assert (obs[3] == NO_ACTION) == (pending.role == ROLE_DONOR)
+    assert core.observation(1).tolist() == [ROLE_NONE, 0, 0, NO_ACTION]
     with pytest.raises(ValueError, match="owes a decision"):
         core.advance(limit=1000)
     with pytest.raises(ValueError, match="0 or 1"):
@@ -91,6 +97,19 @@ def test_core_decisions_and_misuse():
     assert core.interactions == 1000
     with pytest.raises(ValueError, match="no decision is pending"):
         core.advance(1, limit=1000)
+
+
+def test_table_observations_read_the_tables_off_a_policy():
+    """Querying a policy over observations at ``table_observations()`` gives its
+    tables back: here the policy is disc + stern judging looked up from the
+    observation (``disc_sj``), and the observations are distinct contexts."""
+    act_obs, sig_obs = table_observations()
+    assert act_obs.shape == (2, 2, 4)
+    assert sig_obs.shape == (2, 2, 2, 4)
+    assert [[disc_sj(o) for o in row] for row in act_obs] == DISC
+    assert [[[disc_sj(o) for o in row] for row in plane] for plane in sig_obs] == SJ
+    flat = [tuple(o) for o in np.concatenate([act_obs.reshape(-1, 4), sig_obs.reshape(-1, 4)])]
+    assert len(set(flat)) == 12
 
 
 def test_resolve_regime(tmp_path):
@@ -176,8 +195,10 @@ def test_pettingzoo_aec_records_rewards_and_observations():
         x = [1] * regime.population.n
         for rec in records:
             assert (rec["x_d"], rec["x_r"]) == (x[rec["d"]], x[rec["r"]])
+            assert len(rec["o"]) == len(rec["signals"]) == 1
             assert rec["o"][0] != rec["d"]
             assert rec["d"] != rec["r"]
+            assert rec["x_new"] == rec["signals"][0]
             x[rec["d"]] = rec["x_new"]
         j = int(agent.split("_")[1])
         assert reward[agent] == pytest.approx(own_payoff(records, j, b, c) - own_payoff(at_reset[agent], j, b, c))
@@ -250,11 +271,14 @@ def test_gymnasium_refuses_other_than_one_learner():
 
 
 def test_gymnasium_steps_are_the_learners_decisions_with_errors():
-    """Each observation describes the decision whose record comes next; the
-    execution error turns C into D (never D into C) and the assessment error
-    flips the learner's signal, at their rates."""
+    """Each observation is the table context of the decision whose record comes
+    next (a donor's own reputation is x_d); the execution error turns C into D
+    (never D into C) and the assessment error flips the learner's signal, at
+    their rates."""
     pytest.importorskip("gymnasium")
     from recigrad.envs.gymnasium import ReciprocityEnv
+
+    act_obs, sig_obs = table_observations()
 
     e, mu = 0.2, 0.1
     env = ReciprocityEnv(regime_from_dict(regime_dict([("learner", "L6", 1), ("disc", "L6", 3)], e, mu)), max_interactions=20_000)
@@ -264,20 +288,20 @@ def test_gymnasium_steps_are_the_learners_decisions_with_errors():
     done = False
     while not done:
         choice = int(rng.integers(2))
-        before = obs
+        before, own = obs, env.core.x[0]
         obs, _, term, done, info = env.step(choice)
         assert not term
         rec = info["records"][0]  # a single learner: the pending interaction completes first
-        assert (rec["x_d"], rec["x_r"]) == (before[2], before[3])
+        assert (rec["x_d"], rec["x_r"]) == (before[1], before[2])
         if before[0] == ROLE_DONOR:
             assert rec["d"] == 0
-            assert before[1] == before[2]
-            assert before[4] == NO_ACTION
+            assert before[1] == own
+            assert before.tolist() == act_obs[rec["x_d"], rec["x_r"]].tolist()
             counts[0, choice, rec["a"]] += 1
         else:
             assert before[0] == ROLE_OBSERVER
             assert rec["o"] == (0,)
-            assert rec["a"] == before[4]
+            assert before.tolist() == sig_obs[rec["a"], rec["x_d"], rec["x_r"]].tolist()
             assert rec["d"] != 0
             counts[1, choice, int(rec["signals"][0] != choice)] += 1
     assert counts[0, 0, 1] == 0
@@ -379,7 +403,7 @@ def test_reinforce_learns_to_defect_against_unconditional_cooperators():
     for episode in range(60):
         reinforce_episode(env, logits, rng, episode, lr=0.05)
     after = evaluate(logits)
-    logit = logits[(ROLE_DONOR, 1, 1, 1, NO_ACTION)]  # the donor's most frequent context: everyone good
+    logit = logits[(ROLE_DONOR, 1, 1, NO_ACTION)]  # the donor's most frequent context: everyone good
     assert 1 / (1 + np.exp(logit[0] - logit[1])) < 0.1
     # defecting saves c (1 - e) per donation, a donation in 1/N of interactions: about 0.45 per round from a uniform start
     assert after - before > 0.25, (before, after)
@@ -522,7 +546,7 @@ def test_stepping_before_reset_is_refused():
 
 def test_the_environments_share_one_observation_space_and_one_record_type():
     pytest.importorskip("pettingzoo")
-    from recigrad.dynamics.records import NOTATION, PUBLIC, Record
+    from recigrad.dynamics.records import NOTATION, Record
     from recigrad.envs.core import OBS_HIGH, observation_box
     from recigrad.envs.gymnasium import ReciprocityEnv
     from recigrad.envs.pettingzoo import raw_env
@@ -539,5 +563,331 @@ def test_the_environments_share_one_observation_space_and_one_record_type():
             break
     record = env.core.last
     assert isinstance(record, Record)
-    assert info["records"][-1] == {NOTATION[f]: getattr(record, f) for f in PUBLIC}
-    assert list(info["records"][-1]) == ["d", "r", "x_d", "x_r", "a", "o", "signals", "x_new"]
+    assert info["records"][-1] == {short: getattr(record, name) for name, short in NOTATION.items()}
+    assert list(info["records"][-1]) == ["d", "r", "x_d", "x_r", "a", "o", "signals", "x_new"]  # public: not what observers perceived
+
+
+# ---------------------------------------------------------------- how reputations form (issue 13)
+
+FORMATION = {"observers": 3, "aggregation": "majority", "observation": 0.7, "perception_error": 0.05, "recipient_observes": False}
+FORMATIONS = {
+    "majority3-q-eps-norec": FORMATION,
+    "quorum2of4-eps": {"observers": 4, "aggregation": "quorum", "quorum": 2, "perception_error": 0.2},
+    "majority2-q": {"observers": 2, "aggregation": "majority", "observation": 0.5},
+}
+
+
+def formation_regime(agents, formation=None, e=0.05, mu=0.02):
+    spec = regime_dict(agents, e, mu)
+    spec["game"].update(FORMATION if formation is None else formation)
+    return regime_from_dict(spec)
+
+
+def aggregate(game, signals, old):
+    """The donor's new reputation, written out from docs/model.md §1."""
+    good, k = sum(signals), len(signals)
+    if game.aggregation == "quorum":
+        return int(good >= game.quorum)
+    return 1 if good > k - good else 0 if good < k - good else old
+
+
+def table_policy(act, sig):
+    """Agent ``j``'s decision from its (0/1) tables, given its observation."""
+    def policy(j, obs):
+        role, x_d, x_r, a = (int(v) for v in obs[:4])
+        return int(act[j][x_d][x_r]) if role == ROLE_DONOR else int(sig[j][a][x_d][x_r])
+    return policy
+
+
+MIXED = [("learner", "L6", 3), ("learner", "L3", 1), ("disc", "stern-judging", 1), ("alld", "stern-judging", 1), ("allc", "L3", 1)]
+
+
+@pytest.mark.parametrize("formation", list(FORMATIONS.values()), ids=list(FORMATIONS))
+def test_every_record_follows_the_formation_rule(formation):
+    """Fixed agents only: every record's observers are k distinct agents of the
+    pool (none when unobserved), the new reputation is the aggregate of the
+    signals (a majority tie keeps the old one); unobserved interactions,
+    perception flips, assessment flips and the recipient among the observers
+    occur at their rates (within Z standard errors)."""
+    regime = formation_regime([("disc", "stern-judging", 4), ("alld", "stern-judging", 1), ("allc", "L3", 2)], formation)
+    game, n = regime.game, regime.population.n
+    act, sig = regime.population.tables()
+    act, sig = act.tolist(), sig.tolist()
+    core = Core.from_regime(regime)
+    core.reset(random.Random(11))
+    records, _ = core.advance(limit=20_000)
+    x = [1] * n
+    unobserved = flips = perceptions = recipient_in = 0
+    signals = 0
+    for rec in records:
+        assert (rec.donor_rep, rec.recipient_rep) == (x[rec.donor], x[rec.recipient])
+        if not rec.observers:
+            unobserved += 1
+            assert rec.signals == rec.perceived == ()
+            assert rec.reputation == rec.donor_rep
+        else:
+            assert len(rec.observers) == len(set(rec.observers)) == len(rec.signals) == len(rec.perceived) == game.observers
+            assert rec.donor not in rec.observers
+            recipient_in += rec.recipient in rec.observers
+            for o, s, p in zip(rec.observers, rec.signals, rec.perceived):
+                perceptions += p != rec.action
+                flips += s != sig[o][p][rec.donor_rep][rec.recipient_rep]
+                signals += 1
+            assert rec.reputation == aggregate(game, rec.signals, rec.donor_rep)
+        x[rec.donor] = rec.reputation
+    assert x == core.x
+    observed = len(records) - unobserved
+    pool = n - 1 if game.recipient_observes else n - 2
+    rates = [(1 - game.observation, unobserved, len(records)), (game.perception_error, perceptions, signals),
+             (game.mu, flips, signals), (game.observers / pool if game.recipient_observes else 0.0, recipient_in, observed)]
+    for p, hits, total in rates:
+        assert abs(hits / total - p) <= Z * (p * (1 - p) / total) ** 0.5 + 1e-12, (p, hits, total)
+
+
+def exact_solution(regime):
+    act, sig = regime.population.tables()
+    pc, so = observable(act[None], sig[None], regime.game)
+    return solve(pc, so, regime.game)
+
+
+def play_episode(form, env, seed, policy):
+    """One seeded episode with every learner deciding by ``policy(j, obs)``:
+    each agent's summed rewards, every record of the episode (those played at
+    ``reset`` first) and each step's ``(deciding agents' observations, records
+    completed)`` (records None in the AEC form)."""
+    rewards = dict.fromkeys(env.possible_agents, 0.0)
+    steps = []
+    if form == "aec":
+        env.reset(seed=seed)
+        seen = {agent: [] for agent in env.possible_agents}
+        for agent in env.agent_iter():
+            obs, r, term, trunc, info = env.last()
+            seen[agent] += info["records"]
+            rewards[agent] += r
+            if not (term or trunc):
+                steps.append(({agent: obs}, None))
+            env.step(None if term or trunc else policy(env.agent_index[agent], obs))
+        return rewards, seen[env.possible_agents[0]], steps
+    observations, infos = env.reset(seed=seed)
+    records = list(infos[env.agents[0]]["records"])
+    while env.agents:
+        deciding = {a: o for a, o in observations.items() if o[0] != ROLE_NONE}
+        observations, r, _, _, infos = env.step({a: policy(env.agent_index[a], o) for a, o in deciding.items()})
+        for agent, value in r.items():
+            rewards[agent] += value
+        new = next(iter(infos.values()))["records"]
+        records += new
+        steps.append((deciding, new))
+    return rewards, records, steps
+
+
+def test_aec_and_parallel_play_the_same_game_phase_by_phase():
+    """Under three observers (majority, q = 0.7, perception error, recipient
+    excluded) with four learners: the AEC form takes one agent per step, the
+    parallel form all the learners observing an interaction in one step, and
+    the two give the same records and rewards from one seed.  A learner's
+    observation carries the action it perceived, the one in the record."""
+    pytest.importorskip("pettingzoo")
+    from recigrad.envs.pettingzoo import parallel_env, raw_env
+
+    regime = formation_regime(MIXED)
+    act, sig = regime.population.tables()
+    policy = table_policy(act.tolist(), sig.tolist())
+    aec_rewards, aec_records, aec_steps = play_episode("aec", raw_env(regime, max_interactions=2000), 3, policy)
+    par_rewards, par_records, par_steps = play_episode("parallel", parallel_env(regime, max_interactions=2000), 3, policy)
+    assert par_records == aec_records
+    assert par_rewards == aec_rewards
+    assert len(par_records) == 2000
+    assert all(len(deciding) == 1 for deciding, _ in aec_steps)
+    learners = set(range(4))  # agents 0-3 learn (MIXED)
+    turns = [(int(obs[0]), agent) for deciding, _ in aec_steps for agent, obs in deciding.items()]
+    donor_turns = sum(rec["d"] in learners for rec in aec_records)
+    observer_turns = sum(len(learners & set(rec["o"])) for rec in aec_records)  # none when unobserved
+    assert sum(role == ROLE_DONOR for role, _ in turns) == donor_turns
+    assert sum(role == ROLE_OBSERVER for role, _ in turns) == observer_turns
+    assert sum(not rec["o"] for rec in aec_records) > 400  # q = 0.7: about 600 interactions nobody observed
+    sizes = [len(deciding) for deciding, _ in par_steps]
+    assert max(sizes) == 3  # three learners observed one interaction
+    assert sum(sizes) == len(aec_steps)
+    for deciding, new in par_steps:
+        roles = {int(obs[0]) for obs in deciding.values()}
+        assert len(roles) == 1
+        if roles == {ROLE_OBSERVER}:
+            rec = new[0]  # the observers' interaction completes in their step
+            assert {int(agent.split("_")[1]) for agent in deciding} == {o for o in rec["o"] if o <= 3}  # the learners among them
+            for obs in deciding.values():
+                assert obs[1:3].tolist() == [rec["x_d"], rec["x_r"]]
+        else:
+            assert len(deciding) == 1
+
+
+def test_a_phase_of_observers_sees_what_each_perceived():
+    """Driving the core: a phase of observers is every external observer of
+    the interaction, in draw order, and each one's observation carries the
+    action it perceived (the private ``perceived`` of the record)."""
+    regime = formation_regime(MIXED, FORMATION | {"perception_error": 0.3})
+    act, sig = regime.population.tables()
+    policy = table_policy(act.tolist(), sig.tolist())
+    core = Core.from_regime(regime)
+    core.reset(random.Random(4))
+    limit, phases, flipped = 3000, 0, 0
+    core.advance(limit=limit)
+    while core.pending is not None:
+        phase, new = core.deciding, []
+        for p in phase:
+            assert core.pending == p
+            records, _ = core.advance(policy(p.agent, p.observation()), limit)
+            new += records
+        if phase[0].role == ROLE_OBSERVER:
+            rec, phases = new[0], phases + 1
+            learners = [o for o in rec.observers if o in core.external]
+            assert [p.agent for p in phase] == learners
+            seen = dict(zip(rec.observers, rec.perceived))
+            for p in phase:
+                context = (rec.donor_rep, rec.recipient_rep, seen[p.agent], rec.donor, rec.recipient)
+                assert (p.x_d, p.x_r, p.a, p.donor, p.recipient) == context
+                flipped += p.a != rec.action
+    assert phases > 500
+    assert flipped > 0
+
+
+UNANIMITY = {"observers": 3, "aggregation": "quorum", "quorum": 3, "observation": 0.7, "perception_error": 0.05,
+             "recipient_observes": False}
+
+
+def test_a_non_default_rule_matches_the_exact_chain():
+    """Four learners playing their norms' tables among three fixed agents in
+    the parallel form (the AEC form plays the same game, test above), three
+    observers and unanimity (a 3-of-3 quorum), q = 0.7, perception error 0.05,
+    the recipient excluded: every agent's payoff per round and time spent good
+    over seeded episodes agree with the exact chain within 5 standard errors;
+    the exact chain of the default rule, of the rule without perception error
+    and of a majority of the three is more than 5 standard errors away for some
+    agent's time spent good (so a wrong rule fails)."""
+    pytest.importorskip("pettingzoo")
+    from recigrad.envs.pettingzoo import parallel_env
+
+    regime = formation_regime(MIXED, UNANIMITY)
+    n, b, c = regime.population.n, regime.game.b, regime.game.c
+    act, sig = regime.population.tables()
+    policy = table_policy(act.tolist(), sig.tolist())
+    episodes, length = 30, 1000  # many short episodes: a steady standard error (the start's bias is ~0.002)
+    payoff, good = np.zeros((episodes, n)), np.zeros((episodes, n))
+    for k in range(episodes):
+        _, records, _ = play_episode("parallel", parallel_env(regime, max_interactions=length), 500 + k, policy)
+        assert len(records) == length
+        x = np.ones(n)
+        for rec in records:
+            good[k] += x
+            x[rec["d"]] = rec["x_new"]
+        payoff[k] = [own_payoff(records, j, b, c) * n / length for j in range(n)]
+    good /= length
+    exact = exact_solution(regime)
+    for name, sample in (("payoff", payoff), ("good", good)):
+        mean, se = sample.mean(0), sample.std(0, ddof=1) / episodes**0.5
+        expected = getattr(exact, name)[0].numpy()
+        assert np.all(np.abs(mean - expected) < 5 * se), (name, mean, expected, se)
+    mean, se = good.mean(0), good.std(0, ddof=1) / episodes**0.5
+    majority = {key: v for key, v in UNANIMITY.items() if key != "quorum"} | {"aggregation": "majority"}
+    for wrong in ({}, UNANIMITY | {"perception_error": 0.0}, majority):
+        expected = exact_solution(formation_regime(MIXED, wrong)).good[0].numpy()
+        assert np.any(np.abs(mean - expected) > 5 * se), (wrong, mean, expected, se)
+
+
+@pytest.mark.parametrize("identities", [False, True])
+def test_pettingzoo_api_and_seed_under_a_formation_rule(identities):
+    pytest.importorskip("pettingzoo")
+    from pettingzoo.test import api_test, parallel_api_test, seed_test
+
+    from recigrad.envs import pettingzoo as pz
+
+    regime = formation_regime(MIXED)
+    api_test(pz.env(regime, max_interactions=60, identities=identities), num_cycles=300)
+    seed_test(lambda: pz.env(regime, max_interactions=60, identities=identities), num_cycles=300)
+    parallel_api_test(pz.parallel_env(regime, max_interactions=60, identities=identities), num_cycles=300)
+    try:
+        from pettingzoo.test import parallel_seed_test
+    except ImportError:  # older PettingZoo
+        return
+    parallel_seed_test(lambda: pz.parallel_env(regime, max_interactions=60, identities=identities), num_cycles=300)
+
+
+def test_identities_add_the_donor_and_the_recipient_to_observations():
+    """With ``identities=True`` an observation is ``(role, x_d, x_r, a, donor,
+    recipient)`` (``N, N`` when idle), the pair of the interaction the decision
+    belongs to; its first four entries are those without identities, and the
+    game is the same (same records and rewards from one seed)."""
+    gymnasium = pytest.importorskip("gymnasium")
+    from gymnasium.utils.env_checker import check_env
+
+    from recigrad.envs.core import OBS_HIGH, observation_box
+    from recigrad.envs.gymnasium import ReciprocityEnv
+
+    regime = formation_regime([("learner", "L6", 1), ("disc", "L6", 4), ("alld", "L6", 1)])
+    n = regime.population.n
+    plain, named = ReciprocityEnv(regime, max_interactions=3000), ReciprocityEnv(regime, max_interactions=3000, identities=True)
+    assert named.observation_space == observation_box(True, n)
+    assert named.observation_space.high.tolist() == [*OBS_HIGH, n, n]
+    assert plain.observation_space == observation_box()
+    check_env(gymnasium.make("recigrad/Reciprocity-v0", regime=regime, max_interactions=200, identities=True).unwrapped)
+    rng = np.random.default_rng(0)
+    (obs, _), (obs_id, _) = plain.reset(seed=7), named.reset(seed=7)
+    roles, done = set(), False
+    while not done:
+        assert obs_id[:4].tolist() == obs.tolist()
+        choice = int(rng.integers(2))
+        before = obs_id
+        obs, reward, _, done, info = plain.step(choice)
+        obs_id, reward_id, _, done_id, info_id = named.step(choice)
+        assert (reward_id, done_id, info_id) == (reward, done, info)
+        rec = info["records"][0]  # the decision's interaction completes first
+        assert before[4:].tolist() == [rec["d"], rec["r"]]
+        if before[0] == ROLE_DONOR:
+            assert rec["d"] == 0
+        roles.add(int(before[0]))
+    assert roles == {ROLE_DONOR, ROLE_OBSERVER}
+    assert obs_id.tolist() == [ROLE_NONE, 0, 0, NO_ACTION, n, n]
+    act_obs, sig_obs = table_observations(3, 5)
+    assert act_obs.shape == (2, 2, 6)
+    assert sig_obs.shape == (2, 2, 2, 6)
+    assert sig_obs[1, 0, 1].tolist() == [ROLE_OBSERVER, 0, 1, 1, 3, 5]
+    assert act_obs[:, :, :4].tolist() == table_observations()[0].tolist()
+    with pytest.raises(ValueError, match="both donor and recipient"):
+        table_observations(3)
+    with pytest.raises(ConfigError, match="identities must be True or False") as err:
+        gymnasium.make("recigrad/Reciprocity-v0", regime=regime, identities="yes")
+    assert "\n" not in str(err.value)
+
+
+def test_a_phase_of_observers_needs_every_deciders_action_and_does_nothing_half():
+    """Parallel form, several learners observing one interaction: a step
+    without one of their actions, or with a bad one, is refused before any
+    decision is applied; with all of them the interaction completes."""
+    pytest.importorskip("pettingzoo")
+    from recigrad.envs.pettingzoo import parallel_env
+
+    env = parallel_env(formation_regime(MIXED), max_interactions=2000)
+    obs, _ = env.reset(seed=5)
+    while True:
+        deciding = [a for a in env.agents if obs[a][0] != ROLE_NONE]
+        if len(deciding) > 1:
+            break
+        obs, *_ = env.step(dict.fromkeys(deciding, 1))
+    before = (env.core.interactions, env.core.pending, list(env.core.x))
+    with pytest.raises(ValueError, match=f"{deciding[-1]} decides in this phase"):
+        env.step(dict.fromkeys(deciding[:-1], 1))
+    with pytest.raises(ConfigError, match="a decision is 0 or 1"):
+        env.step({**dict.fromkeys(deciding, 1), deciding[-1]: 0.5})
+    assert (env.core.interactions, env.core.pending, list(env.core.x)) == before
+    _, _, _, _, infos = env.step(dict.fromkeys(deciding, 1))
+    record = infos[deciding[0]]["records"][0]
+    assert record["x_d"] == before[1].x_d
+    assert set(record["o"]) >= {env.agent_index[a] for a in deciding}
+
+
+@settings(max_examples=60, deadline=None)
+@given(identities=st.one_of(st.none(), st.integers(), st.floats(allow_nan=False), st.text(max_size=5), st.just(np.bool_(True))))
+def test_identities_other_than_a_bool_are_refused_in_one_line(identities):
+    with pytest.raises(ConfigError, match="identities must be True or False") as err:
+        Core.from_regime(load_regime("discriminative-sj"), identities=identities)
+    assert "\n" not in str(err.value)

@@ -112,12 +112,13 @@ def test_example_pettingzoo_society():
     out = run_example("pettingzoo_society.py")
     assert figure(out, r"\(b-c\)\(1-e\)g =") == pytest.approx(NORM_PAYOFF, abs=1e-4)
     societies = re.findall(r"society mean: " + NUMBER + r" \(\+- " + NUMBER + r"\), exact chain " + NUMBER, out)
-    assert len(societies) == 2
-    (mean_sj, se_sj, exact_sj), (mean_mix, se_mix, exact_mix) = [tuple(map(float, s)) for s in societies]
+    assert len(societies) == 3
+    (mean_sj, se_sj, exact_sj), (mean_mix, se_mix, exact_mix), (mean_k3, se_k3, exact_k3) = [tuple(map(float, s)) for s in societies]
     np.testing.assert_allclose(exact_sj, NORM_PAYOFF, atol=1e-4)  # homogeneous: the exact chain is the closed form
     assert abs(mean_sj - NORM_PAYOFF) < 5 * se_sj
     assert abs(mean_mix - exact_mix) < 5 * se_mix
     assert exact_mix < exact_sj - 1.0  # two defectors cost the society more than one unit per round
+    assert abs(mean_k3 - exact_k3) < 5 * se_k3  # three observers, majority, perception error: the exact chain of that rule
     assert math.isfinite(se_mix)
 
 

@@ -8,5 +8,9 @@
 - ``recigrad.envs.gymnasium``: a single-learner ``gymnasium.Env``, registered as
   ``recigrad/Reciprocity-v0`` when the module is imported (needs ``gymnasium``).
 
+Every rule of how reputations form (the regime's ``[game]``: observers,
+aggregation, observation probability, perception error) holds in all of them;
+``identities=True`` adds the donor's and the recipient's indices to observations.
+
 Nothing is imported here, so ``import recigrad.envs`` needs neither package.
 """

@@ -1,5 +1,14 @@
 """A single-learner Gymnasium environment of the game.
 
+| | |
+| --- | --- |
+| Import | `import recigrad.envs.gymnasium`, then `gymnasium.make("recigrad/Reciprocity-v0", ...)` |
+| Arguments | `regime="discriminative-sj"`, `max_interactions=800`, `render_mode=None` (`"human"`, `"ansi"`), `identities=False` |
+| Action Space | `Discrete(2)`: 0 defect / 1 cooperate (donor); 0 bad / 1 good (observer) |
+| Observation Space | `Box(0, [2, 1, 1, 2], (4,), int64)`; with identities `Box(0, [2, 1, 1, 2, N, N], (6,), int64)` |
+| Reward | the learner's own payoffs between two of its decisions |
+| Episode end | truncated after `max_interactions` interactions; never terminated |
+
 Importing this module registers ``recigrad/Reciprocity-v0``::
 
     import gymnasium
@@ -8,24 +17,36 @@ Importing this module registers ``recigrad/Reciprocity-v0``::
     env = gymnasium.make("recigrad/Reciprocity-v0", regime="discriminative-sj", max_interactions=800)
 
 ``regime`` is a shipped regime name, a TOML file or a ``recigrad.game.regime.Regime``
-with exactly one learner; every other agent plays its true tables.
+with exactly one learner; every other agent plays its true tables.  Its
+``[game]`` says how reputations form (observers, aggregation, quorum,
+observation, perception error; docs/model.md §1, ``recigrad.envs.core``).
 
 Each step is one decision of the learner: as donor its action (0 defect,
 1 cooperate: the intention, which the execution error may turn into D), as
-observer its signal (0 bad, 1 good: the emitted signal, which the assessment
-error may flip).  Between two decisions the environment plays every other
-phase itself (``reset`` plays up to the first decision).
+one of an interaction's observers its signal (0 bad, 1 good: the emitted
+signal, which the assessment error may flip; the other observers signal in
+their turns and the aggregation of all the signals is the donor's new
+reputation).  Between two decisions the environment plays every other
+decision itself (``reset`` plays up to the first decision).
 
-Observation: ``Box(0, [2, 1, 1, 1, 2], int64)``, ``(role, x_own, x_d, x_r, a)``
-as in ``recigrad.envs.core``: role 1 donor, 2 observer (0 only in the final
-observation); the learner's own reputation; the donor's and the recipient's
-reputations; the realised action the observer sees (2 for a donor).
+Observation: ``Box(0, [2, 1, 1, 2], int64)``, ``(role, x_d, x_r, a)`` as in
+``recigrad.envs.core``, the context of the decision's table entry: role 1
+donor, 2 observer (0 only in the final observation); the donor's (as donor,
+the learner's own) and the recipient's reputations; the action the observer
+perceived (the realised one, flipped with probability ``perception_error``;
+2 for a donor).  ``recigrad.envs.core.table_observations()``
+gives the observation of every table context, to read ``act`` and ``sig`` off
+a policy.  With ``identities=True``: ``Box(0, [2, 1, 1, 2, N, N], int64)``,
+``(role, x_d, x_r, a, donor, recipient)``, the interaction's donor and recipient
+as agent indices (``N, N`` in the final observation), so that a policy can keep
+opinions per partner.
 
 Reward: the learner's payoffs (``-c`` per realised C given, ``+b`` per realised
 C received) accrued from the decision to the next one.  ``info["records"]``:
 the public records ``{d, r, x_d, x_r, a, o, signals, x_new}`` completed meanwhile
-(at ``reset``: those played before the first decision, whose payoffs are not
-rewards); ``info["interactions"]``: interactions completed so far.
+(``recigrad.dynamics.records.Record.as_dict``; at ``reset``: those played
+before the first decision, whose payoffs are not rewards); ``info["interactions"]``:
+interactions completed so far.
 
 Episodes end by truncation once ``max_interactions`` interactions are complete
 (never by termination).  If the learner decides nothing before that (only with
@@ -33,7 +54,8 @@ a tiny ``max_interactions``), ``reset`` returns a role-0 observation and the
 first ``step`` ignores its action and truncates.
 
 Misuse: an action other than 0 or 1 (a Python int or a numpy integer) raises
-``ConfigError`` (a ``ValueError``); ``step`` before ``reset`` raises ``RuntimeError``.
+``ConfigError`` (a ``ValueError``), and so does ``identities`` other than a bool;
+``step`` before ``reset`` raises ``RuntimeError``.
 """
 
 from __future__ import annotations
@@ -55,13 +77,15 @@ class ReciprocityEnv(gymnasium.Env):
 
     metadata = {"render_modes": list(RENDER_MODES), "render_fps": 4}
 
-    def __init__(self, regime: str | Regime = "discriminative-sj", max_interactions: int = 800, render_mode: str | None = None):
+    def __init__(self, regime: str | Regime = "discriminative-sj", max_interactions: int = 800, render_mode: str | None = None,
+                 identities: bool = False):
         """The environment of the regime's one learner.
 
         Args:
             regime: a shipped regime name, a TOML file or a ``Regime``, with exactly one learner.
             max_interactions: interactions per episode (a positive integer).
             render_mode: None, ``"human"`` (print) or ``"ansi"`` (return the text).
+            identities: observations also carry the donor's and the recipient's indices.
         """
         self.regime = resolve_regime(regime)
         learners = self.regime.population.learners
@@ -73,8 +97,9 @@ class ReciprocityEnv(gymnasium.Env):
         self.max_interactions = check_options(max_interactions, render_mode)
         self.learner = learners[0]
         self.render_mode = render_mode
-        self.core = Core.from_regime(self.regime)
-        self.observation_space = observation_box()
+        self.core = Core.from_regime(self.regime, identities=identities)
+        self.identities = identities
+        self.observation_space = observation_box(identities, self.core.n)
         self.action_space = spaces.Discrete(2)
 
     def _info(self, records) -> dict:

@@ -1,48 +1,79 @@
 """PettingZoo environments of the game: the regime's learners are the agents.
 
-``env(regime, max_interactions, render_mode)`` is the AEC form (wrapped in
-PettingZoo's ``AssertOutOfBoundsWrapper`` and ``OrderEnforcingWrapper``;
-``raw_env`` is the bare one); ``parallel_env(...)`` is the parallel form.
-``regime`` is a shipped regime name, a TOML file or a ``recigrad.game.regime.Regime``.
+| | |
+| --- | --- |
+| Import | `from recigrad.envs import pettingzoo as rp`; `rp.env(...)`, `rp.parallel_env(...)`, `rp.raw_env(...)` |
+| Arguments | `regime="discriminative-sj"`, `max_interactions=800`, `render_mode=None` (`"human"`, `"ansi"`), `identities=False` |
+| Actions | Discrete |
+| Parallel API | Yes (one step per phase) |
+| Manual Control | No |
+| Agents | `agent_<j>` for every learner `j` of the regime |
+| Action Shape | `Discrete(2)` |
+| Action Values | 0 defect / 1 cooperate (donor); 0 bad / 1 good (observer) |
+| Observation Shape | `(4,)`; `(6,)` with `identities=True` |
+| Observation Values | `Box(0, [2, 1, 1, 2], int64)`; with identities `Box(0, [2, 1, 1, 2, N, N], int64)` |
+| State Shape | `(N,)` |
+| State Values | `MultiDiscrete([2] * N)`: everyone's public reputation |
+
+``env(regime, max_interactions, render_mode, identities)`` is the AEC form
+(wrapped in PettingZoo's ``AssertOutOfBoundsWrapper`` and
+``OrderEnforcingWrapper``; ``raw_env`` is the bare one); ``parallel_env(...)``
+is the parallel form.  ``regime`` is a shipped regime name, a TOML file or a
+``recigrad.game.regime.Regime``; its ``[game]`` says how reputations form
+(observers, aggregation, quorum, observation, perception error; docs/model.md §1).
 
 Agents are named ``agent_<j>``, ``j`` the learner's index in the population (the
 index the public records use).  Agents that are not learners are played by the
 environment from their true tables (``Regime.population.tables()``).
 
-Decisions and skipped phases.  An interaction has two phases: the donor's
-action (``Discrete(2)``: 0 defect, 1 cooperate, the intention, which the
-execution error may turn into D) and the observer's signal (``Discrete(2)``:
-0 bad, 1 good, the emitted signal, which the assessment error may flip).
-After each learner decision the environment plays on, phases of fixed agents
-included, and stops at the next phase whose decider is a learner; so every AEC
-turn and every parallel step is exactly one learner decision, and a phase
-where no learner decides never reaches the caller.  (At ``reset`` it plays up
-to the first learner decision.)
-Exactly one agent decides in a phase, so in the parallel form the actions of
-the others are ignored; their observation has role 0.
+Decisions, phases and turns.  An interaction has the donor's action
+(``Discrete(2)``: 0 defect, 1 cooperate, the intention, which the execution
+error may turn into D) and, when it is observed (probability ``observation``),
+the signals of its ``observers`` observers (``Discrete(2)``: 0 bad, 1 good, the
+emitted signal, which the assessment error may flip), each in its turn; the
+aggregation of the signals becomes the donor's reputation
+(``recigrad.envs.core``).  In the AEC form each turn is one learner's
+decision: the donor's, or one observer's.  In the parallel form each step is
+one *phase*: the donor's action, or the signals of every learner observing the
+interaction (they decide in one step, each from its own observation; fixed
+observers between them signal in their turns).  After each turn or step the
+environment plays on, decisions of fixed agents included, and stops at the
+next learner decision; a decision no learner makes never reaches the caller.
+(At ``reset`` it plays up to the first learner decision.)  In the parallel
+form the actions of agents outside the phase are ignored; their observation
+has role 0.  Both forms play the same game from one seed and the same
+decisions.
 
-Observations: ``Box(0, [2, 1, 1, 1, 2], int64)`` (integers; PettingZoo's checker
-prefers Box to MultiDiscrete), ``(role, x_own, x_d, x_r, a)`` as in
-``recigrad.envs.core``: role 0 not deciding, 1 donor, 2 observer; the
-agent's own reputation; the donor's and the recipient's reputations; the
-realised action an observer sees (2 when none).
+Observations: ``Box(0, [2, 1, 1, 2], int64)`` (integers; PettingZoo's checker
+prefers Box to MultiDiscrete), ``(role, x_d, x_r, a)`` as in
+``recigrad.envs.core``, the context of the decision's table entry: role 0 not
+deciding (then ``(0, 0, 0, 2)``), 1 donor, 2 observer; the donor's (as donor,
+the agent's own) and the recipient's reputations; the action the observer
+perceived (the realised one, flipped with probability ``perception_error``;
+2 when none).  With ``identities=True``: ``Box(0, [2, 1, 1, 2, N, N], int64)``,
+``(role, x_d, x_r, a, donor, recipient)``, the interaction's donor and
+recipient as agent indices (``N, N`` when not deciding), so that a policy can
+keep opinions per partner.
 
 Rewards: each agent's own payoff (``-c`` as a cooperating donor, ``+b`` as a
 recipient of a realised C) of the interactions played during the step, given
 to the agent at the step where the action is realised (payoffs of the
 interactions played during ``reset`` are not rewards; they follow from the
 records).  ``infos[agent]["records"]``: the public records ``{d, r, x_d, x_r,
-a, o, signals, x_new}`` of the interactions completed since the agent's previous
-decision (AEC) or during the step (parallel), oldest first;
-``infos[agent]["interactions"]``: interactions completed so far.
+a, o, signals, x_new}`` (``recigrad.dynamics.records.Record.as_dict``: ``o``
+the observers in draw order and ``signals`` their observed signals, tuples,
+empty when unobserved; ``x_new`` the donor's new reputation; what each
+observer perceived is private and not in them) of the interactions completed
+since the agent's previous decision (AEC) or during the step (parallel),
+oldest first; ``infos[agent]["interactions"]``: interactions completed so far.
 
 Episodes are truncated (never terminated) once ``max_interactions``
 interactions are complete.  If no learner decides before that (only possible
 with a tiny ``max_interactions``), the episode is truncated at ``reset``.
 Misuse: an action other than 0 or 1 (a Python int or a numpy integer) raises
 ``ConfigError`` (a ``ValueError``) in the raw AEC and the parallel forms (the
-wrapped AEC form's ``AssertOutOfBoundsWrapper`` refuses it first);
-``step`` before ``reset`` raises ``RuntimeError``.
+wrapped AEC form's ``AssertOutOfBoundsWrapper`` refuses it first), and so does
+``identities`` other than a bool; ``step`` before ``reset`` raises ``RuntimeError``.
 Seeding: ``reset(seed=...)``; ``reset()`` without a seed continues the current
 generator.
 """
@@ -57,7 +88,17 @@ from gymnasium.utils import seeding
 from pettingzoo import AECEnv, ParallelEnv
 from pettingzoo.utils import wrappers
 
-from recigrad.envs.core import RENDER_MODES, Core, Uniforms, check_options, decision, observation_box, render, resolve_regime
+from recigrad.envs.core import (
+    RENDER_MODES,
+    Core,
+    Uniforms,
+    check_options,
+    decision,
+    idle_observation,
+    observation_box,
+    render,
+    resolve_regime,
+)
 from recigrad.game import ConfigError
 from recigrad.game.regime import Regime
 
@@ -69,18 +110,19 @@ class _Game:
 
     metadata = {"name": NAME, "render_modes": list(RENDER_MODES), "is_parallelizable": False, "render_fps": 4}
 
-    def _setup(self, regime: str | Regime, max_interactions: int, render_mode: str | None) -> None:
+    def _setup(self, regime: str | Regime, max_interactions: int, render_mode: str | None, identities: bool) -> None:
         self.regime = resolve_regime(regime)
         learners = self.regime.population.learners
         if not learners:
             raise ConfigError(f"regime {self.regime.name!r} has no learner; the PettingZoo environment needs at least one")
         self.max_interactions = check_options(max_interactions, render_mode)
         self.render_mode = render_mode
-        self.core = Core.from_regime(self.regime)
+        self.core = Core.from_regime(self.regime, identities=identities)
+        self.identities = identities
         self.possible_agents = [f"agent_{j}" for j in learners]
         self.agent_index = {name: j for name, j in zip(self.possible_agents, learners)}
         self.agent_name = {j: name for name, j in self.agent_index.items()}
-        self.observation_spaces = {name: observation_box() for name in self.possible_agents}
+        self.observation_spaces = {name: observation_box(identities, self.core.n) for name in self.possible_agents}
         self.action_spaces = {name: spaces.Discrete(2) for name in self.possible_agents}
         self.state_space = spaces.MultiDiscrete([2] * self.core.n)
         self.np_random, self.np_random_seed = None, None
@@ -103,12 +145,24 @@ class _Game:
 
     @property
     def deciding(self) -> str | None:
-        """The agent whose decision is pending (None once the episode is over)."""
+        """The agent whose decision is pending, its turn (None once the episode is over)."""
         pending = self.core.pending
         return None if pending is None else self.agent_name[pending.agent]
 
+    @property
+    def phase(self) -> list[str]:
+        """The agents that decide in the current phase, in turn: the donor, or
+        every learner among the observers of the interaction still to signal."""
+        return [self.agent_name[p.agent] for p in self.core.deciding]
+
     def observe(self, agent: str) -> np.ndarray:
         return self.core.observation(self.agent_index[agent])
+
+    def _observations(self) -> dict[str, np.ndarray]:
+        """Every agent's observation (the phase looked up once)."""
+        phase = {p.agent: p.observation(self.identities) for p in self.core.deciding}
+        idle = idle_observation(self.identities, self.core.n)
+        return {agent: phase[j].copy() if (j := self.agent_index[agent]) in phase else idle.copy() for agent in self.agents}
 
     def state(self) -> np.ndarray:
         """Everyone's public reputation."""
@@ -125,16 +179,18 @@ class _Game:
 class ReciprocityAEC(_Game, AECEnv):
     """AEC form: one turn per learner decision (see the module docstring)."""
 
-    def __init__(self, regime: str | Regime = "discriminative-sj", max_interactions: int = 800, render_mode: str | None = None):
+    def __init__(self, regime: str | Regime = "discriminative-sj", max_interactions: int = 800, render_mode: str | None = None,
+                 identities: bool = False):
         """The bare AEC environment (``env`` wraps it).
 
         Args:
             regime: a shipped regime name, a TOML file or a ``Regime``, with at least one learner.
             max_interactions: interactions per episode (a positive integer).
             render_mode: None, ``"human"`` (print) or ``"ansi"`` (return the text).
+            identities: observations also carry the donor's and the recipient's indices.
         """
         AECEnv.__init__(self)
-        self._setup(regime, max_interactions, render_mode)
+        self._setup(regime, max_interactions, render_mode, identities)
         self._skip_agent_selection = None
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
@@ -174,25 +230,28 @@ class ReciprocityAEC(_Game, AECEnv):
 
 
 class ReciprocityParallel(_Game, ParallelEnv):
-    """Parallel form: one step per learner decision; only the deciding agent's
-    action is used (see the module docstring)."""
+    """Parallel form: one step per phase (the donor's action, or the signals of
+    every learner observing the interaction); only the deciding agents'
+    actions are used (see the module docstring)."""
 
-    def __init__(self, regime: str | Regime = "discriminative-sj", max_interactions: int = 800, render_mode: str | None = None):
+    def __init__(self, regime: str | Regime = "discriminative-sj", max_interactions: int = 800, render_mode: str | None = None,
+                 identities: bool = False):
         """The parallel environment.
 
         Args:
             regime: a shipped regime name, a TOML file or a ``Regime``, with at least one learner.
             max_interactions: interactions per episode (a positive integer).
             render_mode: None, ``"human"`` (print) or ``"ansi"`` (return the text).
+            identities: observations also carry the donor's and the recipient's indices.
         """
-        self._setup(regime, max_interactions, render_mode)
+        self._setup(regime, max_interactions, render_mode, identities)
 
     def _infos(self, new: list[dict]) -> dict[str, dict]:
         return {agent: {"records": list(new), "interactions": self.core.interactions} for agent in self.agents}
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None):
         new = self._start(seed)
-        observations = {agent: self.observe(agent) for agent in self.agents}
+        observations = self._observations()
         return observations, self._infos(new)
 
     def step(self, actions: dict[str, Any]):
@@ -200,16 +259,19 @@ class ReciprocityParallel(_Game, ParallelEnv):
         for action in actions.values():  # every action given must be valid, even those not used
             if action is not None:
                 decision(action)
-        deciding = self.deciding
-        if deciding is None:  # over at reset: nobody decided within max_interactions
-            records, payoff = [], [0.0] * self.core.n
-        else:
+        phase = self.phase
+        for deciding in phase:
             if actions.get(deciding) is None:
                 raise ValueError(f"{deciding} decides in this phase: actions must hold its action (0 or 1)")
-            records, payoff = self.core.advance(actions[deciding], self.max_interactions)
+        records, payoff = [], [0.0] * self.core.n  # nobody decides: over at reset (nobody decided within max_interactions)
+        for deciding in phase:  # in turn; fixed observers between them signal in theirs
+            assert self.deciding == deciding
+            new_records, new_payoff = self.core.advance(actions[deciding], self.max_interactions)
+            records += new_records
+            payoff = [p + q for p, q in zip(payoff, new_payoff)]
         new = [r.as_dict() for r in records]
         over = self.core.pending is None
-        observations = {agent: self.observe(agent) for agent in self.agents}
+        observations = self._observations()
         rewards = {agent: float(payoff[self.agent_index[agent]]) for agent in self.agents}
         terminations = dict.fromkeys(self.agents, False)
         truncations = dict.fromkeys(self.agents, over)
@@ -224,23 +286,26 @@ class ReciprocityParallel(_Game, ParallelEnv):
 raw_env = ReciprocityAEC
 
 
-def env(regime: str | Regime = "discriminative-sj", max_interactions: int = 800, render_mode: str | None = None) -> AECEnv:
+def env(regime: str | Regime = "discriminative-sj", max_interactions: int = 800, render_mode: str | None = None,
+        identities: bool = False) -> AECEnv:
     """The AEC environment, in PettingZoo's usual wrappers.
 
     Args:
         regime: a shipped regime name, a TOML file or a ``Regime``, with at least one learner.
         max_interactions: interactions per episode (a positive integer).
         render_mode: None, ``"human"`` (print) or ``"ansi"`` (return the text).
+        identities: observations also carry the donor's and the recipient's indices.
 
     Returns:
         ``ReciprocityAEC`` inside ``AssertOutOfBoundsWrapper`` and ``OrderEnforcingWrapper``.
     """
-    aec = ReciprocityAEC(regime, max_interactions, render_mode)
+    aec = ReciprocityAEC(regime, max_interactions, render_mode, identities)
     return wrappers.OrderEnforcingWrapper(wrappers.AssertOutOfBoundsWrapper(aec))
 
 
 def parallel_env(
-    regime: str | Regime = "discriminative-sj", max_interactions: int = 800, render_mode: str | None = None
+    regime: str | Regime = "discriminative-sj", max_interactions: int = 800, render_mode: str | None = None,
+    identities: bool = False,
 ) -> ParallelEnv:
     """The parallel environment.
 
@@ -248,8 +313,9 @@ def parallel_env(
         regime: a shipped regime name, a TOML file or a ``Regime``, with at least one learner.
         max_interactions: interactions per episode (a positive integer).
         render_mode: None, ``"human"`` (print) or ``"ansi"`` (return the text).
+        identities: observations also carry the donor's and the recipient's indices.
 
     Returns:
         A ``ReciprocityParallel``.
     """
-    return ReciprocityParallel(regime, max_interactions, render_mode)
+    return ReciprocityParallel(regime, max_interactions, render_mode, identities)
