@@ -17,6 +17,8 @@ import math
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from recigrad.evaluation import evaluate, metrics
 from recigrad.evaluation.best_response import best_response
@@ -170,3 +172,41 @@ def test_a_network_tensor_that_does_not_fit_is_refused(name):
     with pytest.raises(contract.StateError, match="^tensor net.actor.action.w is missing"):
         fresh.load_state_dict(meta, missing)
     fresh.load_state_dict(meta, tensors)  # and the state as saved loads
+
+
+_FRESH = {}
+
+
+def _saved(name: str):
+    if name not in _FRESH:
+        regime = load_regime("discriminative-ss")
+        _FRESH[name] = regime, contract.method(name).start(regime, [0, 1]).state_dict()
+    return _FRESH[name]
+
+
+@settings(max_examples=40, deadline=None)
+@given(name=st.sampled_from(sorted(MODULES)), data=st.data())
+def test_any_broken_network_tensor_is_refused_in_one_line(name, data):
+    """Hypothesis: a network tensor of the saved state cut, grown, cast or poisoned is refused with one
+    line naming it; the fresh state's network is left as it started (nothing half-loaded there)."""
+    regime, (meta, tensors) = _saved(name)
+    key = data.draw(st.sampled_from(sorted(k for k in tensors if k.startswith("net."))))
+    original = tensors[key]
+    how = data.draw(st.sampled_from(["cut", "grow", "cast", "poison"]))
+    if how == "cut":
+        broken = original[..., :-1]
+    elif how == "grow":
+        broken = torch.cat([original, original[..., :1]], -1)
+    elif how == "cast":
+        broken = original.to(torch.float32)
+    else:
+        broken = original.clone().flatten()
+        broken[data.draw(st.integers(0, broken.numel() - 1))] = data.draw(st.sampled_from([math.nan, math.inf, -math.inf]))
+        broken = broken.view_as(original)
+    fresh = contract.method(name).start(regime, [0, 1])
+    before = {k: p.detach().clone() for k, p in fresh.params.items()}
+    with pytest.raises(contract.StateError) as err:
+        fresh.load_state_dict(meta, dict(tensors, **{key: broken}))
+    assert str(err.value).startswith(f"tensor {key} ") and "allowed:" in str(err.value) and "\n" not in str(err.value)
+    for k, p in fresh.params.items():
+        torch.testing.assert_close(p.detach(), before[k], rtol=0, atol=0)

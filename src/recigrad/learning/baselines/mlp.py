@@ -17,7 +17,7 @@ method's own stream ``"<method>-init"``, biases 0; on top, an **action head**
 at the 8 observer contexts), both linear and **initialised at zero**, added to
 the learner's start logits (``recigrad.learning.tables.initial_logits``):
 
-    z(c) = z0(c) + w_head . h(c) + b_head                                           (31)
+    z(c) = z0(c) + w_head . h(c) + b_head
 
 so every method starts from the same tables (a warm-up norm's, or the
 ``learner-init`` normal logits) and the network learns a residual on them.  A head
@@ -115,7 +115,7 @@ def linear_out(params: dict[str, torch.Tensor], name: str, h: torch.Tensor) -> t
 
 
 def policy_logits(params: dict[str, torch.Tensor], start: torch.Tensor, layers: int, heads: tuple[str, ...]) -> torch.Tensor:
-    """``(B, L, 12)``: the policy's logits at the 12 decision contexts, (31): the start logits
+    """``(B, L, 12)``: the policy's logits at the 12 decision contexts, ``z0 + w . h + b``: the start logits
     ``start (B, L, 12)`` plus, for each head in ``heads`` (``"action"``, ``"signal"``), its output;
     a head not in ``heads`` gives the start logits exactly."""
     h = trunk(params, "actor", layers) if heads else None
