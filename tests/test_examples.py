@@ -162,3 +162,16 @@ def test_example_sweep():
         assert figure(out, rf"mu = {mu}: exact chain g") == pytest.approx((1 - mu) / (2 - mu - a), abs=1e-12)
     for b in (2.0, 5.0):
         assert figure(out, rf"b = {b}: mean percent of reference over 3 seeds") > 95.0  # rg near the reference in 60 iterations
+
+
+def test_example_neural_baseline():
+    out = run_example("neural_baseline.py")
+    assert figure(out, "start tables") == 0.0  # the residual's heads start at zero: every method's start, exactly
+    gap = re.search(r"read-off tables and the network (\S+)", out)
+    assert gap is not None and float(gap.group(1)) < 1e-12  # the read-off is the network, queried layer by layer
+    assert figure(out, "reference payoff") == pytest.approx(4.0253, abs=1e-4)
+    percents = [float(p) for p in re.findall(NUMBER + r" % of reference", out)]
+    assert len(percents) == 3
+    for percent in percents:  # the reference is the best payoff: at most 100
+        assert 90.0 < percent <= 100.0 + 1e-6
+    assert out.count("signal collapsed False") == 3  # not measurable here: the reference's signal table is constant
