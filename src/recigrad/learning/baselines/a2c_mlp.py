@@ -37,7 +37,7 @@ class A2CMLPConfig:
     lam: float = 1.0  # GAE lambda (1: n-step returns to the end of the batch)
     interactions: int | None = 1600  # interactions per update (None: the regime's train.interactions)
     vf_coef: float = 0.5  # weight of the critic's squared error
-    ent_coef: float = 0.01  # weight of the entropy bonus
+    ent_coef: float = 0.0  # weight of the entropy bonus
     normalize: bool = False  # normalise advantages per learner
     hidden: int = 32  # units per hidden layer
     layers: int = 2  # hidden tanh layers

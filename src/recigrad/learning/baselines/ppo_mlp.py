@@ -31,15 +31,15 @@ METHOD = "ppo-mlp"
 class PPOMLPConfig:
     """PPO-MLP settings (defaults: ``overall`` in ``tuned.json``; overridden per tuned regime)."""
 
-    lr: float = 0.003  # Adam learning rate on the networks' weights
+    lr: float = 0.01  # Adam learning rate on the networks' weights
     gamma: float = 0.5  # discount per decision of the learner's own timeline
     lam: float = 0.95  # GAE lambda
     clip: float = 0.2  # clip range of the probability ratio
     epochs: int = 4  # passes over each batch
     minibatches: int = 4  # per learner and epoch
-    interactions: int | None = 1600  # interactions per update (None: the regime's train.interactions)
+    interactions: int | None = 400  # interactions per update (None: the regime's train.interactions)
     vf_coef: float = 0.5  # weight of the critic's squared error
-    ent_coef: float = 0.01  # weight of the entropy bonus
+    ent_coef: float = 0.0  # weight of the entropy bonus
     normalize: bool = True  # normalise advantages per learner
     hidden: int = 32  # units per hidden layer
     layers: int = 2  # hidden tanh layers

@@ -28,9 +28,9 @@ METHOD = "reinforce-mlp"
 class ReinforceMLPConfig:
     """REINFORCE-MLP settings (defaults: ``overall`` in ``tuned.json``; overridden per tuned regime)."""
 
-    lr: float = 0.01  # Adam learning rate on the network's weights
+    lr: float = 0.03  # Adam learning rate on the network's weights
     gamma: float = 0.5  # discount per decision of the learner's own timeline
-    interactions: int | None = 1600  # interactions per update (None: the regime's train.interactions)
+    interactions: int | None = 400  # interactions per update (None: the regime's train.interactions)
     value_rate: float = 0.3  # step of the running per-context mean of the baseline
     ent_coef: float = 0.01  # weight of the entropy bonus
     hidden: int = 32  # units per hidden layer
