@@ -48,11 +48,13 @@ import torch
 import torch.nn.functional as F
 
 from recigrad.dynamics.streams import Streams
+from recigrad.dynamics.world import Records  # noqa: F401  (pdoc resolves the annotations of the inherited fields here)
 from recigrad.game import DTYPE
 from recigrad.game.contexts import ACTION_CONTEXTS, CONTEXTS, decision_fields, split_tables
 from recigrad.game.regime import Regime
 from recigrad.learning import contract
 from recigrad.learning.baselines import common
+from recigrad.learning.baselines.common import ValueTable
 from recigrad.learning.tables import start_fields
 from recigrad.util import numerics
 
@@ -94,7 +96,7 @@ def init_network(streams: Streams, learners: int, hidden: int, layers: int, pref
 
 
 def trunk(params: dict[str, torch.Tensor], prefix: str, layers: int) -> torch.Tensor:
-    """``(B, L, 12, hidden)``: the last hidden layer at the 12 contexts (the input itself with no layer)."""
+    """``(B, L, 12, hidden)``: the last hidden layer at the 12 contexts (``layers >= 1``)."""
     if layers < 1:
         raise ValueError(f"an MLP has at least one hidden layer, got layers={layers}")
     batch, learners = params[f"{prefix}.w0"].shape[:2]
@@ -228,7 +230,7 @@ def start_state(regime: Regime, seeds: list[int], config, method: str, critic: b
         p.requires_grad_(True)
     shared.update(logits_act=shared["logits_act"].detach().clone(), logits_sig=shared["logits_sig"].detach().clone(),
                   optimizer=torch.optim.Adam(learning, lr=config.lr))
-    state = MLPState(**shared, config=config, values=common.ValueTable.zeros(len(seeds), learners),
+    state = MLPState(**shared, config=config, values=ValueTable.zeros(len(seeds), learners),
                      sampler=Streams(seeds, f"{method}-sampling"), steps_per_update=steps_per_update,
                      start=start, params=params, heads=heads, layers=config.layers)
     state.refresh()
