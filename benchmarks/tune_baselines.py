@@ -17,7 +17,13 @@ setting per (method, regime) to ``src/recigrad/learning/baselines/tuned.json`` (
 to the first setting in grid order), which the methods load to pick their
 settings per regime.  The reference of each regime is computed once.
 
+The neural-policy baselines (``reinforce-mlp``, ``a2c-mlp``, ``ppo-mlp``) have their own
+grid, learning rate x entropy bonus x interactions per update (``NEURAL``), on their own
+regimes (``NEURAL_REGIMES``, unless ``--regimes`` is given).  The files are *merged*: the
+methods tuned in this run replace their own rows and entries; every other method's stay.
+
     python benchmarks/tune_baselines.py [--quick] [--methods reinforce ppo] [--regimes ...]
+    python benchmarks/tune_baselines.py --methods reinforce-mlp a2c-mlp ppo-mlp
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ import torch  # noqa: E402
 
 from recigrad.evaluation import metrics  # noqa: E402
 from recigrad.game.regime import load_regime  # noqa: E402
-from recigrad.learning.baselines import common, ppo, reinforce  # noqa: E402
+from recigrad.learning.baselines import a2c_mlp, common, ppo, ppo_mlp, reinforce, reinforce_mlp  # noqa: E402
 from recigrad.running.train import regime_reference  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,10 +59,42 @@ METHODS = {
     "ppo": (ppo, ppo.PPOConfig(), {"lr": [0.01, 0.03, 0.1, 0.3]}),
 }
 SHARED = {"gamma": [0.5, 0.9], "interactions": [400, 1600]}
+# the neural-policy baselines: Adam's rate on the weights x entropy bonus x interactions per update (12 settings;
+# gamma stays at the tabular methods' tuned default, 0.5); tuned on the regimes below (society-L6 is not tuned)
+NEURAL_AXES = {"lr": [0.003, 0.01, 0.03], "ent_coef": [0.0, 0.01], "interactions": [400, 1600]}
+NEURAL = {
+    "reinforce-mlp": (reinforce_mlp, reinforce_mlp.ReinforceMLPConfig(), NEURAL_AXES),
+    "a2c-mlp": (a2c_mlp, a2c_mlp.A2CMLPConfig(), NEURAL_AXES),
+    "ppo-mlp": (ppo_mlp, ppo_mlp.PPOMLPConfig(), NEURAL_AXES),
+}
+NEURAL_REGIMES = ["discriminative-sj", "hybrid-alld", "discriminative-sh", "degenerate-allc"]
+METHODS.update(NEURAL)
+
+
+def axes_of(method: str) -> dict:
+    """The grid's axes of ``method``: its own, and for the tabular methods the shared ones."""
+    return dict(METHODS[method][2]) if method in NEURAL else {**METHODS[method][2], **SHARED}
+
+
+def regimes_of(method: str, regimes: list[str] | None) -> list[str]:
+    """The regimes ``method`` is tuned on: ``--regimes`` if given, else its default list."""
+    return regimes if regimes is not None else (NEURAL_REGIMES if method in NEURAL else REGIMES)
+
+
+def merged(path: Path, methods: list[str]) -> tuple[dict, list[dict]]:
+    """The ``tuned.json`` and ``tuning.csv`` written so far, without the entries of ``methods``."""
+    old = json.loads(path.read_text()) if path.is_file() else {}
+    for key in ("grid", "scores", "overall", "best", "seconds_per_method"):
+        old[key] = {m: v for m, v in old.get(key, {}).items() if m not in methods}
+    rows = []
+    if CSV.is_file():
+        with open(CSV, newline="") as f:
+            rows = [row for row in csv.DictReader(f) if row["method"] not in methods]
+    return old, rows
 
 
 def grid(method: str) -> list[dict]:
-    axes = {**METHODS[method][2], **SHARED}
+    axes = axes_of(method)
     return [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
 
 
@@ -78,14 +116,15 @@ def train_score(module, regime, seeds, config, ref) -> tuple[list[float], list[f
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
-    parser.add_argument("--regimes", nargs="+", default=REGIMES)
+    parser.add_argument("--regimes", nargs="+", default=None,
+                        help=f"default: {' '.join(REGIMES)}; for the neural baselines {' '.join(NEURAL_REGIMES)}")
     parser.add_argument("--seeds", nargs="+", type=int, default=SEEDS)
     parser.add_argument("--quick", action="store_true", help="a tenth of the budget, no files written (smoke test)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
 
-    rows, best, clock = [], {}, time.perf_counter()
-    for name in args.regimes:
+    rows, best, clock, spent = [], {}, time.perf_counter(), {m: 0.0 for m in args.methods}
+    for name in dict.fromkeys(r for m in args.methods for r in regimes_of(m, args.regimes)):
         regime = load_regime(name)
         if args.quick:
             regime = replace(regime, train=replace(regime.train, iterations=max(4, regime.train.iterations // 10)))
@@ -94,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         ref = regime_reference(regime)
         print(f"{name}: reference {'none (society)' if ref is None else f'{float(ref.payoff[0]):.4f}'}"
               f" ({time.perf_counter() - t:.1f} s), budget {budget} interactions", file=sys.stderr)
-        for method in args.methods:
+        for method in [m for m in args.methods if name in regimes_of(m, args.regimes)]:
             module, defaults, _ = METHODS[method]
             for setting in grid(method):
                 t = time.perf_counter()
@@ -106,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                        "score_min": round(min(scores), 4), "payoff_mean": round(sum(payoffs) / len(payoffs), 6),
                        "seconds": round(time.perf_counter() - t, 2)}
                 rows.append(row)
+                spent[method] += row["seconds"]
                 print(" ".join(f"{k}={v}" for k, v in row.items()), file=sys.stderr)
                 current = best.setdefault(method, {}).get(name)
                 if current is None or score > current[0]:
@@ -116,16 +156,18 @@ def main(argv: list[str] | None = None) -> int:
     overall = {}  # the setting with the best mean score over the tuned regimes (the dataclass defaults follow it)
     for method in args.methods:
         means = [(sum(r["score"] for r in rows if r["method"] == method and all(r[k] == v for k, v in setting.items()))
-                  / len(args.regimes), setting) for setting in grid(method)]
+                  / len(regimes_of(method, args.regimes)), setting) for setting in grid(method)]
         score, setting = max(means, key=lambda pair: pair[0])
         overall[method] = {"mean_score": round(score, 4), **setting}
     print(json.dumps({"best": summary, "overall": overall}, indent=1))
     if args.quick:
         return 0
 
+    old, kept = merged(TUNED, args.methods)
+    rows = kept + rows
     CSV.parent.mkdir(parents=True, exist_ok=True)
     with open(CSV, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for row in rows for k in row)), restval="")
         writer.writeheader()
         writer.writerows(rows)
     tuned = {
@@ -133,12 +175,14 @@ def main(argv: list[str] | None = None) -> int:
                        "benchmarks/tune_baselines.py (every grid result: benchmarks/results/tuning.csv)",
         "budget": "regime.train.iterations x regime.train.interactions interactions per population, as the reciprocity gradient",
         "seeds": args.seeds,
-        "grid": {m: {**METHODS[m][2], **SHARED} for m in args.methods},
+        "grid": {**old["grid"], **{m: axes_of(m) for m in args.methods}},
         "score": "mean over seeds of the final percent of reference (single learner) or of b - c (society)",
-        "seconds": round(seconds, 1),
-        "scores": {m: {r: round(s, 4) for r, (s, _) in by.items()} for m, by in best.items()},
-        "overall": overall,
-        "best": {m: {r: setting for r, (_, setting) in by.items()} for m, by in best.items()},
+        # the whole run's time when it tuned a tabular method (as before), else the time written before
+        "seconds": round(seconds, 1) if any(m not in NEURAL for m in args.methods) else old.get("seconds", round(seconds, 1)),
+        "seconds_per_method": {**old["seconds_per_method"], **{m: round(s, 1) for m, s in spent.items()}},
+        "scores": {**old["scores"], **{m: {r: round(s, 4) for r, (s, _) in by.items()} for m, by in best.items()}},
+        "overall": {**old["overall"], **overall},
+        "best": {**old["best"], **{m: {r: setting for r, (_, setting) in by.items()} for m, by in best.items()}},
     }
     TUNED.write_text(json.dumps(tuned, indent=1) + "\n")
     print(f"wrote {CSV.relative_to(ROOT)} and {TUNED.relative_to(ROOT)}", file=sys.stderr)

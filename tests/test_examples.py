@@ -180,3 +180,16 @@ def test_example_warmup_grid():
     # a learner playing L6 among L6 discriminators is a homogeneous stern-judging population: (b - c)(1 - e) g
     assert figure(out, r"warmup-L6-in-L6-action \|[^|]*\|[^|]*\|[^|]*\|") == pytest.approx((B - C) * (1 - E) * g, abs=1e-6)
     assert 1e-5 < figure(out, "smallest") < figure(out, "largest difference L3 vs L6 warm-up start") < 1e-3
+
+
+def test_example_neural_baseline():
+    out = run_example("neural_baseline.py")
+    assert figure(out, "start tables") == 0.0  # the residual's heads start at zero: every method's start, exactly
+    gap = re.search(r"read-off tables and the network (\S+)", out)
+    assert gap is not None and float(gap.group(1)) < 1e-12  # the read-off is the network, queried layer by layer
+    assert figure(out, "reference payoff") == pytest.approx(4.0253, abs=1e-4)
+    percents = [float(p) for p in re.findall(NUMBER + r" % of reference", out)]
+    assert len(percents) == 3
+    for percent in percents:  # the reference is the best payoff: at most 100 (a seed may end far below it)
+        assert 0.0 < percent <= 100.0 + 1e-6
+    assert out.count("signal collapsed False") == 3  # not measurable here: the reference's signal table is constant

@@ -14,5 +14,6 @@
   (method `"rg"`): play, estimate, model the population, ascend its own payoff
   through the stationary reputations;
 - `recigrad.learning.baselines`: the sample-based baselines REINFORCE and PPO,
-  on the same simulator and the same policy tables.
+  on the same simulator and the same policy tables, and their neural-policy
+  versions (reinforce-mlp, a2c-mlp, ppo-mlp).
 """

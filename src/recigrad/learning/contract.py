@@ -53,6 +53,9 @@ METHODS = {
     "rg": "recigrad.learning.reciprocity_gradient",
     "reinforce": "recigrad.learning.baselines.reinforce",
     "ppo": "recigrad.learning.baselines.ppo",
+    "reinforce-mlp": "recigrad.learning.baselines.reinforce_mlp",
+    "a2c-mlp": "recigrad.learning.baselines.a2c_mlp",
+    "ppo-mlp": "recigrad.learning.baselines.ppo_mlp",
 }
 
 

@@ -160,7 +160,7 @@ class LearnerTables:
         its step count ``steps`` (a floating-point scalar)."""
         params = self.optimizer.param_groups[0]["params"]
         indices = [str(k) for k in range(len(params))] if steps else []
-        if not isinstance(saved, dict) or sorted(saved) != indices:
+        if not isinstance(saved, dict) or sorted(saved) != sorted(indices):  # names, not numbers: "10" < "2"
             held = sorted(saved) if isinstance(saved, dict) else saved
             raise contract.StateError(f"state.optimizer holds heads {contract.shown(held)}; "
                                       f"allowed: {indices} (the heads that learn, after {steps} optimiser steps)")

@@ -13,4 +13,13 @@ Both learn from the learner's own decisions and payoffs read from the public
 records (``recigrad.learning.baselines.common``); hyper-parameters are per-method
 dataclasses, overridden per regime by the tuned table ``tuned.json``
 (written by ``benchmarks/tune_baselines.py``).
+
+Three neural-policy baselines use the same records, rewards and update batches with a
+small MLP per learner (``recigrad.learning.baselines.mlp``: the network, batched over
+populations, learning a residual on the start logits; its tables read off at the 12
+contexts) and an entropy bonus:
+
+- ``recigrad.learning.baselines.reinforce_mlp``: REINFORCE as above, the value table as baseline;
+- ``recigrad.learning.baselines.a2c_mlp``: synchronous A2C with an MLP critic;
+- ``recigrad.learning.baselines.ppo_mlp``: PPO as above with an MLP critic.
 """
