@@ -85,6 +85,7 @@ def _ascend(evaluator, act, sig, learner, logits, game, order, steps, lr) -> tup
     population = torch.arange(batch).repeat_interleave(k)
     flat = logits.reshape(batch * k, p)
     size = evaluator.chunk(act.shape[1])
+    size = size // k * k if size >= k else size  # whole populations per chunk where they fit: each stops on its own
     beta1, beta2 = BETAS
     best_entries, best_payoffs = [], []
     for i in range(0, batch * k, size):
