@@ -134,7 +134,7 @@ def test_reference_and_norm_against_closed_forms(quick, n):
 @pytest.mark.parametrize("method", ["rg", "reinforce"])
 def test_share_of_gain_against_start_tables(quick, method):
     """Share of gain from the final tables (tables.json) and the start tables (the method's start),
-    both judged on the exact chain here."""
+    both judged on the exact chain here; share over the norm from the norm's closed-form payoff."""
     out, rows = quick
     n, seeds = 6, [0, 1]
     regime = scaled_regime(SJ, n)
@@ -150,6 +150,9 @@ def test_share_of_gain_against_start_tables(quick, method):
     share = ((final - start) / (reference - start)).mean()
     row = next(r for r in rows if r["regime"] == "discriminative-sj" and r["n"] == str(n) and r["method"] == method)
     assert float(row["share_of_gain_mean"]) == pytest.approx(float(share), abs=1e-9)
+    norm = (GAME.b - GAME.c) * (1 - GAME.e) * (1 - GAME.mu) / (2 - GAME.mu - A)  # everyone disc + stern judging
+    over = ((final - norm) / (reference - norm)).mean()
+    assert float(row["share_over_norm_mean"]) == pytest.approx(float(over), abs=1e-9)
 
 
 def test_society_nashconv_one_learner_at_a_time(quick):

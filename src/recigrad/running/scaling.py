@@ -10,11 +10,12 @@ update).  Every (regime, N, method) is one ``recigrad.running.suite`` run, so th
 holds the suite's report (``summary.md``, ``runs.csv``, ``bench.json``, ``runs/``) and
 
 - ``scaling.md`` / ``scaling.csv``: one row per (base regime, N, method): payoff, reference,
-  percent of reference, share of the achievable gain, adherence, collapse rate (single
-  learner) and the percent of reference of the learner's norm itself; mean payoff,
+  percent of reference, share of the achievable gain (from the start tables) and share of the
+  reference's gain over the norm's own tables, adherence, collapse rate (single learner) and the
+  percent of reference of the learner's norm itself; mean payoff,
   cooperation and NashConv (societies); ``bench.json`` holds the same rows under ``scaling``;
-- ``scaling.png``: share of gain, adherence and percent of reference against ``N``, one panel
-  per base regime and figure, one line per method (mean and 95% interval over seeds);
+- ``scaling.png``: share of gain, share over the norm, adherence and percent of reference against
+  ``N``, a row of panels per base regime, one line per method (mean and 95% interval over seeds);
   ``scaling-societies.png``: NashConv and mean payoff against ``N``.
 
 ``QUICK`` is a cheap variant (small ``N``, few iterations) for tests and smoke runs.
@@ -43,8 +44,9 @@ SOCIETIES = ("society-L6",)
 QUICK = {"ns": (4, 6), "society_ns": (4,), "iterations": 6}  # the cheap variant: seconds, not minutes
 CSV_FIELDS = ("regime", "n", "method", "seeds", "iterations", "interactions", "learner_decisions", "payoff_mean",
               "reference", "percent_of_reference_mean", "percent_of_reference_half", "share_of_gain_mean",
-              "share_of_gain_half", "adherence_mean", "adherence_half", "collapse_rate", "norm_percent_of_reference",
-              "mean_payoff_mean", "cooperation_mean", "nashconv_mean", "nashconv_half", "seconds")
+              "share_of_gain_half", "share_over_norm_mean", "share_over_norm_half", "adherence_mean", "adherence_half",
+              "collapse_rate", "norm_percent_of_reference", "mean_payoff_mean", "cooperation_mean", "nashconv_mean",
+              "nashconv_half", "seconds")
 
 
 def study(bases: list[str], ns=NS, society_ns=SOCIETY_NS, iterations: int | None = None) -> list[tuple[str, int, Regime]]:
@@ -72,13 +74,26 @@ def share_of_gain(run: dict) -> float | None:
     return None if abs(gap) < 1e-12 else (run["payoff"] - start) / gap
 
 
-def norm_percent(regime: Regime, reference: float) -> float:
-    """Percent of ``reference`` (the run's reference payoff) of the learner playing its norm's own
-    tables (its warm-up tables), the payoff from ``evaluate`` (exact chain when ``N <= 12``, as the reference)."""
+def norm_payoff(regime: Regime) -> float:
+    """The learner's payoff when it plays its norm's own tables (its warm-up tables), from ``evaluate``
+    (exact chain when ``N <= 12``, mean field above, as the reference)."""
     learner = regime.population.learners[0]
     solution, _ = evaluate(*regime.population.batched_tables(1), regime.game)
-    payoff = solution.payoff[:, learner]
+    return float(solution.payoff[0, learner])
+
+
+def norm_percent(regime: Regime, reference: float) -> float:
+    """Percent of ``reference`` (the run's reference payoff) of the learner playing its norm's own tables."""
+    payoff = torch.tensor([norm_payoff(regime)], dtype=torch.float64)
     return float(percent_of_reference(payoff, torch.full_like(payoff, reference), regime.game)[0])
+
+
+def share_over_norm(run: dict, norm: float) -> float | None:
+    """``(payoff - norm) / (reference - norm)``: the share of what the reference gains over the norm's own
+    tables (``norm_payoff``) that the learner gained; negative below the norm, ``None`` where the norm is
+    within ``1e-12`` of the reference."""
+    gap = run["reference"] - norm
+    return None if abs(gap) < 1e-12 else (run["payoff"] - norm) / gap
 
 
 def _mean_half(values: list) -> tuple[float | None, float | None]:
@@ -95,7 +110,7 @@ def scaling_rows(entries: list[tuple[str, int, Regime]], methods: list[str], res
         single = len(regime.population.learners) == 1
         for method in methods:
             result = by_key[(regime.name, method)]
-            norm = norm_percent(regime, result["reference"]["payoff"]) if single else None
+            norm = norm_payoff(regime) if single else None
             runs = result["runs"]
             interactions = runs[0]["interactions"]
             row = {"regime": base, "n": n, "method": method, "seeds": len(runs), "iterations": regime.train.iterations,
@@ -105,11 +120,14 @@ def scaling_rows(entries: list[tuple[str, int, Regime]], methods: list[str], res
                 payoff, _ = _mean_half([r["payoff"] for r in runs])
                 percent, percent_half = _mean_half([r["percent_of_reference"] for r in runs])
                 share, share_half = _mean_half([share_of_gain(r) for r in runs])
+                over, over_half = _mean_half([share_over_norm(r, norm) for r in runs])
                 adherence, adherence_half = _mean_half([r["adherence"] for r in runs])
                 row.update(payoff_mean=payoff, reference=result["reference"]["payoff"], percent_of_reference_mean=percent,
                            percent_of_reference_half=percent_half, share_of_gain_mean=share, share_of_gain_half=share_half,
+                           share_over_norm_mean=over, share_over_norm_half=over_half,
                            adherence_mean=adherence, adherence_half=adherence_half,
-                           collapse_rate=sum(bool(r["collapsed"]) for r in runs) / len(runs), norm_percent_of_reference=norm)
+                           collapse_rate=sum(bool(r["collapsed"]) for r in runs) / len(runs),
+                           norm_percent_of_reference=norm_percent(regime, result["reference"]["payoff"]))
             else:
                 nashconv, nashconv_half = _mean_half([r["nashconv"] for r in runs])
                 row.update(mean_payoff_mean=_mean_half([r["mean_payoff"] for r in runs])[0],
@@ -135,14 +153,15 @@ def markdown(rows: list[dict], seconds: float) -> str:
     if single:
         lines += ["## One learner among N - 1 fixed agents", "",
                   "| regime | N | method | interactions | learner decisions | payoff | reference | % of reference "
-                  "| norm's % of reference | share of gain | adherence | collapse rate |",
-                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+                  "| norm's % of reference | share of gain | share over the norm | adherence | collapse rate |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for r in single:
             lines.append(f"| {r['regime']} | {r['n']} | {r['method']} | {r['interactions']:,} | {r['learner_decisions']:,.0f} | "
                          f"{_fmt(r['payoff_mean'])} | {r['reference']:.4f} | "
                          f"{_fmt(r['percent_of_reference_mean'], r['percent_of_reference_half'], 2)} | "
                          f"{_fmt(r['norm_percent_of_reference'], digits=2)} | "
                          f"{_fmt(r['share_of_gain_mean'], r['share_of_gain_half'])} | "
+                         f"{_fmt(r['share_over_norm_mean'], r['share_over_norm_half'])} | "
                          f"{_fmt(r['adherence_mean'], r['adherence_half'])} | {r['collapse_rate']:.2f} |")
         lines.append("")
     society = [r for r in rows if "nashconv_mean" in r]
@@ -208,8 +227,8 @@ def extend(entries: list[tuple[str, int, Regime]], methods: list[str]):
         (work / "scaling.md").write_text(markdown(rows, summary["seconds"]))
         single = [r for r in rows if "share_of_gain_mean" in r]
         if single:
-            plot(work / "scaling.png", single, (("share_of_gain", "share of gain"), ("adherence", "adherence"),
-                                                ("percent_of_reference", "% of reference")))
+            plot(work / "scaling.png", single, (("share_of_gain", "share of gain"), ("share_over_norm", "share over the norm"),
+                                                ("adherence", "adherence"), ("percent_of_reference", "% of reference")))
         society = [r for r in rows if "nashconv_mean" in r]
         if society:
             plot(work / "scaling-societies.png", society, (("nashconv", "NashConv"), ("mean_payoff", "mean payoff")))
@@ -244,9 +263,11 @@ def summary_table(summary: dict) -> str:
     """A readable table of the study's rows (what ``recigrad bench --suite scaling`` prints)."""
     from recigrad.util.text import table
 
-    header = ["regime", "N", "method", "% of ref", "share of gain", "adherence", "norm % of ref", "NashConv", "seconds"]
+    header = ["regime", "N", "method", "% of ref", "share of gain", "over norm", "adherence", "norm % of ref", "NashConv",
+              "seconds"]
     rows = [[r["regime"], r["n"], r["method"], r.get("percent_of_reference_mean"), r.get("share_of_gain_mean"),
-             r.get("adherence_mean"), r.get("norm_percent_of_reference"), r.get("nashconv_mean"), r["seconds"]]
+             r.get("share_over_norm_mean"), r.get("adherence_mean"), r.get("norm_percent_of_reference"), r.get("nashconv_mean"),
+             r["seconds"]]
             for r in summary["scaling"]]
     return table(header, rows, digits=3)
 
