@@ -105,11 +105,11 @@ def tables(kind: str, n: int, game: Game) -> tuple[torch.Tensor, torch.Tensor]:
 def measure(solve, pc: torch.Tensor, so: torch.Tensor, game: Game, repeats: int) -> dict:
     def forward():
         with torch.no_grad():
-            solve(pc, so, game.b, game.c)
+            solve(pc, so, game)
 
     def forward_backward():
         pc_live, so_live = pc.detach().requires_grad_(), so.detach().requires_grad_()
-        solution = solve(pc_live, so_live, game.b, game.c)
+        solution = solve(pc_live, so_live, game)
         solution.payoff[:, 0].sum().backward()
 
     result = {}

@@ -57,7 +57,7 @@ def main() -> None:
     for number in range(16):
         bits = RULES[f"rule-{number}"]
         act, sig = Population((Agent("disc", f"rule-{number}"),) * N).batched_tables(1)
-        g = exact.solve(*observable(act, sig, GAME), GAME.b, GAME.c).good[0, 0].item()
+        g = exact.solve(*observable(act, sig, GAME), GAME).good[0, 0].item()
         theory = closed_form(bits, GAME.e, GAME.mu)
         worst = max(worst, abs(g - theory))
         print(f" {number:4d}  {bits}  {g:11.8f}  {theory:11.8f}")

@@ -39,7 +39,7 @@ def main() -> None:
     tally, _ = simulate(pc, so, seeds=list(range(BATCH)), interactions=INTERACTIONS, burn_in=BURN_IN)
     payoff = tally.payoff_per_round(game.b, game.c)  # (B, N)
     good = tally.good_fraction()  # (B, N)
-    theory = exact.solve(pc[:1], so[:1], game.b, game.c)  # every population of the batch is the same: solve one
+    theory = exact.solve(pc[:1], so[:1], game)  # every population of the batch is the same: solve one
 
     worst = 0.0
     print(" agent  kind:norm                 payoff: world (+- s.e.)  exact     good: world   exact")

@@ -72,7 +72,7 @@ def exact_payoffs(kinds: list[str], game: Game) -> torch.Tensor:
     act = torch.stack([action_table(kind, "stern-judging") for kind in kinds])[None]
     sig = torch.stack([signal_table("stern-judging") for _ in kinds])[None]
     pc, so = observable(act, sig, game)
-    return exact.solve(pc, so, game.b, game.c).payoff[0]
+    return exact.solve(pc, so, game).payoff[0]
 
 
 def main() -> None:

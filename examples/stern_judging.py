@@ -36,8 +36,8 @@ def main() -> None:
     pc, so = observable(act, sig, game)
 
     g = closed_form(game)
-    chain = exact.solve(pc, so, game.b, game.c)
-    field = meanfield.solve(pc, so, game.b, game.c)
+    chain = exact.solve(pc, so, game)
+    field = meanfield.solve(pc, so, game)
     print(f"game: b={game.b} c={game.c} e={game.e} mu={game.mu} N={regime.population.n}")
     print(f"closed form g          = {g:.12f}")
     print(f"exact chain g          = {chain.good[0, 0].item():.12f}")

@@ -48,7 +48,7 @@ def exact_payoff(act, sig, learner, own_act, own_sig, game=GAME) -> float:
     """Learner's payoff with its tables replaced, one exact chain at a time."""
     act, sig = act.clone(), sig.clone()
     act[0, learner], sig[0, learner] = own_act, own_sig
-    return float(exact.solve(*observable(act, sig, game), game.b, game.c).payoff[0, learner])
+    return float(exact.solve(*observable(act, sig, game), game).payoff[0, learner])
 
 
 def brute_force(act, sig, learner, order):
@@ -115,7 +115,7 @@ def test_payoff_of_matches_one_chain_at_a_time():
     for p in range(2):
         a, s = act2[p : p + 1].clone(), sig2[p : p + 1].clone()
         a[0, 0], s[0, 0] = cand_act[0, 1], cand_sig[0, 1]
-        expected = meanfield.solve(*observable(a, s, GAME), GAME.b, GAME.c).payoff[0, 0]
+        expected = meanfield.solve(*observable(a, s, GAME), GAME).payoff[0, 0]
         assert got[p, 1].item() == pytest.approx(expected.item(), abs=1e-12)
 
 
@@ -180,7 +180,7 @@ def test_independent_gradient_ascent_does_not_beat_reference():
             p = torch.sigmoid(theta)
             pop_act = torch.cat([p[:4].reshape(1, 1, 2, 2), act[:, 1:]], dim=1)
             pop_sig = torch.cat([p[4:].reshape(1, 1, 2, 2, 2), sig[:, 1:]], dim=1)
-            value = exact.solve(*observable(pop_act, pop_sig, GAME), GAME.b, GAME.c).payoff[0, 0]
+            value = exact.solve(*observable(pop_act, pop_sig, GAME), GAME).payoff[0, 0]
             best = max(best, value.item())
             optimiser.zero_grad()
             (-value).backward()
@@ -266,7 +266,7 @@ def test_stochastic_optimum_against_staying():
     scan_sig = sig.expand(81, -1, -1, -1, -1).clone()
     scan_act[:, 0], scan_sig[:, 0] = ref.act[0], ref.sig[0]
     scan_sig[:, 0, 0, 0, 0] = p
-    values = exact.solve(*observable(scan_act, scan_sig, GAME), GAME.b, GAME.c).payoff[:, 0]
+    values = exact.solve(*observable(scan_act, scan_sig, GAME), GAME).payoff[:, 0]
     assert ref.payoff.item() == pytest.approx(values.max().item(), abs=1e-8)
     assert ref.payoff.item() >= values.max().item() - 1e-12
     assert ref.sig[0, 0, 0, 0].item() == pytest.approx(0.05, abs=2e-3)
@@ -303,7 +303,7 @@ def test_lumped_chain_equals_full_chain():
         own_sig = cand_sig[0, k].detach().clone().requires_grad_(True)
         full_act = torch.cat([act[:, :2], own_act[None, None], act[:, 3:]], dim=1)
         full_sig = torch.cat([sig[:, :2], own_sig[None, None], sig[:, 3:]], dim=1)
-        value = exact.solve(*observable(full_act, full_sig, GAME), GAME.b, GAME.c).payoff[0, 2]
+        value = exact.solve(*observable(full_act, full_sig, GAME), GAME).payoff[0, 2]
         expected_act, expected_sig = torch.autograd.grad(value, (own_act, own_sig))
         assert got[0, k].item() == pytest.approx(value.item(), abs=1e-12)
         torch.testing.assert_close(grad_act[0, k], expected_act, rtol=0, atol=1e-10)
@@ -412,11 +412,11 @@ def test_one_head_reference_matches_enumeration():
     for bits in itertools.product((0.0, 1.0), repeat=4):
         trial_act, trial_sig = act.clone(), sig.clone()
         trial_act[0, 0], trial_sig[0, 0] = torch.tensor(bits).reshape(2, 2), s
-        best["action"] = max(best["action"], exact.solve(*observable(trial_act, trial_sig, game), game.b, game.c).payoff[0, 0].item())
+        best["action"] = max(best["action"], exact.solve(*observable(trial_act, trial_sig, game), game).payoff[0, 0].item())
     for bits in itertools.product((0.0, 1.0), repeat=8):
         trial_act, trial_sig = act.clone(), sig.clone()
         trial_act[0, 0], trial_sig[0, 0] = a, torch.tensor(bits).reshape(2, 2, 2)
-        best["signal"] = max(best["signal"], exact.solve(*observable(trial_act, trial_sig, game), game.b, game.c).payoff[0, 0].item())
+        best["signal"] = max(best["signal"], exact.solve(*observable(trial_act, trial_sig, game), game).payoff[0, 0].item())
     for head in ("action", "signal"):
         ref = best_response(act, sig, 0, game, order=OneHead(head, a, s))
         assert ref.payoff.item() >= best[head] - 1e-12

@@ -63,14 +63,14 @@ def test_all_sixteen_rules_match_the_closed_form(number):
         num, den = closed_form(bits, e, mu)
         for n in (5, 40) if den > 0 else ():
             pc, so = observable(*disc_tables(f"rule-{number}", n), game)
-            g_mf = meanfield.solve(pc, so, game.b, game.c).good[0]
+            g_mf = meanfield.solve(pc, so, game).good[0]
             torch.testing.assert_close(g_mf, torch.full((n,), num / den, dtype=torch.float64), atol=1e-12, rtol=0)
         pc, so = observable(*disc_tables(f"rule-{number}", 5), game)
         if den == 0:
             with pytest.raises(ConfigError, match="no unique stationary"):
-                exact.solve(pc, so, game.b, game.c)
+                exact.solve(pc, so, game)
         else:
-            g_exact = exact.solve(pc, so, game.b, game.c).good[0]
+            g_exact = exact.solve(pc, so, game).good[0]
             torch.testing.assert_close(g_exact, torch.full((5,), num / den, dtype=torch.float64), atol=1e-12, rtol=0)
 
 
@@ -114,8 +114,8 @@ def _same_in_world_and_chain(custom: Population, named: Population, game: Game) 
     assert torch.equal(tally_c.given, tally_n.given)
     assert torch.equal(tally_c.good, tally_n.good)
     assert torch.equal(rep_c, rep_n)
-    sol_c = exact.solve(*observable(act_c[:1], sig_c[:1], game), game.b, game.c)
-    sol_n = exact.solve(*observable(act_n[:1], sig_n[:1], game), game.b, game.c)
+    sol_c = exact.solve(*observable(act_c[:1], sig_c[:1], game), game)
+    sol_n = exact.solve(*observable(act_n[:1], sig_n[:1], game), game)
     assert torch.equal(sol_c.payoff, sol_n.payoff)
     assert torch.equal(sol_c.good, sol_n.good)
 
@@ -167,7 +167,7 @@ def test_probabilities_are_kept_and_solved(game):
     s_bd = (1 - game.mu) * q + game.mu * (1 - q)
     a_good = (1 - game.e) * (1 - game.mu) + game.e * game.mu
     expected = s_bd / (1 - a_good + s_bd)
-    torch.testing.assert_close(exact.solve(pc, so, game.b, game.c).good[0], torch.full((6,), expected, dtype=torch.float64),
+    torch.testing.assert_close(exact.solve(pc, so, game).good[0], torch.full((6,), expected, dtype=torch.float64),
                                atol=1e-12, rtol=0)
 
 
@@ -383,7 +383,7 @@ def test_learner_random_in_exact_uses_the_seed_zero_start(capsys):
     result = json.loads(capsys.readouterr().out)
     population = parse_pop(["learner:random:1", "disc:L6:3"])
     act, sig = population.batched_tables(1)
-    sol = exact.solve(*observable(act, sig, Game()), 5.0, 1.0)
+    sol = exact.solve(*observable(act, sig, Game()), Game())
     assert result["exact"]["payoff"] == sol.payoff[0].tolist()
 
 

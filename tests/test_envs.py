@@ -293,7 +293,7 @@ def exact_payoff(regime):
     act, sig = regime.population.tables()
     act[0], sig[0] = torch.tensor(DISC), torch.tensor(SJ)
     pc, so = observable(act[None], sig[None], regime.game)
-    return solve(pc, so, regime.game.b, regime.game.c).payoff[0, 0].item()
+    return solve(pc, so, regime.game).payoff[0, 0].item()
 
 
 @pytest.mark.parametrize("form", ["gymnasium", "pettingzoo"])

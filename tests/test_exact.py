@@ -74,17 +74,17 @@ def test_payoff_by_state_enumeration():
             p = pi[s].item() * pc[0, d, x[d], x[r]].item() / (n * (n - 1))
             expected[d] -= game.c * p * n  # per round = N interactions
             expected[r] += game.b * p * n
-    got = exact.solve(pc, so, game.b, game.c).payoff[0]
+    got = exact.solve(pc, so, game).payoff[0]
     torch.testing.assert_close(got, torch.tensor(expected), rtol=0, atol=1e-13)
 
 
 def test_known_answers():
     game = Game(e=0.02, mu=0.03)
     pc, so = observable(*parse_pop(["allc:stern-judging:5"]).batched_tables(1), game)
-    sol = exact.solve(pc, so, game.b, game.c)
+    sol = exact.solve(pc, so, game)
     torch.testing.assert_close(sol.payoff, torch.full((1, 5), (game.b - game.c) * (1 - game.e)), rtol=0, atol=1e-13)
     pc, so = observable(*parse_pop(["alld:image-scoring:5"]).batched_tables(1), game)
-    sol = exact.solve(pc, so, game.b, game.c)
+    sol = exact.solve(pc, so, game)
     torch.testing.assert_close(sol.payoff, torch.zeros(1, 5), rtol=0, atol=1e-14)
     torch.testing.assert_close(sol.good, torch.full((1, 5), game.mu), rtol=0, atol=1e-13)  # D is always assessed bad
 
@@ -96,7 +96,7 @@ def test_gradient_matches_finite_differences():
 
     def objective(a, s):
         pc, so = observable(a, s, game)
-        sol = exact.solve(pc, so, game.b, game.c)
+        sol = exact.solve(pc, so, game)
         return (sol.payoff[0] * weights).sum() + sol.good[0, 1]
 
     assert_gradient_matches_finite_differences(objective, (act, sig), every=3)
@@ -105,14 +105,14 @@ def test_gradient_matches_finite_differences():
 def test_refuses_large_populations():
     pc, so = observable(*parse_pop(["disc:stern-judging:13"]).batched_tables(1), Game())
     with pytest.raises(ValueError, match="N <= 12"):
-        exact.solve(pc, so, 5.0, 1.0)
+        exact.solve(pc, so, Game())
 
 
 def test_refuses_a_chain_without_unique_stationary_distribution():
     """Image scoring without errors: all good and all bad are both absorbing."""
     pc, so = observable(*parse_pop(["disc:image-scoring:5"]).batched_tables(1), Game(e=0.0, mu=0.0))
     with pytest.raises(ValueError, match="no unique stationary distribution"):
-        exact.solve(pc, so, 5.0, 1.0)
+        exact.solve(pc, so, Game())
     # with zero errors but a single absorbing state the answer is that state
     pc, so = observable(*parse_pop(["disc:stern-judging:5"]).batched_tables(1), Game(e=0.0, mu=0.0))
-    torch.testing.assert_close(exact.solve(pc, so, 5.0, 1.0).good, torch.ones(1, 5), rtol=0, atol=1e-12)
+    torch.testing.assert_close(exact.solve(pc, so, Game()).good, torch.ones(1, 5), rtol=0, atol=1e-12)

@@ -23,9 +23,9 @@ def test_closed_forms(norm, e, mu, n):
     A = (1 - e) * (1 - mu) + e * mu
     g = (1 - mu) / (2 - mu - A) if norm in ("stern-judging", "simple-standing") else mu / (1 - A + mu)
     pc, so = homogeneous(norm, n, game)
-    torch.testing.assert_close(meanfield.solve(pc, so, game.b, game.c).good, torch.full((1, n), g), rtol=0, atol=1e-12)
+    torch.testing.assert_close(meanfield.solve(pc, so, game).good, torch.full((1, n), g), rtol=0, atol=1e-12)
     if n <= 12:
-        torch.testing.assert_close(exact.solve(pc, so, game.b, game.c).good, torch.full((1, n), g), rtol=0, atol=1e-12)
+        torch.testing.assert_close(exact.solve(pc, so, game).good, torch.full((1, n), g), rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("norm, expected", [("L1", 0.980388), ("L2", 0.980388), ("L3", 0.980392), ("L4", 0.980392),
@@ -35,7 +35,7 @@ def test_leading_eight_quadratic(norm, expected):
     for e, mu, n in [(0.01, 0.01, 8), (0.05, 0.03, 20), (0.1, 0.02, 500)]:
         game = Game(e=e, mu=mu)
         pc, so = homogeneous(norm, n, game, kind="norm")
-        g = meanfield.solve(pc, so, game.b, game.c).good
+        g = meanfield.solve(pc, so, game).good
         torch.testing.assert_close(g, torch.full((1, n), quadratic_root(norm, e, mu)), rtol=0, atol=1e-12)
 
 
@@ -56,7 +56,7 @@ def test_second_order_equals_exact(n, seed):
     act2, sig2 = random_tables(3, n, torch.Generator().manual_seed(seed), second_order=True)
     act, sig = torch.cat([act1, act2]), torch.cat([sig1, sig2])
     pc, so = observable(act, sig, game)
-    mf, ex = meanfield.solve(pc, so, game.b, game.c), exact.solve(pc, so, game.b, game.c)
+    mf, ex = meanfield.solve(pc, so, game), exact.solve(pc, so, game)
     for field in ("payoff", "good", "given", "received"):
         torch.testing.assert_close(getattr(mf, field), getattr(ex, field), rtol=0, atol=1e-9,
                                    msg=lambda m, field=field: f"{field}: {m}")
@@ -68,12 +68,12 @@ def test_third_order_error_is_bounded():
     worst_eight = 0.0
     for norm in EIGHT:
         pc, so = homogeneous(norm, 8, game, kind="norm")
-        mf, ex = meanfield.solve(pc, so, game.b, game.c), exact.solve(pc, so, game.b, game.c)
+        mf, ex = meanfield.solve(pc, so, game), exact.solve(pc, so, game)
         worst_eight = max(worst_eight, (mf.good - ex.good).abs().max().item(), (mf.payoff - ex.payoff).abs().max().item())
     assert 1e-6 < worst_eight < 2e-4  # L1/L2/L7/L8 are off by 3e-5 in g at N = 8; L3-L6 are second order in effect
     act, sig = random_tables(64, 8, torch.Generator().manual_seed(5))
     pc, so = observable(act, sig, game)
-    mf, ex = meanfield.solve(pc, so, game.b, game.c), exact.solve(pc, so, game.b, game.c)
+    mf, ex = meanfield.solve(pc, so, game), exact.solve(pc, so, game)
     assert (mf.good - ex.good).abs().max() < 0.01
     assert (mf.payoff - ex.payoff).abs().max() < 0.05
 
@@ -83,7 +83,7 @@ def test_third_order_error_shrinks_with_n():
     errors = []
     for n in (4, 8, 12):
         pc, so = homogeneous("L1", n, game, kind="norm")
-        errors.append((meanfield.solve(pc, so, 5, 1).good - exact.solve(pc, so, 5, 1).good).abs().max().item())
+        errors.append((meanfield.solve(pc, so, Game()).good - exact.solve(pc, so, Game()).good).abs().max().item())
     assert errors[0] > errors[1] > errors[2]
 
 
@@ -95,7 +95,7 @@ def test_gradient_matches_finite_differences(second_order):
 
     def objective(a, s):
         pc, so = observable(a, s, game)
-        sol = meanfield.solve(pc, so, game.b, game.c)
+        sol = meanfield.solve(pc, so, game)
         return (sol.payoff * weights).sum() + sol.good[:, 2].sum()
 
     assert_gradient_matches_finite_differences(objective, (act, sig), every=5)
@@ -108,7 +108,7 @@ def test_second_order_gradient_equals_exact_gradient():
     for solver in (meanfield, exact):
         a, s = act.clone().requires_grad_(), sig.clone().requires_grad_()
         pc, so = observable(a, s, game)
-        solver.solve(pc, so, game.b, game.c).payoff[0, 0].backward()
+        solver.solve(pc, so, game).payoff[0, 0].backward()
         # along second-order directions (both values of the own / donor reputation moved together)
         grads.append((a.grad.sum(-2), s.grad.sum(-2)))
     torch.testing.assert_close(grads[0][0], grads[1][0], rtol=0, atol=1e-10)
@@ -119,7 +119,7 @@ def test_large_population_and_batch():
     game = Game()
     act, sig = random_tables(4, 1000, torch.Generator().manual_seed(8), second_order=True)
     pc, so = observable(act, sig, game)
-    sol = meanfield.solve(pc, so, game.b, game.c)
+    sol = meanfield.solve(pc, so, game)
     # the linear system g = M g + v, solved densely for one population, agrees
     from recigrad.game import good_signal_probability
 
@@ -129,5 +129,5 @@ def test_large_population_and_batch():
     g = torch.linalg.solve(torch.eye(n) - M, s[:, 0])
     torch.testing.assert_close(sol.good[0], g, rtol=0, atol=1e-12)
     # a population solved alone equals the same population inside a batch
-    alone = meanfield.solve(pc[2:3], so[2:3], game.b, game.c)
+    alone = meanfield.solve(pc[2:3], so[2:3], game)
     assert torch.equal(alone.payoff[0], sol.payoff[2])

@@ -33,7 +33,7 @@ def test_unknown_model_is_refused():
 def test_evaluate_small_population_is_the_exact_chain():
     act, sig = parse_pop(["disc:stern-judging:3", "alld:shunning:2"]).batched_tables(1)
     solution, model = evaluate(act, sig, GAME)
-    expected = exact.solve(*observable(act, sig, GAME), GAME.b, GAME.c)
+    expected = exact.solve(*observable(act, sig, GAME), GAME)
     assert model == "exact"
     torch.testing.assert_close(solution.payoff, expected.payoff, rtol=0, atol=0)
     torch.testing.assert_close(solution.good, expected.good, rtol=0, atol=0)
@@ -44,7 +44,7 @@ def test_evaluate_large_population_is_mean_field_and_matches_theory():
     g = (1 - mu) / (2 - mu - A), A = (1-e)(1-mu) + e mu (docs/model.md §3)."""
     act, sig = parse_pop(["disc:stern-judging:13"]).batched_tables(1)
     solution, model = evaluate(act, sig, GAME)
-    expected = meanfield.solve(*observable(act, sig, GAME), GAME.b, GAME.c)
+    expected = meanfield.solve(*observable(act, sig, GAME), GAME)
     a = (1 - GAME.e) * (1 - GAME.mu) + GAME.e * GAME.mu
     assert model == "meanfield"
     torch.testing.assert_close(solution.payoff, expected.payoff, rtol=0, atol=0)

@@ -15,7 +15,7 @@ def exact_payoff_of_learner(logits_act, logits_sig, act, sig, i, game):
     act, sig = act.clone(), sig.clone()
     act[:, i], sig[:, i] = torch.sigmoid(logits_act), torch.sigmoid(logits_sig)
     pc, so = observable(act, sig, game)
-    return exact.solve(pc, so, game.b, game.c).payoff[:, i]
+    return exact.solve(pc, so, game).payoff[:, i]
 
 
 @pytest.mark.parametrize("solver", ["meanfield", "exact"])

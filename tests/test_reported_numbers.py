@@ -105,8 +105,8 @@ def test_train_reports_the_others_payoff_and_changes_against_the_exact_chain():
     learned = record.tables["runs"]
     act[:, 0] = torch.tensor([run["act"][0] for run in learned], dtype=act.dtype)
     sig[:, 0] = torch.tensor([run["sig"][0] for run in learned], dtype=sig.dtype)
-    solution = exact.solve(*observable(act, sig, regime.game), B, C)
-    start = exact.solve(*observable(*_initial(regime, [0]), regime.game), B, C).payoff[0]
+    solution = exact.solve(*observable(act, sig, regime.game), regime.game)
+    start = exact.solve(*observable(*_initial(regime, [0]), regime.game), regime.game).payoff[0]
     for k, run in enumerate(record.result["runs"]):
         assert run["payoff"] == pytest.approx(float(solution.payoff[k, 0]), abs=1e-9)
         assert run["others_payoff"] == pytest.approx(float(solution.payoff[k, 1:].mean()), abs=1e-9)
@@ -119,7 +119,8 @@ def test_train_records_the_game_and_the_population(tmp_path, capsys):
     out = tmp_path / "run"
     result = _json(["train", "--pop", "learner:stern-judging:1", "--pop", "disc:stern-judging:3", "--pop", "alld:stern-judging:1",
                     "--mu", "0.02", "--seeds", "1", "--iterations", "2", "--interactions", "100", "--out", str(out)], capsys)
-    assert result["game"] == {"b": 5.0, "c": 1.0, "e": 0.01, "mu": 0.02}
+    assert result["game"] == {"b": 5.0, "c": 1.0, "e": 0.01, "mu": 0.02, "observers": 1, "recipient_observes": True,
+                              "aggregation": "single", "quorum": None, "observation": 1.0, "perception_error": 0.0}
     assert result["population"] == [{"kind": "learner", "norm": "stern-judging", "count": 1},
                                     {"kind": "disc", "norm": "stern-judging", "count": 3},
                                     {"kind": "alld", "norm": "stern-judging", "count": 1}]
@@ -134,8 +135,8 @@ def test_society_reports_the_change_of_the_learners_mean_payoff():
     act, sig = regime.population.batched_tables(1)
     act[0, :3] = torch.tensor(record.tables["runs"][0]["act"], dtype=act.dtype)
     sig[0, :3] = torch.tensor(record.tables["runs"][0]["sig"], dtype=sig.dtype)
-    now = exact.solve(*observable(act, sig, regime.game), B, C).payoff[0]
-    start = exact.solve(*observable(*_initial(regime, [0, 1, 2]), regime.game), B, C).payoff[0]
+    now = exact.solve(*observable(act, sig, regime.game), regime.game).payoff[0]
+    start = exact.solve(*observable(*_initial(regime, [0, 1, 2]), regime.game), regime.game).payoff[0]
     run = record.result["runs"][0]
     assert run["mean_payoff"] == pytest.approx(float(now[:3].mean()), abs=1e-9)
     assert run["mean_payoff_change"] == pytest.approx(float(now[:3].mean() - start[:3].mean()), abs=1e-9)

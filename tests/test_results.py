@@ -87,7 +87,7 @@ def test_tables_placed_in_another_population_match_the_exact_chain():
     scores = recigrad.evaluate((act, sig), pop, game, agents=[1, 5])
     full_act, full_sig = pop.batched_tables(3)
     full_act[:, [1, 5]], full_sig[:, [1, 5]] = act, sig
-    solution = exact.solve(*observable(full_act, full_sig, game), game.b, game.c)
+    solution = exact.solve(*observable(full_act, full_sig, game), game)
     torch.testing.assert_close(scores.payoff, solution.payoff[:, [1, 5]])
     torch.testing.assert_close(scores.good, solution.good[:, [1, 5]])
     torch.testing.assert_close(scores.others_payoff, solution.payoff[:, [0, 2, 3, 4, 6]].mean(1))

@@ -123,7 +123,7 @@ def test_leading_eight(norm, value):
     assert quadratic_root(norm, game.e, game.mu) == pytest.approx(value, abs=5e-7)
     assert_statistically_equal(good, torch.tensor(value), max_se=2e-4)
     # ... and the exact chain at this N (differs from the quadratic by 3e-5 for L7/L8, below what 2e-4 resolves)
-    assert_statistically_equal(good, exact.solve(pc[:1], so[:1], game.b, game.c).good.mean(), max_se=2e-4)
+    assert_statistically_equal(good, exact.solve(pc[:1], so[:1], game).good.mean(), max_se=2e-4)
 
 
 @pytest.mark.parametrize(
@@ -138,7 +138,7 @@ def test_mixed_populations_match_exact_chain(specs, e, mu):
     batch = 512
     pc, so = population_tables(specs, batch, game)
     tally, _ = simulate(pc, so, list(range(batch)), 4000, burn_in=1000)
-    truth = exact.solve(pc[:1], so[:1], game.b, game.c)
+    truth = exact.solve(pc[:1], so[:1], game)
     assert_statistically_equal(tally.good_fraction(), truth.good[0], max_se=3e-3)
     assert_statistically_equal(tally.payoff_per_round(game.b, game.c), truth.payoff[0], max_se=3e-2)
 
@@ -154,6 +154,6 @@ def test_plain_python_game_matches_exact_chain():
     runs = [play_plain(act[0].tolist(), sig[0].tolist(), game, 40_000, seed, burn_in=500) for seed in range(24)]
     good = torch.tensor([r["good"] for r in runs])
     payoff = torch.tensor([r["payoff"] for r in runs])
-    truth = exact.solve(*observable(act, sig, game), game.b, game.c)
+    truth = exact.solve(*observable(act, sig, game), game)
     assert_statistically_equal(good, truth.good[0], max_se=5e-3)
     assert_statistically_equal(payoff, truth.payoff[0], max_se=3e-2)

@@ -41,6 +41,7 @@ from recigrad.game.regime import (
     regime_names,
     require_learner,
 )
+from recigrad.game.rules import AGGREGATIONS
 from recigrad.learning.contract import METHODS
 from recigrad.running import budget, outdir
 from recigrad.running.suite import QUICK_REGIMES
@@ -89,6 +90,14 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _boolean(text: str) -> bool:
+    """An argparse type: ``true`` or ``false``."""
+    if text.strip().lower() not in ("true", "false"):
+        shown = repr(text) if len(text) <= 40 else repr(text[:37] + "...")
+        raise argparse.ArgumentTypeError(f"expected true or false, got {shown}")
+    return text.strip().lower() == "true"
+
+
 def _memory(text: str) -> int:
     try:
         return budget.parse_size(text)
@@ -108,6 +117,18 @@ def _add_population_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-c", type=_finite_float, default=None, help="cost (default 1, or the regime's)")
     p.add_argument("--e", type=_finite_float, default=None, help="execution error (default 0.01, or the regime's)")
     p.add_argument("--mu", type=_finite_float, default=None, help="assessment error (default 0.01, or the regime's)")
+    p.add_argument("--observers", type=_positive_int, default=None, metavar="K",
+                   help="observers per observed interaction (default 1, or the regime's)")
+    p.add_argument("--aggregation", default=None, choices=AGGREGATIONS,
+                   help="how the K signals make the new reputation: single (K = 1), majority (a tie keeps the old one), quorum")
+    p.add_argument("--quorum", type=_positive_int, default=None, metavar="Q",
+                   help="with --aggregation quorum: good iff >= Q good signals")
+    p.add_argument("--observation", type=_finite_float, default=None, metavar="Q",
+                   help="probability that an interaction is observed at all (default 1)")
+    p.add_argument("--perception-error", type=_finite_float, default=None, metavar="EPS",
+                   help="probability that an observer perceives the realised action flipped (default 0)")
+    p.add_argument("--recipient-observes", type=_boolean, default=None, metavar="true|false",
+                   help="whether the recipient may be drawn as an observer (default true)")
 
 
 def _add_output_flags(p: argparse.ArgumentParser) -> None:
@@ -259,7 +280,10 @@ def resolve(args: argparse.Namespace) -> Regime:
         regime = load_config(args.config)
     else:
         regime = Regime("custom", "", Game(), parse_pop(args.pop, load_norms(args.norms) if args.norms else None))
-    overrides = {k: v for k, v in (("b", args.b), ("c", args.c), ("e", args.e), ("mu", args.mu)) if v is not None}
+    flags = (("b", args.b), ("c", args.c), ("e", args.e), ("mu", args.mu), ("observers", args.observers),
+             ("aggregation", args.aggregation), ("quorum", args.quorum), ("observation", args.observation),
+             ("perception_error", args.perception_error), ("recipient_observes", args.recipient_observes))
+    overrides = {k: v for k, v in flags if v is not None}
     if overrides:
         regime = replace(regime, game=Game(**{**regime.game.__dict__, **overrides}))
     return regime

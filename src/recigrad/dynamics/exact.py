@@ -1,14 +1,16 @@
 """The exact chain (docs/model.md §4): the public game as a Markov chain on the
 ``2^N`` reputation states, for ``N <= 12``.
 
-Every interaction picks a donor ``d`` (probability ``1/N``) and replaces ``x_d``
-with a good signal with probability
+Every interaction picks a donor ``d`` (probability ``1/N``) and makes ``x_d``
+good with probability
 
     q_d(x) = mean_{r != d} s_d[x_d, x_r],
 
-where ``s_d`` is ``recigrad.game.good_signal_probability`` (the observer, uniform
-over the agents other than ``d``, is already averaged in).  Only ``x_d``
-changes, so a state has at most ``N + 1`` successors.  The stationary
+where ``s_d`` is ``recigrad.game.formation.good_probability`` (the observers,
+their aggregation and the observation probability are already averaged in;
+``s_{d,r}`` from ``pair_good_probability`` when the recipient may not observe,
+so that the pool depends on ``r``).  Only ``x_d`` changes, so a state has at
+most ``N + 1`` successors.  The stationary
 distribution solves ``pi Q = 0``, ``sum(pi) = 1`` with a dense solve, through
 which torch differentiates.
 """
@@ -18,7 +20,8 @@ from __future__ import annotations
 import torch
 
 from recigrad.dynamics.solution import Solution
-from recigrad.game import DTYPE, ConfigError, good_signal_probability
+from recigrad.game import DTYPE, ConfigError, Game
+from recigrad.game.formation import good_probability, pair_good_probability
 from recigrad.util.threads import one_thread
 
 MAX_N = 12
@@ -35,19 +38,30 @@ def _check_size(n: int) -> None:
         raise ConfigError(f"the exact chain needs N <= {MAX_N} (2^N states), got N = {n}; use the mean-field model")
 
 
-def generator_matrix(pc: torch.Tensor, so: torch.Tensor) -> torch.Tensor:
-    """``Q = P - I`` of the chain, ``(B, S, S)``, rows the current state."""
+def _turn_good(pc: torch.Tensor, so: torch.Tensor, game: Game, bits: torch.Tensor) -> torch.Tensor:
+    """``q (B, S, N)``: probability that donor ``d`` is good after its interaction in state ``s``."""
+    n = pc.shape[1]
+    own = bits.unsqueeze(0)
+    if game.recipient_observes:
+        s = good_probability(pc, so, game)  # (B, N, x_d, x_r)
+        m = ((bits.sum(1, keepdim=True) - bits) / (n - 1)).unsqueeze(0)  # m[s, d]: good fraction of the others
+        bad_donor = (1 - m) * s[:, None, :, 0, 0] + m * s[:, None, :, 0, 1]
+        good_donor = (1 - m) * s[:, None, :, 1, 0] + m * s[:, None, :, 1, 1]
+    else:  # the pool depends on the recipient: sum over recipients r != d
+        s = pair_good_probability(pc, so, game) * (1.0 - torch.eye(n, dtype=pc.dtype))[:, :, None, None]  # (B, d, r, x_d, x_r)
+        bad_donor = (s[..., 0, 0].sum(-1).unsqueeze(1) + torch.einsum("sr,bdr->bsd", bits, s[..., 0, 1] - s[..., 0, 0])) / (n - 1)
+        good_donor = (s[..., 1, 0].sum(-1).unsqueeze(1) + torch.einsum("sr,bdr->bsd", bits, s[..., 1, 1] - s[..., 1, 0])) / (n - 1)
+    return (1 - own) * bad_donor + own * good_donor
+
+
+def generator_matrix(pc: torch.Tensor, so: torch.Tensor, game: Game | None = None) -> torch.Tensor:
+    """``Q = P - I`` of the chain, ``(B, S, S)``, rows the current state; ``game`` says how
+    reputations form (default ``Game()``: one observer, always observed)."""
     batch, n = pc.shape[:2]
     _check_size(n)
     size = 2**n
     bits = state_bits(n)  # (S, N)
-    others_good = (bits.sum(1, keepdim=True) - bits) / (n - 1)  # m[s, d]
-    s = good_signal_probability(pc, so)  # (B, N, x_d, x_r)
-    own = bits.unsqueeze(0)
-    m = others_good.unsqueeze(0)
-    bad_donor = (1 - m) * s[:, None, :, 0, 0] + m * s[:, None, :, 0, 1]
-    good_donor = (1 - m) * s[:, None, :, 1, 0] + m * s[:, None, :, 1, 1]
-    q = (1 - own) * bad_donor + own * good_donor  # (B, S, N): P(x_d <- good)
+    q = _turn_good(pc, so, game or Game(), bits)  # (B, S, N): P(x_d <- good)
 
     state = torch.arange(size).unsqueeze(1)
     flag = 1 << torch.arange(n)
@@ -116,21 +130,22 @@ def stationary_law(generator: torch.Tensor) -> torch.Tensor:
     return pi
 
 
-def stationary(pc: torch.Tensor, so: torch.Tensor) -> torch.Tensor:
+def stationary(pc: torch.Tensor, so: torch.Tensor, game: Game | None = None) -> torch.Tensor:
     """Stationary distribution over the ``2^N`` reputation states (docs/model.md §4).
 
     Args:
         pc: observable action tables ``(B, N, 2, 2)`` (``recigrad.game.observable``).
         so: observable signal tables ``(B, N, 2, 2, 2)``.
+        game: how reputations form (default ``Game()``).
 
     Returns:
         ``pi (B, 2^N)``; state ``s`` has agent ``j`` good iff bit ``j`` of ``s`` is set
         (``state_bits``).  Differentiable in ``pc`` and ``so``.
     """
-    return stationary_law(generator_matrix(pc, so))
+    return stationary_law(generator_matrix(pc, so, game))
 
 
-def solve(pc: torch.Tensor, so: torch.Tensor, b: float, c: float) -> Solution:
+def solve(pc: torch.Tensor, so: torch.Tensor, game: Game) -> Solution:
     """Exact long-run payoffs per round and good probabilities, differentiable in
     the observable tables ``pc (B, N, 2, 2)`` and ``so (B, N, 2, 2, 2)``.
 
@@ -141,8 +156,7 @@ def solve(pc: torch.Tensor, so: torch.Tensor, b: float, c: float) -> Solution:
     Args:
         pc: observable action tables ``(B, N, 2, 2)``.
         so: observable signal tables ``(B, N, 2, 2, 2)``.
-        b: benefit of a realised C to the recipient.
-        c: cost of a realised C to the donor.
+        game: benefit ``b`` and cost ``c`` of a realised C, and how reputations form.
 
     Returns:
         A ``Solution`` of ``(B, N)`` tensors: payoff per round, good probability,
@@ -152,7 +166,7 @@ def solve(pc: torch.Tensor, so: torch.Tensor, b: float, c: float) -> Solution:
         ConfigError: ``N > 12``, or no unique stationary law.
     """
     n = pc.shape[1]
-    pi = stationary(pc, so)
+    pi = stationary(pc, so, game)
     bits = state_bits(n)
     good = pi @ bits  # (B, N)
     both = torch.einsum("bs,sd,sr->bdr", pi, bits, bits)  # P(x_d = 1, x_r = 1)
@@ -164,4 +178,4 @@ def solve(pc: torch.Tensor, so: torch.Tensor, b: float, c: float) -> Solution:
     off = 1.0 - torch.eye(n, dtype=coop.dtype)
     given = (coop * off).sum(2) / (n - 1)
     received = (coop * off).sum(1) / (n - 1)
-    return Solution(b * received - c * given, good, given, received)
+    return Solution(game.b * received - game.c * given, good, given, received)

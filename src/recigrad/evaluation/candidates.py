@@ -51,7 +51,7 @@ class Evaluator:
         if self.model == "exact" and self.groups is not None:
             return lumped_payoff(act, sig, learner, self.groups, game)
         solve = exact.solve if self.model == "exact" else meanfield.solve
-        return solve(*observable(act, sig, game), game.b, game.c).payoff[:, learner]
+        return solve(*observable(act, sig, game), game).payoff[:, learner]
 
 
 def _insert(tables: torch.Tensor, learner: int, own: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,8 @@ import math
 import torch
 
 from recigrad.dynamics.exact import stationary_law
-from recigrad.game import DTYPE, Game, good_signal_probability, observable
+from recigrad.game import DTYPE, Game, observable
+from recigrad.game.formation import good_probability
 from recigrad.util.threads import one_thread
 
 Groups = tuple[tuple[int, ...], ...]
@@ -61,8 +62,10 @@ def lumped_payoff(act: torch.Tensor, sig: torch.Tensor, learner: int, groups: Gr
     payoff needs.  Equal to ``recigrad.dynamics.exact.solve`` on the full chain.
     """
     n = act.shape[1]
+    if not game.recipient_observes:
+        raise ValueError("the lumped chain needs a pool of observers that does not depend on the recipient")
     pc, so = observable(act, sig, game)
-    s = good_signal_probability(pc, so)[:, [learner] + [group[0] for group in groups]]  # (M, K, x_d, x_r)
+    s = good_probability(pc, so, game)[:, [learner] + [group[0] for group in groups]]  # (M, K, x_d, x_r)
     sizes = [1] + [len(group) for group in groups]
     size = torch.tensor(sizes, dtype=DTYPE)
     counts = _count_states(sizes)  # (S, K)

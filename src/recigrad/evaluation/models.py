@@ -59,4 +59,4 @@ def evaluate(act: torch.Tensor, sig: torch.Tensor, game: Game, model: str = "aut
     """
     model = resolve_model(model, act.shape[1])
     solver = exact.solve if model == "exact" else meanfield.solve
-    return solver(*observable(act, sig, game), game.b, game.c), model
+    return solver(*observable(act, sig, game), game), model

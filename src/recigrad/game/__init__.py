@@ -3,6 +3,8 @@
 - `recigrad.game.rules`: the donation game's parameters (`Game`: benefit `b`,
   cost `c`, execution error `e`, assessment error `mu`), the table conventions,
   the observable tables (errors folded in) and the probability of a good signal;
+- `recigrad.game.formation`: how a donor's new reputation forms (k observers,
+  majority or quorum aggregation, observation probability): `good_probability`;
 - `recigrad.game.norms`: the named norms (image scoring, simple standing, stern
   judging, shunning, the leading eight L1..L8) and action rules (`allc`, `alld`, `disc`,
   `norm`: the norm's own rule, `learner`: trained, starting from the norm's rule);
@@ -31,5 +33,5 @@ from recigrad.game.rules import (
 __all__ = [
     "DTYPE", "ConfigError", "Game", "good_signal_probability", "observable", "observable_action", "observable_signal",
     # modules, listed so that the API reference shows them
-    "rules", "norms", "population", "regime", "contexts", "scaling",
+    "rules", "formation", "norms", "population", "regime", "contexts", "scaling",
 ]

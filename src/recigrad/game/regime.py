@@ -68,8 +68,13 @@ class Regime:
     population: Population
     train: TrainConfig = field(default_factory=TrainConfig)
 
+    def __post_init__(self) -> None:
+        self.game.check_population(self.population.n)
 
-_GAME_KEYS = {"benefit": "b", "cost": "c", "execution_error": "e", "assessment_error": "mu"}
+
+_GAME_KEYS = {"benefit": "b", "cost": "c", "execution_error": "e", "assessment_error": "mu", "observers": "observers",
+              "recipient_observes": "recipient_observes", "aggregation": "aggregation", "quorum": "quorum",
+              "observation": "observation", "perception_error": "perception_error"}
 _AGENT_KEYS = ("kind", "norm", "warmup", "count")
 _TOP_KEYS = ("name", "description", "game", "norms", "agents", "train", "sweep")  # [sweep]: read by recigrad.running.sweep
 _NORM_KEYS = ("assessment", "action")

@@ -53,15 +53,40 @@ def short_repr(value) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+AGGREGATIONS = ("single", "majority", "quorum")
+
+
 @dataclass(frozen=True)
 class Game:
-    """Donation-game parameters: benefit ``b``, cost ``c``, execution error ``e``,
-    assessment error ``mu`` (docs/model.md §1)."""
+    """Donation-game parameters (docs/model.md §1): benefit ``b``, cost ``c``,
+    execution error ``e``, assessment error ``mu``, and how a donor's new
+    reputation forms (``recigrad.game.formation``):
+
+    - ``observers``: k observers per observed interaction, drawn without
+      replacement from everyone but the donor (and but the recipient unless
+      ``recipient_observes``);
+    - ``aggregation``: ``single`` (k must be 1), ``majority`` (more good than bad
+      signals; a tie keeps the old reputation) or ``quorum`` (good iff at least
+      ``quorum`` of the k signals are good; ``quorum = k`` is unanimity);
+    - ``observation``: q, the probability that an interaction is observed at
+      all (otherwise the donor's reputation is unchanged);
+    - ``perception_error``: each observer perceives the realised action flipped
+      with this probability, independently, before it assesses.
+
+    The defaults (one observer, the recipient may observe, always observed, no
+    perception error) are the game of docs/model.md §1 without these extensions.
+    """
 
     b: float = 5.0
     c: float = 1.0
     e: float = 0.01
     mu: float = 0.01
+    observers: int = 1
+    recipient_observes: bool = True
+    aggregation: str = "single"
+    quorum: int | None = None
+    observation: float = 1.0
+    perception_error: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("b", "c", "e", "mu"):
@@ -77,8 +102,47 @@ class Game:
             value = getattr(self, name)
             if not 0.0 <= value < 0.5:
                 raise ConfigError(f"{_LONG[name]} must be in [0, 0.5), got {value}")
+        self._check_formation()
+
+    def _check_formation(self) -> None:
+        k = self.observers
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_OBSERVERS:
+            raise ConfigError(f"observers must be an integer in [1, {MAX_OBSERVERS}], got {short_repr(k)}")
+        if not isinstance(self.recipient_observes, bool):
+            raise ConfigError(f"recipient_observes must be true or false, got {short_repr(self.recipient_observes)}")
+        if self.aggregation not in AGGREGATIONS:
+            raise ConfigError(f"aggregation = {short_repr(self.aggregation)} is not allowed; allowed: {', '.join(AGGREGATIONS)}")
+        if self.aggregation == "single" and k != 1:
+            raise ConfigError(f"aggregation = single needs observers = 1, got observers = {k}; use majority or quorum")
+        if self.aggregation == "quorum":
+            quorum = self.quorum
+            if isinstance(quorum, bool) or not isinstance(quorum, int) or not 1 <= quorum <= k:
+                raise ConfigError(f"aggregation = quorum needs quorum, an integer in [1, observers = {k}], got {short_repr(quorum)}")
+        elif self.quorum is not None:
+            raise ConfigError(f"quorum is used only with aggregation = quorum, got aggregation = {self.aggregation}")
+        q = finite_number("observation", self.observation, 0.0, 1.0)
+        if not q > 0:
+            raise ConfigError(f"observation must be in (0, 1] (with 0 no reputation ever changes), got {self.observation}")
+        epsilon = finite_number("perception_error", self.perception_error, 0.0, 1.0)
+        if not epsilon < 0.5:
+            raise ConfigError(f"perception_error must be in [0, 0.5), got {self.perception_error}")
+
+    @property
+    def plain_formation(self) -> bool:
+        """One observer, the recipient may observe, every interaction observed, no perception error:
+        the game of docs/model.md §1 without the extensions (every solver's original path)."""
+        return self.observers == 1 and self.recipient_observes and self.observation == 1.0 and self.perception_error == 0.0
+
+    def check_population(self, n: int) -> None:
+        """Refuse ``observers`` larger than the pool of possible observers among ``n`` agents."""
+        pool = n - 1 if self.recipient_observes else n - 2
+        if self.observers > pool:
+            who = "everyone but the donor" if self.recipient_observes else "everyone but the donor and the recipient"
+            raise ConfigError(f"observers = {self.observers} needs at least {self.observers} possible observers ({who}); "
+                              f"N = {n} gives {pool}")
 
 
+MAX_OBSERVERS = 64
 _LONG = {"b": "benefit", "c": "cost", "e": "execution_error", "mu": "assessment_error"}
 
 
@@ -87,14 +151,23 @@ def observable_action(act: torch.Tensor, e: float) -> torch.Tensor:
     return act * (1.0 - e)
 
 
-def observable_signal(sig: torch.Tensor, mu: float) -> torch.Tensor:
-    """Probability of an *observed* "good": ``(1 - mu) sig + mu (1 - sig)``."""
+def observable_signal(sig: torch.Tensor, mu: float, perception_error: float = 0.0) -> torch.Tensor:
+    """Probability of an *observed* "good" given the *realised* action ``a`` (dim ``-3``).
+
+    The observer perceives ``a`` flipped with probability ``perception_error``,
+    emits ``sig`` at the perceived action, and the signal is flipped with
+    probability ``mu``: ``(1 - mu) s + mu (1 - s)`` with
+    ``s[a] = (1 - eps) sig[a] + eps sig[1 - a]`` (no mixing when ``eps = 0``).
+    """
+    if perception_error:
+        sig = (1.0 - perception_error) * sig + perception_error * sig.flip(-3)
     return (1.0 - mu) * sig + mu * (1.0 - sig)
 
 
 def observable(act: torch.Tensor, sig: torch.Tensor, game: Game) -> tuple[torch.Tensor, torch.Tensor]:
-    """Both observable tables ``(pc, so)`` from intended tables."""
-    return observable_action(act, game.e), observable_signal(sig, game.mu)
+    """Both observable tables ``(pc, so)`` from intended tables: ``so`` is the probability of an
+    observed "good" given the realised action, perception and assessment errors folded in."""
+    return observable_action(act, game.e), observable_signal(sig, game.mu, game.perception_error)
 
 
 def good_signal_probability(pc: torch.Tensor, so: torch.Tensor) -> torch.Tensor:

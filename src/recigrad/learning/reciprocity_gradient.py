@@ -50,7 +50,7 @@ def own_payoffs(
     pc_own, so_own = observable(numerics.sigmoid(logits_act), numerics.sigmoid(logits_sig), game)
     pc_view, so_view = view.substitute(pc_hat, so_hat, learners, pc_own, so_own)
     batch, n_learners, n = pc_view.shape[:3]
-    solution = SOLVERS[solver](pc_view.flatten(0, 1), so_view.flatten(0, 1), game.b, game.c)
+    solution = SOLVERS[solver](pc_view.flatten(0, 1), so_view.flatten(0, 1), game)
     payoff = solution.payoff.reshape(batch, n_learners, n)
     return payoff[:, torch.arange(n_learners), torch.tensor(learners)]
 
