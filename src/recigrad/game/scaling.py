@@ -7,7 +7,8 @@ changes the number of agents to ``n``:
   base regime's groups of fixed agents in proportion to their sizes (largest remainder);
 - several learners (a society): every group scaled in proportion to ``n``;
 - the budget is stated per *learner decision*: a learner acts as donor in ``1/N`` of the
-  interactions and signals as observer in ``1/N`` (docs/model.md §1), so ``2/N`` of the
+  interactions and signals as observer in ``1/N`` (docs/model.md §1; one observer per
+  interaction, as in every shipped regime), so ``2/N`` of the
   interactions are its decisions; ``train.interactions = DECISIONS * n / 2`` per iteration
   gives every ``n`` the same ``DECISIONS`` learner decisions per iteration (400 interactions
   at ``N = 8``, as the shipped regimes) and the same iterations.
