@@ -47,11 +47,15 @@ class Evaluator:
     def __call__(self, act, sig, learner, own_act, own_sig, game) -> torch.Tensor:
         """Learner payoff ``(M,)`` for aligned rows: population tables ``(M, N, ...)``
         with the learner's replaced by ``own_act (M, 2, 2)``, ``own_sig (M, 2, 2, 2)``."""
-        act, sig = _insert(act, learner, own_act), _insert(sig, learner, own_sig)
         if self.model == "exact" and self.groups is not None:
+            act, sig = _insert(act, learner, own_act), _insert(sig, learner, own_sig)
             return lumped_payoff(act, sig, learner, self.groups, game)
         solve = exact.solve if self.model == "exact" else meanfield.solve
-        return solve(*observable(act, sig, game), game).payoff[:, learner]
+        # errors apply entry by entry: the learner's observable row goes into the others' (the same
+        # numbers; the graph of a gradient then holds the learner's row only)
+        pc, so = observable(act, sig, game)
+        own_pc, own_so = observable(own_act, own_sig, game)
+        return solve(_insert(pc, learner, own_pc), _insert(so, learner, own_so), game).payoff[:, learner]
 
 
 def _insert(tables: torch.Tensor, learner: int, own: torch.Tensor) -> torch.Tensor:
