@@ -193,3 +193,30 @@ def test_example_neural_baseline():
     for percent in percents:  # the reference is the best payoff: at most 100 (a seed may end far below it)
         assert 0.0 < percent <= 100.0 + 1e-6
     assert out.count("signal collapsed False") == 3  # not measurable here: the reference's signal table is constant
+
+
+def _sj_reference(n: int) -> float:
+    """The reference among n - 1 disc + stern judging (act as disc, always say "bad"), solved by hand:
+    second-order tables, so the stationary good probabilities (gL, gO) solve a linear system
+    (docs/model.md §8; the exact chain and the mean field agree on it)."""
+    k, w = n - 1, (n - 2) / (n - 1)
+    a12, r1 = -(A - (1 - MU)), 1 - MU
+    slope = w * (A - 1 + MU) / k
+    a21, a22, r2 = -slope, 1.0 - slope * (n - 2), MU / k + w * (1 - MU)
+    det = a22 - a12 * a21
+    g_l, g_o = (r1 * a22 - a12 * r2) / det, (r2 - a21 * r1) / det
+    return B * (1 - E) * g_l - C * (1 - E) * g_o
+
+
+def test_example_scaling_study():
+    out = run_example("scaling_study.py")
+    for n in (8, 32, 128):
+        line = next(x for x in out.splitlines() if x.startswith(f"N = {n:3d}:"))
+        assert figure(line, "reference") == pytest.approx(_sj_reference(n), abs=1e-6)
+        assert figure(line, "norm") == pytest.approx(NORM_PAYOFF, abs=1e-6)
+        assert figure(line, "norm's percent of reference") == pytest.approx(100 * NORM_PAYOFF / _sj_reference(n), abs=1e-4)
+        assert f"learner:stern-judging:1 disc:stern-judging:{n - 1}," in line
+    for n in (4, 6):
+        line = next(x for x in out.splitlines() if x.startswith(f"study N = {n}:"))
+        assert f"rg {5 * 50 * n} interactions" in line  # 5 iterations of 50 N: 100 learner decisions per iteration
+        assert "500 learner decisions" in line

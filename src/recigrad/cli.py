@@ -229,6 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-cpus", type=_positive_int, default=None, help="CPUs of the local Ray (default: all)")
     p.add_argument("--seed-block", type=_positive_int, default=None,
                    help="seeds per Ray task (default: all seeds of a (regime, method) in one task)")
+    p.add_argument("--suite", choices=("standard", "scaling"), default="standard",
+                   help="scaling: the study across N (one learner among N - 1 fixed agents; societies with NashConv)")
+    p.add_argument("--ns", type=_sizes, default=None, help="scaling: comma-separated N (default 8,16,32,64,128)")
+    p.add_argument("--society-ns", type=_sizes, default=None, help="scaling: N of the societies (default 8,32)")
     _add_output_flags(p)
     p.set_defaults(run=cmd_bench)
 
@@ -491,9 +495,59 @@ def _names(text: str | None, allowed: list[str], flag: str) -> list[str] | None:
     return names
 
 
+def _sizes(text: str) -> list[int]:
+    """An argparse type: comma-separated population sizes ``N`` (3 to 10000), e.g. ``8,16,32``."""
+    parts = [part.strip() for part in text.split(",")] if len(text) <= 200 else []
+    if not parts or not all(re.fullmatch(r"[0-9]{1,5}", part, re.ASCII) and 3 <= int(part) <= 10_000 for part in parts):
+        shown = repr(text) if len(text) <= 40 else repr(text[:37] + "...")
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers N with 3 <= N <= 10000, got {shown}")
+    return sorted({int(part) for part in parts})
+
+
+def cmd_bench_scaling(args: argparse.Namespace) -> dict:
+    """``bench --suite scaling``: the study across N (``recigrad.running.scaling``)."""
+    from recigrad.running import scaling, suite
+
+    study = scaling.QUICK if args.quick else {"ns": scaling.NS, "society_ns": scaling.SOCIETY_NS, "iterations": None}
+    bases = _names(args.regimes, regime_names(), "--regimes") or list(scaling.REGIMES + scaling.SOCIETIES)
+    methods = _names(args.methods, sorted(METHODS), "--methods") or [m for m in suite.METHOD_ORDER if m in METHODS]
+    ns, society_ns = args.ns or study["ns"], args.society_ns or study["society_ns"]
+    iterations = args.iterations or study["iterations"]
+    out = args.out or f"reports/scaling-{time.strftime('%Y%m%d-%H%M%S')}"
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    if args.backend == "local" and (args.address or args.num_cpus or args.seed_block):
+        raise ConfigError("--address, --num-cpus and --seed-block need --backend ray")
+    if args.tensorboard is not None:
+        if args.backend == "ray":
+            raise ConfigError("--tensorboard needs --backend local (Ray tasks write no TensorBoard scalars)")
+        from recigrad.running import tensorboard
+
+        tensorboard.require()
+    entries = scaling.study(bases, ns, society_ns, iterations)
+    block = args.seeds if args.backend == "local" else min(args.seeds, args.seed_block or args.seeds)
+    budget.require("bench", max(budget.train_bytes(regime, block) for _, _, regime in entries), args.max_memory)
+    with outdir.claim(out, "bench", overwrite=args.overwrite, resume=args.resume), _scalars(args, out) as scalars:
+        try:
+            summary = scaling.run_scaling(bases, methods, seeds, out, ns, society_ns, iterations, resume=args.resume,
+                                          checkpoint_every=args.checkpoint_every, backend=args.backend, address=args.address,
+                                          num_cpus=args.num_cpus, seed_block=args.seed_block, scalars=scalars)
+        except KeyboardInterrupt as err:
+            message = str(err) or "interrupted; finished runs are kept"
+            raise _interrupted(KeyboardInterrupt(f"{message}; report folder in progress: {out}.partial"), "bench", out) from None
+    summary["folder"] = str(out)
+    if not args.json:
+        print(scaling.summary_table(summary))
+        print(f"report folder: {out} (scaling.md, scaling.csv, scaling.png, summary.md, runs.csv)")
+    return summary
+
+
 def cmd_bench(args: argparse.Namespace) -> dict:
     from recigrad.running import report, suite
 
+    if args.suite == "scaling":
+        return cmd_bench_scaling(args)
+    if args.ns is not None or args.society_ns is not None:
+        raise ConfigError("--ns and --society-ns need --suite scaling")
     if args.quick and args.regimes:
         raise ConfigError("give --quick or --regimes, not both")
     regimes = _names(args.regimes, regime_names(), "--regimes") or (

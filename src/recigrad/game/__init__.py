@@ -12,7 +12,9 @@
 - `recigrad.game.regime`: the shipped regimes (`regimes/*.toml`), TOML loading
   and validation;
 - `recigrad.game.contexts`: the decision contexts and their flat index encodings,
-  and the literature's bit strings of norms and action rules.
+  and the literature's bit strings of norms and action rules;
+- `recigrad.game.scaling`: a shipped regime at any N (the scaling study's populations
+  and budgets per learner decision).
 
 The names below are re-exported from `recigrad.game.rules` (and
 `recigrad.errors.ConfigError`) for short imports: `from recigrad.game import Game, observable`.
@@ -31,5 +33,5 @@ from recigrad.game.rules import (
 __all__ = [
     "DTYPE", "ConfigError", "Game", "good_signal_probability", "observable", "observable_action", "observable_signal",
     # modules, listed so that the API reference shows them
-    "rules", "formation", "norms", "population", "regime", "contexts",
+    "rules", "formation", "norms", "population", "regime", "contexts", "scaling",
 ]

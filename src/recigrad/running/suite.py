@@ -47,7 +47,7 @@ def suite_regimes() -> list[str]:
 def run_suite(regimes: list[str], methods: list[str], seeds: list[int], out: str | Path,
               iterations: int | None = None, resume: bool = False, checkpoint_every: int | None = None,
               backend: str = "local", address: str | None = None, num_cpus: int | None = None,
-              seed_block: int | None = None, scalars=None) -> dict:
+              seed_block: int | None = None, scalars=None, loaded: dict | None = None, extend=None) -> dict:
     """Train every method on every regime; write the report folder; return ``{"rows": [...]}``.
     ``iterations`` overrides the regimes' own (for smoke runs).
 
@@ -68,6 +68,10 @@ def run_suite(regimes: list[str], methods: list[str], seeds: list[int], out: str
         backend: ``local`` or ``ray``; ``address``, ``num_cpus``, ``seed_block``: Ray's.
         scalars: a ``recigrad.running.tensorboard.Scalars`` for every run's evaluations (tags
             ``REGIME/METHOD/seed-K/...``); local backend only.
+        loaded: ``{name: Regime}`` for regimes that are not shipped (the scaling study's,
+            ``recigrad.running.scaling``); default: ``regimes`` loaded by name.
+        extend: ``extend(work, summary, results)``, called before the report is written, may add
+            fields to the summary (``bench.json``) and files of its own to the folder.
 
     Returns:
         ``{"rows", "seeds", "methods", "regimes", "seconds"}``: one row per (regime, method)
@@ -75,7 +79,7 @@ def run_suite(regimes: list[str], methods: list[str], seeds: list[int], out: str
     """
     out = Path(out).resolve()
     work = checkpoint.partial_dir(out)
-    loaded = {name: load_regime(name) for name in regimes}
+    loaded = loaded or {name: load_regime(name) for name in regimes}
     header = checkpoint.header("bench", regimes=list(regimes), methods=list(methods), seeds=[int(s) for s in seeds],
                                iterations=iterations, regime_hashes=[checkpoint.regime_hash(loaded[name]) for name in regimes])
     _open_work(work, header, resume)
@@ -105,6 +109,8 @@ def run_suite(regimes: list[str], methods: list[str], seeds: list[int], out: str
             rows.append(stats.summary_row(result, seeds))
     summary = {"rows": rows, "seeds": seeds, "methods": methods, "regimes": regimes,
                "seconds": time.perf_counter() - clock}
+    if extend is not None:
+        extend(work, summary, results)
     report.write(work, summary, results)
     (work / checkpoint.SUITE_FILE).unlink()
     outdir.write_marker(work, "bench")

@@ -43,6 +43,7 @@ from recigrad.dynamics.world import Records
 from recigrad.game import DTYPE, Game
 from recigrad.game.contexts import ACTION_CONTEXTS, CONTEXTS, action_context, flat_tables, signal_decision
 from recigrad.game.regime import Regime
+from recigrad.game.scaling import scaled_origin
 from recigrad.learning import contract
 from recigrad.learning.tables import LearnerTables, start_fields
 from recigrad.util import numerics
@@ -229,9 +230,17 @@ def tuned_table() -> dict:
 
 def settings_for(defaults, method: str, regime: Regime, config=None):
     """``config`` if given; otherwise the method's defaults updated with the tuned
-    settings of ``regime`` (by name), the defaults alone for regimes not tuned."""
+    settings of ``regime`` (by name), the defaults alone for regimes not tuned.  A regime
+    of the scaling study (``recigrad.game.scaling``, named ``BASE-N<n>``) takes ``BASE``'s
+    settings with ``interactions`` (per update) scaled by ``n / N_base``."""
     if config is not None:
         return config
+    origin = scaled_origin(regime)  # the scaling study's BASE-N<n>: BASE's settings, update batch scaled with N
+    if origin is not None:
+        settings = settings_for(defaults, method, origin[0])
+        if getattr(settings, "interactions", None):
+            settings = replace(settings, interactions=max(1, round(settings.interactions * origin[1])))
+        return settings
     tuned = tuned_table().get(method, {}).get(regime.name, {})
     names = {f.name for f in fields(defaults)}
     return replace(defaults, **{k: v for k, v in tuned.items() if k in names})
