@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import itertools
 import json
 import os
 import sys
@@ -36,17 +35,18 @@ os.environ.setdefault("RECIGRAD_PROGRESS", "0")
 
 import torch  # noqa: E402
 
-from recigrad.evaluation import metrics  # noqa: E402
 from recigrad.game.regime import load_regime  # noqa: E402
 from recigrad.learning.baselines import common, ppo, reinforce  # noqa: E402
 from recigrad.running.train import regime_reference  # noqa: E402
+from recigrad.running.tune import grid as grid_of  # noqa: E402
+from recigrad.running.tune import train_score  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CSV = ROOT / "benchmarks" / "results" / "tuning.csv"
 TUNED = ROOT / "src" / "recigrad" / "learning" / "baselines" / common.TUNED_FILE
 
 REGIMES = ["discriminative-sj", "hybrid-alld", "degenerate-allc", "society-L6"]
-SEEDS = [100, 101, 102]  # tuning seeds; evaluations use 0-4
+SEEDS = [100, 101, 102]  # tuning seeds; evaluations use 0-4 (recigrad.running.tune.SEEDS)
 METHODS = {
     # Adam's learning rate on the logits: PPO takes epochs x minibatches = 16 steps per update, REINFORCE one
     "reinforce": (reinforce, reinforce.ReinforceConfig(), {"lr": [0.03, 0.1, 0.3, 1.0]}),
@@ -56,23 +56,8 @@ SHARED = {"gamma": [0.5, 0.9], "interactions": [400, 1600]}
 
 
 def grid(method: str) -> list[dict]:
-    axes = {**METHODS[method][2], **SHARED}
-    return [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
-
-
-def train_score(module, regime, seeds, config, ref) -> tuple[list[float], list[float]]:
-    """Train for the regime's budget; final score and exact payoff per seed."""
-    state = module.start(regime, seeds, config)
-    for _ in range(regime.train.iterations):
-        module.step(state)
-    act, sig = state.tables()
-    learners = regime.population.learners
-    if ref is not None:
-        report = metrics.learner_report(act, sig, learners[0], regime.game, ref)
-        return report["percent_of_reference"].tolist(), report["payoff"].tolist()
-    report = metrics.society_report(act, sig, learners, regime.game)
-    payoff = report["mean_payoff"]
-    return (100.0 * payoff / (regime.game.b - regime.game.c)).tolist(), payoff.tolist()
+    """Every setting of ``method``'s grid (``recigrad.running.tune.grid``; ``recigrad tune`` reads it from tuned.json)."""
+    return grid_of({**METHODS[method][2], **SHARED})
 
 
 def main(argv: list[str] | None = None) -> int:

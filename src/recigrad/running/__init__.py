@@ -11,5 +11,7 @@
   seeds (`recigrad bench`); `recigrad.running.stats`: statistics over seeds;
   `recigrad.running.report`: its report files;
 - `recigrad.running.distributed`: the suite's Ray backend (Ray is imported
-  only when it is used).
+  only when it is used);
+- `recigrad.running.tune`: tuning a baseline for any population over its recorded
+  grid (`recigrad tune`).
 """
