@@ -73,7 +73,7 @@ def _measurable_lines(rows: list[dict]) -> list[str]:
     for r in rows:
         seen.setdefault(r["regime"], r)
     lines = ["### Is collapse measurable?", "", "| regime | action head | signal head |", "| --- | --- | --- |"]
-    word = {True: "yes", False: "no (reference constant over its strict contexts)", None: "-"}
+    word = {True: "yes", False: "no (reference constant over its strict contexts, or none is strict)", None: "-"}
     for name, r in seen.items():
         lines.append(f"| {name} | {word[r.get('action_collapse_measurable')]} | {word[r.get('signal_collapse_measurable')]} |")
     return lines + [""]
