@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import torch
 
+from recigrad.evaluation.candidates import payoff_of
 from recigrad.evaluation.models import evaluate
 from recigrad.game import Game, observable
 
@@ -187,8 +188,9 @@ def random_start_payoff(act, sig, agent: int, game: Game, draws: int = START_DRA
     The random tables are those of a random start (docs/model.md §6): ``sigmoid`` of 12
     independent standard-normal logits, the first 4 the action table (row-major), the next
     8 the signal table.  ``draws`` of them come from a ``torch.Generator`` seeded ``seed``
-    (so the estimate is the same in every run); each is judged by ``evaluate`` (the exact
-    chain when ``N <= 12``).
+    (so the estimate is the same in every run); each is judged by
+    ``recigrad.evaluation.candidates.payoff_of`` (the exact chain when ``N <= 12``, lumped
+    where opponents are alike and chunked by memory; mean field above).
 
     Args:
         act: intended action tables of the population ``(1, N, 2, 2)`` (the agent's row is replaced).
@@ -203,11 +205,9 @@ def random_start_payoff(act, sig, agent: int, game: Game, draws: int = START_DRA
     """
     generator = torch.Generator().manual_seed(seed)
     z = torch.randn(draws, 12, generator=generator, dtype=torch.float64).to(act.dtype)
-    many_act, many_sig = act.expand(draws, *act.shape[1:]).clone(), sig.expand(draws, *sig.shape[1:]).clone()
-    many_act[:, agent] = torch.sigmoid(z[:, :4]).view(draws, 2, 2)
-    many_sig[:, agent] = torch.sigmoid(z[:, 4:]).view(draws, 2, 2, 2)
-    solution, _ = evaluate(many_act, many_sig, game)
-    payoff = solution.payoff[:, agent]
+    cand_act, cand_sig = torch.sigmoid(z[:, :4]).view(1, draws, 2, 2), torch.sigmoid(z[:, 4:]).view(1, draws, 2, 2, 2)
+    with torch.no_grad():  # lumped where opponents are alike, chunked by memory
+        payoff = payoff_of(act, sig, agent, cand_act, cand_sig, game)[0]
     se = float(payoff.std() / draws**0.5) if draws > 1 else float("nan")
     return float(payoff.mean()), se
 
