@@ -315,7 +315,7 @@ def train_seeds(
     config = baseline_settings.config_for(method, regime, tuning) if tuning is not None else None
     if config is not None:  # a resume must use the same settings
         header["baseline_settings"] = asdict(config)
-        module = _with_config(module, config)
+        module = _WithConfig(module, config)
     saved = None
     if work is not None:
         if resume:
@@ -379,7 +379,7 @@ def train_seeds(
     return RunRecord(result, curve, _final_tables(state, regime, seeds))
 
 
-class _with_config:
+class _WithConfig:
     """A method whose ``start`` is given the settings ``config`` (a tuning result's); ``step`` as the method's."""
 
     def __init__(self, module, config) -> None:
