@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import itertools
 import json
 import os
 import sys
@@ -42,10 +41,11 @@ os.environ.setdefault("RECIGRAD_PROGRESS", "0")
 
 import torch  # noqa: E402
 
-from recigrad.evaluation import metrics  # noqa: E402
 from recigrad.game.regime import load_regime  # noqa: E402
 from recigrad.learning.baselines import a2c_mlp, common, ppo, ppo_mlp, reinforce, reinforce_mlp  # noqa: E402
 from recigrad.running.train import regime_reference  # noqa: E402
+from recigrad.running.tune import grid as grid_of  # noqa: E402
+from recigrad.running.tune import train_score  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CSV = ROOT / "benchmarks" / "results" / "tuning.csv"
@@ -94,23 +94,8 @@ def merged(path: Path, methods: list[str]) -> tuple[dict, list[dict]]:
 
 
 def grid(method: str) -> list[dict]:
-    axes = axes_of(method)
-    return [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
-
-
-def train_score(module, regime, seeds, config, ref) -> tuple[list[float], list[float]]:
-    """Train for the regime's budget; final score and exact payoff per seed."""
-    state = module.start(regime, seeds, config)
-    for _ in range(regime.train.iterations):
-        module.step(state)
-    act, sig = state.tables()
-    learners = regime.population.learners
-    if ref is not None:
-        report = metrics.learner_report(act, sig, learners[0], regime.game, ref)
-        return report["percent_of_reference"].tolist(), report["payoff"].tolist()
-    report = metrics.society_report(act, sig, learners, regime.game)
-    payoff = report["mean_payoff"]
-    return (100.0 * payoff / (regime.game.b - regime.game.c)).tolist(), payoff.tolist()
+    """Every setting of ``method``'s grid (``recigrad.running.tune.grid``; ``recigrad tune`` reads it from tuned.json)."""
+    return grid_of(axes_of(method))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,8 @@ simulator and the same policy tables (12 logits per learner):
 Both learn from the learner's own decisions and payoffs read from the public
 records (``recigrad.learning.baselines.common``); hyper-parameters are per-method
 dataclasses, overridden per regime by the tuned table ``tuned.json``
-(written by ``benchmarks/tune_baselines.py``).
+(written by ``benchmarks/tune_baselines.py``); ``recigrad.learning.baselines.settings``
+says where a run's settings come from (tuned for its population, for another, or defaults).
 
 Three neural-policy baselines use the same records, rewards and update batches with a
 small MLP per learner (``recigrad.learning.baselines.mlp``: the network, batched over
