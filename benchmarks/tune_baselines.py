@@ -18,6 +18,13 @@ to the first setting in grid order), which the methods load to pick their
 settings per regime.  The reference of each regime is computed once.
 
     python benchmarks/tune_baselines.py [--quick] [--methods reinforce ppo] [--regimes ...]
+
+The Stable-Baselines3 methods (extra ``sb3``) have their own 4-setting grids (``METHODS``)
+and are tuned on their own, merged into ``tuned.json`` beside the others (grid results in
+``benchmarks/results/tuning-sb3-ppo-sb3-a2c.csv``)::
+
+    python benchmarks/tune_baselines.py --merge --methods sb3-ppo sb3-a2c \
+        --regimes discriminative-sj hybrid-alld --seeds 100 101
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ import torch  # noqa: E402
 
 from recigrad.evaluation import metrics  # noqa: E402
 from recigrad.game.regime import load_regime  # noqa: E402
-from recigrad.learning.baselines import common, ppo, reinforce  # noqa: E402
+from recigrad.learning.baselines import common, ppo, reinforce, sb3, sb3_a2c, sb3_ppo  # noqa: E402
 from recigrad.running.train import regime_reference  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,12 +58,21 @@ METHODS = {
     # Adam's learning rate on the logits: PPO takes epochs x minibatches = 16 steps per update, REINFORCE one
     "reinforce": (reinforce, reinforce.ReinforceConfig(), {"lr": [0.03, 0.1, 0.3, 1.0]}),
     "ppo": (ppo, ppo.PPOConfig(), {"lr": [0.01, 0.03, 0.1, 0.3]}),
+    # Stable-Baselines3 (extra sb3), from SB3's defaults; a cheap grid of 4 settings each (the runs cost
+    # seconds, not milliseconds): PPO's rollout length, A2C's learning rate, each with the discount
+    "sb3-ppo": (sb3_ppo, sb3.SB3Config(), {"n_steps": [256, 2048], "gamma": [0.5, 0.99]}),
+    "sb3-a2c": (sb3_a2c, sb3.SB3Config(), {"learning_rate": [7e-5, 7e-4], "gamma": [0.5, 0.99]}),
 }
 SHARED = {"gamma": [0.5, 0.9], "interactions": [400, 1600]}
+OWN_AXES = {"sb3-ppo", "sb3-a2c"}  # methods whose grid is their own axes only (no SHARED)
+
+
+def axes_of(method: str) -> dict:
+    return dict(METHODS[method][2]) if method in OWN_AXES else {**METHODS[method][2], **SHARED}
 
 
 def grid(method: str) -> list[dict]:
-    axes = {**METHODS[method][2], **SHARED}
+    axes = axes_of(method)
     return [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
 
 
@@ -81,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--regimes", nargs="+", default=REGIMES)
     parser.add_argument("--seeds", nargs="+", type=int, default=SEEDS)
     parser.add_argument("--quick", action="store_true", help="a tenth of the budget, no files written (smoke test)")
+    parser.add_argument("--merge", action="store_true",
+                        help="update only these methods' entries of tuned.json (and add their rows to tuning.csv)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
 
@@ -123,8 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         return 0
 
-    CSV.parent.mkdir(parents=True, exist_ok=True)
-    with open(CSV, "w", newline="") as f:
+    out = CSV.with_name(f"tuning-{'-'.join(args.methods)}.csv") if args.merge else CSV
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
@@ -133,15 +152,22 @@ def main(argv: list[str] | None = None) -> int:
                        "benchmarks/tune_baselines.py (every grid result: benchmarks/results/tuning.csv)",
         "budget": "regime.train.iterations x regime.train.interactions interactions per population, as the reciprocity gradient",
         "seeds": args.seeds,
-        "grid": {m: {**METHODS[m][2], **SHARED} for m in args.methods},
+        "grid": {m: axes_of(m) for m in args.methods},
         "score": "mean over seeds of the final percent of reference (single learner) or of b - c (society)",
         "seconds": round(seconds, 1),
         "scores": {m: {r: round(s, 4) for r, (s, _) in by.items()} for m, by in best.items()},
         "overall": overall,
         "best": {m: {r: setting for r, (_, setting) in by.items()} for m, by in best.items()},
     }
+    if args.merge and TUNED.exists():  # keep the other methods' entries; this run's seeds and time per method
+        old = json.loads(TUNED.read_text())
+        for key in ("grid", "scores", "overall", "best"):
+            old.setdefault(key, {}).update(tuned[key])
+        old.setdefault("runs", {}).update({m: {"seeds": args.seeds, "regimes": args.regimes, "seconds": tuned["seconds"]}
+                                           for m in args.methods})
+        tuned = old
     TUNED.write_text(json.dumps(tuned, indent=1) + "\n")
-    print(f"wrote {CSV.relative_to(ROOT)} and {TUNED.relative_to(ROOT)}", file=sys.stderr)
+    print(f"wrote {out.relative_to(ROOT)} and {TUNED.relative_to(ROOT)}", file=sys.stderr)
     return 0
 
 

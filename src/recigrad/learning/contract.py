@@ -53,6 +53,10 @@ METHODS = {
     "rg": "recigrad.learning.reciprocity_gradient",
     "reinforce": "recigrad.learning.baselines.reinforce",
     "ppo": "recigrad.learning.baselines.ppo",
+    "sb3-ppo": "recigrad.learning.baselines.sb3_ppo",
+    "sb3-a2c": "recigrad.learning.baselines.sb3_a2c",
+    "sb3-ppo-default": "recigrad.learning.baselines.sb3_ppo_default",
+    "sb3-a2c-default": "recigrad.learning.baselines.sb3_a2c_default",
 }
 
 
