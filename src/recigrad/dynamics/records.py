@@ -18,7 +18,7 @@ produces them).  Both have the fields ``FIELDS``, in this order:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 
 import torch
 
@@ -37,8 +37,7 @@ class Record:
 
     def as_dict(self) -> dict[str, int]:
         """The record keyed by docs/model.md §1's notation: ``{d, r, x_d, x_r, a, o, signal}``."""
-        values = asdict(self)
-        return {short: values[name] for name, short in NOTATION.items()}
+        return {short: getattr(self, name) for name, short in NOTATION.items()}
 
 
 FIELDS = tuple(f.name for f in fields(Record))

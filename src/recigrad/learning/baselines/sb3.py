@@ -123,11 +123,14 @@ def _sb3():
 @contextmanager
 def own_random(learner: Learner):
     """Swap the seed's torch and numpy global generator states in, and the caller's back after;
-    meanwhile one thread and torch's default dtype float32 (SB3's networks are float32)."""
+    meanwhile one thread, torch's default dtype float32 (SB3's networks are float32) and no argument
+    validation in ``torch.distributions`` (a check per decision that changes no number)."""
     torch_saved, numpy_saved, dtype = torch.get_rng_state(), np.random.get_state(), torch.get_default_dtype()
+    validate = torch.distributions.Distribution._validate_args
     torch.set_rng_state(learner.torch_rng)
     np.random.set_state(learner.numpy_rng)
     torch.set_default_dtype(torch.float32)
+    torch.distributions.Distribution.set_default_validate_args(False)  # checks only; the numbers are the same
     try:
         with one_thread():
             yield
@@ -136,6 +139,7 @@ def own_random(learner: Learner):
         torch.set_rng_state(torch_saved)
         np.random.set_state(numpy_saved)
         torch.set_default_dtype(dtype)
+        torch.distributions.Distribution.set_default_validate_args(validate)
 
 
 class Learner:
@@ -423,6 +427,16 @@ def _checked_model(learner: Learner, entry, tensors: dict[str, torch.Tensor], pr
 # the method
 
 
+def check(regime: Regime) -> None:
+    """Refuse (``ConfigError``, one line) what the sb3 methods cannot run: Stable-Baselines3 not
+    installed, or a regime without exactly one learner."""
+    _sb3()
+    learners = regime.population.learners
+    if len(learners) != 1:
+        raise ConfigError(f"regime {regime.name!r} has {len(learners)} learners; the sb3 methods need exactly one "
+                          "(they train on the single-learner Gymnasium environment)")
+
+
 def start(regime: Regime, seeds: list[int], algorithm: str = "ppo", tuned: bool = True, config: SB3Config | None = None) -> SB3State:
     """The initial state (docs/model.md §7, §11): one SB3 model per seed, its policy at the start tables.
 
@@ -438,11 +452,7 @@ def start(regime: Regime, seeds: list[int], algorithm: str = "ppo", tuned: bool 
     """
     if algorithm not in ALGORITHMS:
         raise ConfigError(f"unknown SB3 algorithm {algorithm!r}; allowed: {', '.join(ALGORITHMS)}")
-    _sb3()
-    learners = regime.population.learners
-    if len(learners) != 1:
-        raise ConfigError(f"regime {regime.name!r} has {len(learners)} learners; the sb3 methods need exactly one "
-                          "(they train on the single-learner Gymnasium environment)")
+    check(regime)
     config = config if config is not None else settings(algorithm, tuned, regime)
     fixed_act, fixed_sig = regime.population.batched_tables(len(seeds))
     logits_act, logits_sig = initial_logits(regime, seeds)
