@@ -9,7 +9,7 @@ seed's run (the batch's wall clock over its seeds).  Timings depend on the machi
 
     python benchmarks/sb3_baselines.py [--methods sb3-ppo sb3-ppo-default ...] [--regimes ...] [--seeds 0 1 2]
 
-Writes ``benchmarks/results/sb3-<methods>.csv`` (one row per method, regime and seed).
+Writes ``benchmarks/results/sb3-<methods>-<regimes>.csv`` (one row per method, regime and seed).
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"action collapsed {sum(r['action_collapsed'] for r in mine)}/{len(mine)}  "
                   f"signal collapsed {sum(r['signal_collapsed'] for r in mine)}/{len(mine)}  "
                   f"{seconds:.0f} s per run  {mine[0]['settings']}", flush=True)
-    out = ROOT / "benchmarks" / "results" / f"sb3-{'-'.join(args.methods)}.csv"
+    out = ROOT / "benchmarks" / "results" / f"sb3-{'-'.join(args.methods)}-{'-'.join(args.regimes)}.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))

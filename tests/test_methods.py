@@ -32,9 +32,6 @@ METHODS = sorted(m for m in contract.METHODS if m not in SAME_CODE)
 # not ``state.play``, so the public records cannot be replayed into them (tests/test_sb3.py replays the
 # environment's outputs instead, with garbage in the fixed agents' tables).
 SINGLE_LEARNER = {m for m in contract.METHODS if m.startswith("sb3-")}
-# Iterations of 800 interactions (about 200 learner decisions) before a method's first update shows: SB3's PPO
-# collects up to 2048 decisions before it updates.
-TO_LEARN = {"sb3-ppo": 12}
 # one update of the baselines per 1600 interactions (discriminative-ss is not tuned): iterations of 800
 # put records in their buffer between updates
 PER_ITERATION = 800
@@ -77,7 +74,7 @@ def test_seed_alone_equals_seed_in_batch(name, regime_name):
         return
     batch, alone = method.start(regime, [5, 6, 7]), method.start(regime, [6])
     start = learner_tables(batch, regime)
-    for _ in range(TO_LEARN.get(name, 4)):
+    for _ in range(4):
         figure_batch, figure_alone = method.step(batch), method.step(alone)
         torch.testing.assert_close(figure_batch[1:2], figure_alone, rtol=0, atol=0)
     act_batch, sig_batch = learner_tables(batch, regime)
@@ -94,7 +91,7 @@ def test_frozen_head_does_not_move(name, components):
     regime = small("discriminative-ss", components=components)
     state = method.start(regime, [0, 1])
     act0, sig0 = learner_tables(state, regime)
-    for _ in range(TO_LEARN.get(name, 3)):
+    for _ in range(3):
         method.step(state)
     act, sig = learner_tables(state, regime)
     frozen, learning = ((sig, sig0), (act, act0)) if components == "action" else ((act, act0), (sig, sig0))
