@@ -217,3 +217,17 @@ def test_seed_states_do_not_leak_into_the_caller():
     sb3_a2c.step(state)
     torch.testing.assert_close(torch.rand(3), expected[0], rtol=0, atol=0)
     np.testing.assert_array_equal(np.random.rand(3), expected[1])
+
+
+def test_command_line_refuses_a_society_before_any_work(tmp_path, capsys):
+    from recigrad.cli import main
+    from recigrad.running import suite
+
+    for argv in (["bench", "--methods", "rg,sb3-ppo", "--quick", "--out", str(tmp_path / "bench")],
+                 ["train", "--method", "sb3-a2c-default", "--regime", "society-L6", "--out", str(tmp_path / "train")]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err == ("recigrad: error: regime 'society-L6' has 8 learners; the sb3 methods need exactly one "
+                       "(they train on the single-learner Gymnasium environment)\n")
+    assert list(tmp_path.iterdir()) == []
+    assert suite.METHOD_ORDER == tuple(m for m in contract.METHODS if not m.startswith("sb3-"))  # bench's default
