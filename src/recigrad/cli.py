@@ -230,7 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="the benchmark suite: methods x regimes x seeds; a table and a report folder")
     p.add_argument("--regimes", default=None, help="comma-separated regime names (default: the whole suite)")
-    p.add_argument("--methods", default=None, help=f"comma-separated methods (default: {','.join(METHODS)})")
+    p.add_argument("--methods", default=None, help="comma-separated methods (default: "
+                   f"{','.join(m for m in METHODS if not m.startswith('sb3-'))}; the sb3-* methods when named)")
     p.add_argument("--seeds", type=_count, default=5, help="number of seeds per (regime, method)")
     p.add_argument("--seed", type=_seed, default=0, help="first seed")
     p.add_argument("--quick", action="store_true", help="the quick suite: " + ", ".join(QUICK_REGIMES))
@@ -464,6 +465,16 @@ def cmd_reference(args: argparse.Namespace) -> dict:
     return result
 
 
+def _check_single_learner(methods: list[str], regimes: list) -> None:
+    """Refuse before any work what the sb3 methods' ``start`` would refuse: Stable-Baselines3 missing,
+    or a regime without exactly one learner."""
+    if any(m.startswith("sb3-") for m in methods):
+        from recigrad.learning.baselines import sb3
+
+        for regime in regimes:
+            sb3.check(regime)
+
+
 def cmd_train(args: argparse.Namespace) -> dict:
     from recigrad.running import train
 
@@ -478,6 +489,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
     out = args.out or f"runs/{regime.name}-{args.method}-{time.strftime('%Y%m%d-%H%M%S')}"
     seeds = list(range(args.seed, args.seed + args.seeds))
     budget.require("train", budget.train_bytes(regime, args.seeds), args.max_memory)
+    _check_single_learner([args.method], [regime])
     every = train.CHECKPOINT_EVERY if args.checkpoint_every is None else args.checkpoint_every
     if args.tensorboard is not None:
         from recigrad.running import tensorboard
@@ -625,6 +637,7 @@ def cmd_bench(args: argparse.Namespace) -> dict:
         loaded = [replace(r, train=TrainConfig(**{**r.train.__dict__, "iterations": args.iterations})) for r in loaded]
     block = args.seeds if args.backend == "local" else min(args.seeds, args.seed_block or args.seeds)
     budget.require("bench", max(budget.train_bytes(r, block) for r in loaded), args.max_memory)
+    _check_single_learner(methods, loaded)
     with outdir.claim(out, "bench", overwrite=args.overwrite, resume=args.resume), _scalars(args, out) as scalars:
         try:
             summary = suite.run_suite(regimes, methods, seeds, out, iterations=args.iterations, resume=args.resume,
