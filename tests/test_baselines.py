@@ -76,15 +76,16 @@ def random_records(batch: int, n: int, steps: int, seed: int) -> Records:
     recipient = (donor + 1 + torch.randint(n - 1, (batch, steps), generator=g)) % n
     observer = (donor + 1 + torch.randint(n - 1, (batch, steps), generator=g)) % n
     bits = lambda: torch.randint(2, (batch, steps), generator=g).to(torch.uint8)  # noqa: E731
-    return Records(donor, recipient, observer, bits(), bits(), bits(), bits())
+    x_d, x_r, a, s = bits(), bits(), bits(), bits()
+    return Records(donor, recipient, observer.unsqueeze(-1), x_d, x_r, a, s.unsqueeze(-1), a.unsqueeze(-1), s)
 
 
 def hand_timeline(records: Records, b: int, agent: int, game: Game) -> list[list]:
     """The agent's decision events ``[context, outcome, credited reward]`` in plain Python."""
     events: list[list] = []
     for t in range(len(records)):
-        d, r, o = (int(getattr(records, f)[b, t]) for f in ("donor", "recipient", "observer"))
-        xd, xr, a, s = (int(getattr(records, f)[b, t]) for f in ("donor_rep", "recipient_rep", "action", "signal"))
+        d, r, o = int(records.donor[b, t]), int(records.recipient[b, t]), int(records.observers[b, t, 0])
+        xd, xr, a, s = (int(getattr(records, f)[b, t]) for f in ("donor_rep", "recipient_rep", "action", "reputation"))
         if d == agent:
             events.append([2 * xd + xr, a, 0.0])
         elif o == agent:

@@ -120,8 +120,8 @@ def _random_deterministic_world(batch=2, n=5, interactions=4000):
 def test_the_kernel_reads_the_tables_at_the_context_numbers():
     pc, so, rec = _random_deterministic_world()
     b = torch.arange(pc.shape[0]).unsqueeze(1).expand_as(rec.donor)
-    donor, observer = rec.donor.long(), rec.observer.long()
-    x_d, x_r, a, s = (getattr(rec, f).long() for f in ("donor_rep", "recipient_rep", "action", "signal"))
+    donor, observer = rec.donor.long(), rec.observers[..., 0].long()
+    x_d, x_r, a, s = (getattr(rec, f).long() for f in ("donor_rep", "recipient_rep", "action", "reputation"))
     action_number = C.action_context(x_d, x_r)
     signal_number = C.signal_context(a, x_d, x_r)
     assert set(action_number.flatten().tolist()) == set(range(4))

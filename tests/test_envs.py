@@ -176,9 +176,9 @@ def test_pettingzoo_aec_records_rewards_and_observations():
         x = [1] * regime.population.n
         for rec in records:
             assert (rec["x_d"], rec["x_r"]) == (x[rec["d"]], x[rec["r"]])
-            assert rec["o"] != rec["d"]
+            assert rec["o"][0] != rec["d"]
             assert rec["d"] != rec["r"]
-            x[rec["d"]] = rec["signal"]
+            x[rec["d"]] = rec["x_new"]
         j = int(agent.split("_")[1])
         assert reward[agent] == pytest.approx(own_payoff(records, j, b, c) - own_payoff(at_reset[agent], j, b, c))
 
@@ -276,10 +276,10 @@ def test_gymnasium_steps_are_the_learners_decisions_with_errors():
             counts[0, choice, rec["a"]] += 1
         else:
             assert before[0] == ROLE_OBSERVER
-            assert rec["o"] == 0
+            assert rec["o"] == (0,)
             assert rec["a"] == before[4]
             assert rec["d"] != 0
-            counts[1, choice, int(rec["signal"] != choice)] += 1
+            counts[1, choice, int(rec["signals"][0] != choice)] += 1
     assert counts[0, 0, 1] == 0
     for p, (fails, total) in [(e, (counts[0, 1, 0], counts[0, 1].sum())), (mu, (counts[1, :, 1].sum(), counts[1].sum()))]:
         assert total > 1000
@@ -522,7 +522,7 @@ def test_stepping_before_reset_is_refused():
 
 def test_the_environments_share_one_observation_space_and_one_record_type():
     pytest.importorskip("pettingzoo")
-    from recigrad.dynamics.records import FIELDS, NOTATION, Record
+    from recigrad.dynamics.records import NOTATION, PUBLIC, Record
     from recigrad.envs.core import OBS_HIGH, observation_box
     from recigrad.envs.gymnasium import ReciprocityEnv
     from recigrad.envs.pettingzoo import raw_env
@@ -539,5 +539,5 @@ def test_the_environments_share_one_observation_space_and_one_record_type():
             break
     record = env.core.last
     assert isinstance(record, Record)
-    assert info["records"][-1] == {NOTATION[f]: getattr(record, f) for f in FIELDS}
-    assert list(info["records"][-1]) == ["d", "r", "x_d", "x_r", "a", "o", "signal"]
+    assert info["records"][-1] == {NOTATION[f]: getattr(record, f) for f in PUBLIC}
+    assert list(info["records"][-1]) == ["d", "r", "x_d", "x_r", "a", "o", "signals", "x_new"]

@@ -22,7 +22,8 @@ def handmade_records(rows):
     """Records from per-population lists of (donor, recipient, observer, x_d, x_r, a, s)."""
     columns = list(zip(*[list(zip(*row)) for row in rows]))  # field -> populations -> values
     dtypes = [torch.int32] * 3 + [torch.uint8] * 4
-    return Records(*(torch.tensor(col, dtype=dt) for col, dt in zip(columns, dtypes)))
+    d, r, o, x_d, x_r, a, s = (torch.tensor(col, dtype=dt) for col, dt in zip(columns, dtypes))
+    return Records(d, r, o.unsqueeze(-1), x_d, x_r, a, s.unsqueeze(-1), a.unsqueeze(-1), s)
 
 
 def random_rows(rng, batch, n, steps):
@@ -58,7 +59,7 @@ def context_counts(records, batch, n):
     sig = torch.zeros(batch, n, 2, 2, 2, dtype=torch.float64)
     ones = torch.ones(records.donor.shape[1], dtype=torch.float64)
     for b in range(batch):
-        d, o = records.donor[b].long(), records.observer[b].long()
+        d, o = records.donor[b].long(), records.observers[b, :, 0].long()
         xd, xr, a = records.donor_rep[b].long(), records.recipient_rep[b].long(), records.action[b].long()
         act[b].index_put_((d, xd, xr), ones, accumulate=True)
         sig[b].index_put_((o, a, xd, xr), ones, accumulate=True)
@@ -71,7 +72,8 @@ def in_context(records, table, agent, context):
     if table == "act":
         who, fields, outcome = records.donor, (records.donor_rep, records.recipient_rep), records.action
     else:
-        who, fields, outcome = records.observer, (records.action, records.donor_rep, records.recipient_rep), records.signal
+        who, outcome = records.observers[..., 0], records.signals[..., 0]
+        fields = (records.action, records.donor_rep, records.recipient_rep)
     mask = who == agent
     for field, value in zip(fields, context):
         mask = mask & (field == value)
@@ -382,7 +384,8 @@ def test_slow_drift_is_tracked():
     for t in range(0, 6000, per):
         p = 0.99 - 0.49 * min(max(t - 2000, 0) / 3000, 1.0)
         a = (torch.rand(batch, per, generator=g, dtype=torch.float64) < p).to(torch.uint8)
-        state = E.update(state, Records(donor, recipient, observer, z8 + 1, z8 + 1, a, z8))
+        rows = Records(donor, recipient, observer.unsqueeze(-1), z8 + 1, z8 + 1, a, z8.unsqueeze(-1), a.unsqueeze(-1), z8)
+        state = E.update(state, rows)
     pc_hat, _ = E.estimate(state)
     assert ((pc_hat[:, 0, 1, 1] - 0.5).abs() < 0.1).all()
     assert (state.act_resets[:, 0, 1, 1] >= 1).all()

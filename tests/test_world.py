@@ -57,8 +57,9 @@ def test_records_follow_the_rules():
     for b in range(2):
         x = [1] * n
         given, received = [0] * n, [0] * n
-        fields = [getattr(rec, f)[b].tolist() for f in rec.FIELDS]
-        for d, r, o, xd, xr, a, s in zip(*fields):
+        fields = [rec.donor[b], rec.recipient[b], rec.observers[b, :, 0], rec.donor_rep[b], rec.recipient_rep[b], rec.action[b],
+                  rec.reputation[b]]
+        for d, r, o, xd, xr, a, s in zip(*(f.tolist() for f in fields)):
             assert d != r
             assert o != d
             assert (xd, xr) == (x[d], x[r])
@@ -83,7 +84,7 @@ def test_matching_is_uniform():
     pairs = torch.bincount((rec.donor * n + rec.recipient).reshape(-1).long(), minlength=n * n).reshape(n, n) / total
     expected = (1 - torch.eye(n)) / (n * (n - 1))
     assert (pairs - expected).abs().max() < Z * (expected.max() / total) ** 0.5
-    observer_is_recipient = (rec.observer == rec.recipient).double().mean()
+    observer_is_recipient = (rec.observers[..., 0] == rec.recipient).double().mean()
     assert abs(observer_is_recipient - 1 / (n - 1)) < Z * (0.25 / total) ** 0.5
 
 

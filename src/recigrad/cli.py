@@ -336,10 +336,12 @@ def cmd_simulate(args: argparse.Namespace) -> dict:
     budget.require("simulate", budget.simulate_bytes(n, args.batch), args.max_memory)
     pc, so = _tables(regime, args.batch)
     seeds = list(range(args.seed, args.seed + args.batch))
-    kernel.warm_up(parallel=args.batch >= kernel.PARALLEL_BATCH)  # "seconds" times the simulation, not compilation
+    # "seconds" times the simulation, not compilation
+    kernel.warm_up(parallel=args.batch >= kernel.PARALLEL_BATCH, formed=not game.plain_formation)
     start = time.perf_counter()
     with progress_bar(total=args.burn_in + args.interactions, desc="simulate", unit="int") as bar:
-        tally, _ = simulate(pc, so, seeds, args.interactions, args.burn_in, progress=bar.update)
+        tally, _ = simulate(pc, so, seeds, args.interactions, args.burn_in, progress=bar.update,
+                            game=game)
     seconds = time.perf_counter() - start
     payoff = tally.payoff_per_round(game.b, game.c)
     good = tally.good_fraction()

@@ -202,7 +202,7 @@ class Core:
         if self.last is not None:
             r = self.last
             lines.append(f"last record: d={r.donor} r={r.recipient} x_d={r.donor_rep} x_r={r.recipient_rep} "
-                         f"a={'DC'[r.action]} o={r.observer} signal={'BG'[r.signal]}")
+                         f"a={'DC'[r.action]} o={r.observers[0]} signal={'BG'[r.signals[0]]}")
         if self.pending is not None:
             p = self.pending
             what = "donor, to act" if p.role == ROLE_DONOR else f"observer, to signal on a={'DC'[p.a]}"
@@ -283,7 +283,8 @@ class Core:
             signal = 1 - signal
         self.x[d] = signal
         self.interactions += 1
-        self.last = Record(donor=d, recipient=r, observer=o, donor_rep=x_d, recipient_rep=x_r, action=a, signal=signal)
+        self.last = Record(donor=d, recipient=r, observers=(o,), donor_rep=x_d, recipient_rep=x_r, action=a, signals=(signal,),
+                           perceived=(a,), reputation=signal)
         records.append(self.last)
 
 

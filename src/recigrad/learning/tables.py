@@ -104,7 +104,7 @@ class LearnerTables:
         """The world plays ``interactions`` interactions with everyone's current true tables
         (the one place a method uses them); returns the public records ``(B, T)``."""
         pc, so = observable(*self.tables(), self.game)
-        self.reputation, _, records = play(pc, so, self.reputation, self.streams, interactions, record=True)
+        self.reputation, _, records = play(pc, so, self.reputation, self.streams, interactions, record=True, game=self.game)
         return records
 
     # -- checkpoints ----------------------------------------------------------------------------

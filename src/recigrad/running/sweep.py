@@ -267,7 +267,7 @@ def run_cell(sweep: Sweep, index: int, cell: dict) -> list[dict]:
     interactions = int(cell.get("interactions", sweep.interactions))
     base["interactions"] = interactions
     pc, so = observable(*regime.population.batched_tables(len(seeds)), regime.game)
-    tally, _ = simulate(pc, so, seeds, interactions, sweep.burn_in)
+    tally, _ = simulate(pc, so, seeds, interactions, sweep.burn_in, game=regime.game)
     payoff = tally.payoff_per_round(regime.game.b, regime.game.c)
     good = tally.good_fraction()
     cooperation = tally.given.sum(1) / max(tally.interactions, 1)

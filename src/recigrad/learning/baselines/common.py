@@ -42,6 +42,7 @@ from importlib import resources
 import torch
 import torch.nn.functional as F
 
+from recigrad.dynamics.records import AGENT_FIELDS, PER_OBSERVER, RECORD_DTYPES
 from recigrad.dynamics.streams import Streams
 from recigrad.dynamics.world import Records
 from recigrad.game import DTYPE, Game
@@ -53,9 +54,6 @@ from recigrad.util import numerics
 from recigrad.util.threads import one_thread
 
 TUNED_FILE = "tuned.json"
-# the dtypes of the public records as ``recigrad.dynamics.world.play`` returns them (agents, then 0/1 fields)
-RECORD_DTYPES = {"donor": torch.int32, "recipient": torch.int32, "observer": torch.int32, "donor_rep": torch.uint8,
-                 "recipient_rep": torch.uint8, "action": torch.uint8, "signal": torch.uint8}
 
 
 # ---------------------------------------------------------------------------
@@ -314,10 +312,12 @@ class BaselineState(LearnerTables):
             batch, n = len(self.seeds), self.regime.population.n
             fields_ = {}
             for name in Records.FIELDS:
-                like = torch.zeros(batch, buffered, dtype=RECORD_DTYPES[name])
-                agents = tuple(range(n)) if name in ("donor", "recipient", "observer") else (0, 1)
+                shape = (batch, buffered, self.regime.game.observers) if name in PER_OBSERVER else (batch, buffered)
+                like = torch.zeros(shape, dtype=RECORD_DTYPES[name])
+                agents = tuple(range(-1 if name == "observers" else 0, n)) if name in AGENT_FIELDS else (0, 1)
                 fields_[name] = contract.check_tensor(tensors, f"buffer.{name}", like, values=agents)
-            if bool(((fields_["donor"] == fields_["recipient"]) | (fields_["donor"] == fields_["observer"])).any()):
+            observes = (fields_["donor"].unsqueeze(-1) == fields_["observers"]).any(-1)
+            if bool(((fields_["donor"] == fields_["recipient"]) | observes).any()):
                 raise contract.StateError("tensor buffer.donor equals the recipient or the observer of a record; "
                                           "allowed: a donor distinct from both")
             buffer = [Records(*(fields_[f] for f in Records.FIELDS))]
