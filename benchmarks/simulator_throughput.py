@@ -9,6 +9,10 @@ the same batch:
 - ``torch loop``: a bare per-step loop of one gather and one scatter on ``(B, N)``
   torch tensors: the most a simulator stepping in torch could reach.
 
+- ``k=5 maj``: the world under another formation of reputations (``FORMED``: five
+  observers, majority), which reads ``3 + 3k = 18`` uniforms per interaction
+  (``recigrad.dynamics.kernel``), beside ``uniforms k=5``, generating those alone.
+
 ``% rng`` is the simulator's rate as a fraction of the uniforms' rate, ``% rng+mem``
 as a fraction of the rate of uniforms and copy together (time added).  Population:
 N = 8 discriminators with stern-judging signals, observable tables.  Rates are
@@ -30,7 +34,7 @@ import time
 import numpy as np
 import torch
 
-from recigrad.dynamics import world
+from recigrad.dynamics import kernel, world
 from recigrad.dynamics.plain import play_plain
 from recigrad.dynamics.streams import Streams
 from recigrad.game import Game, observable
@@ -43,6 +47,7 @@ PLAN = {1: 262_144, 64: 16_384, 1024: 2048, 16384: 512}
 QUICK = {1: 32_768, 64: 4096, 1024: 1024, 16384: 512}
 REPEATS, QUICK_REPEATS = 7, 3
 PLAIN_STEPS, PLAIN_QUICK_STEPS = 200_000, 50_000
+FORMED = Game(observers=5, aggregation="majority")  # the formed-reputation path measured beside the default
 TORCH_LOOP_STEPS = 2048  # the bare torch loop is slow at small batch: fewer steps suffice
 
 
@@ -60,6 +65,21 @@ def bench_batch(batch: int, steps: int, repeats: int, game: Game) -> dict:
 
     def simulator():
         world.play(pc, so, x, streams, steps)
+
+    formed_streams = Streams(range(batch), "world")
+
+    def formed():
+        world.play(pc, so, x, formed_streams, steps, game=FORMED)
+
+    width = kernel.formed_uniforms(FORMED.observers)
+    formed_bound = Streams(range(batch), "bound")
+
+    def formed_uniforms():
+        done = 0
+        while done < steps:
+            chunk = min(world.CHUNK, steps - done)
+            formed_bound.uniform_numpy(chunk, width)
+            done += chunk
 
     bound_streams = Streams(range(batch), "bound")
 
@@ -90,6 +110,8 @@ def bench_batch(batch: int, steps: int, repeats: int, game: Game) -> dict:
 
     runs = {"world": (simulator, steps), "uniforms": (uniforms, steps), "copy": (copy, steps)}
     runs["torch_loop"] = (torch_loop, loop_steps)
+    runs["world_k5_majority"] = (formed, steps)
+    runs["uniforms_k5"] = (formed_uniforms, steps)
     for run, _ in runs.values():  # warm-up (compilation, allocations)
         run()
     rates: dict[str, list[float]] = {name: [] for name in runs}
@@ -106,6 +128,8 @@ def bench_batch(batch: int, steps: int, repeats: int, game: Game) -> dict:
         "world_over_uniforms": med["world"] / med["uniforms"],
         "world_over_uniforms_and_copy": med["world"] / rng_mem,
         "world_over_torch_loop": med["world"] / med["torch_loop"],
+        "k5_majority_over_world": med["world_k5_majority"] / med["world"],
+        "k5_majority_over_uniforms": med["world_k5_majority"] / med["uniforms_k5"],
     }
 
 
@@ -164,14 +188,15 @@ def main() -> None:
     print(f"plain Python (play_plain): {plain:,.0f} interactions/s")
     print(
         f"{'batch':>6} {'steps':>7} {'world.play':>12} {'/plain':>7} {'uniforms':>12} {'copy':>13} "
-        f"{'torch loop':>11} {'% rng':>6} {'% rng+mem':>9} {'/torch loop':>11}"
+        f"{'torch loop':>11} {'% rng':>6} {'% rng+mem':>9} {'/torch loop':>11} {'k=5 maj':>12} {'uniforms k=5':>12} {'% rng':>6}"
     )
     for r in rows:
         print(
             f"{r['batch']:>6} {r['interactions_per_population']:>7} {r['world']:>12,.0f} {r['world_over_plain']:>7.1f} "
             f"{r['uniforms']:>12,.0f} {r['copy']:>13,.0f} {r['torch_loop']:>11,.0f} "
             f"{100 * r['world_over_uniforms']:>6.0f} {100 * r['world_over_uniforms_and_copy']:>9.0f} "
-            f"{r['world_over_torch_loop']:>11.1f}"
+            f"{r['world_over_torch_loop']:>11.1f} {r['world_k5_majority']:>12,.0f} {r['uniforms_k5']:>12,.0f} "
+            f"{100 * r['k5_majority_over_uniforms']:>6.0f}"
         )
 
 

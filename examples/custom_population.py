@@ -36,7 +36,7 @@ def main() -> None:
     act[:, 0, :, 0] = 0.3  # agent 0 helps a bad recipient with probability 0.3, whatever its own reputation
     pc, so = observable(act, sig, game)  # execution and assessment errors folded in
 
-    tally, _ = simulate(pc, so, seeds=list(range(BATCH)), interactions=INTERACTIONS, burn_in=BURN_IN)
+    tally, _ = simulate(pc, so, seeds=list(range(BATCH)), interactions=INTERACTIONS, burn_in=BURN_IN, game=game)
     payoff = tally.payoff_per_round(game.b, game.c)  # (B, N)
     good = tally.good_fraction()  # (B, N)
     theory = exact.solve(pc[:1], so[:1], game)  # every population of the batch is the same: solve one

@@ -40,7 +40,7 @@ exact = recigrad.evaluate((act[:, 0], sig[:, 0]), ["disc:stern-judging:8"])
 print(f"exact chain ({exact.model}): cooperation {float(exact.cooperation[0]):.12f}, welfare {float(exact.welfare[0]):.12f}")
 
 batch = 32
-tally, _ = simulate(*observable(*population.batched_tables(batch), game), list(range(batch)), 20_000, 1_000)
+tally, _ = simulate(*observable(*population.batched_tables(batch), game), list(range(batch)), 20_000, 1_000, game=game)
 welfare = tally.payoff_per_round(game.b, game.c).mean(1)  # per population
 mean, se = float(welfare.mean()), float(welfare.std() / batch**0.5)
 print(f"simulation of {batch} populations: welfare {mean:.6f} +- {se:.6f} (standard error)")

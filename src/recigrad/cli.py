@@ -20,7 +20,7 @@ import shlex
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import torch
 
@@ -333,7 +333,7 @@ def _summary_line(figures: dict, model: str = "") -> str:
 def cmd_simulate(args: argparse.Namespace) -> dict:
     regime = resolve(args)
     game, n = regime.game, regime.population.n
-    budget.require("simulate", budget.simulate_bytes(n, args.batch), args.max_memory)
+    budget.require("simulate", budget.simulate_bytes(n, args.batch, game), args.max_memory)
     pc, so = _tables(regime, args.batch)
     seeds = list(range(args.seed, args.seed + args.batch))
     # "seconds" times the simulation, not compilation
@@ -353,6 +353,7 @@ def cmd_simulate(args: argparse.Namespace) -> dict:
         "seeds": seeds,
         "n": n,
         "agents": _agents(regime),
+        "game": asdict(game),  # the parameters and how reputations formed (docs/model.md §1)
     }
     # docs/model.md §10: the share of donations realised as C, and the mean payoff of all agents, per population
     cooperation = tally.given.sum(1) / max(tally.interactions, 1)
@@ -370,7 +371,17 @@ def cmd_simulate(args: argparse.Namespace) -> dict:
         print(_summary_line(result))
         rate = result["interactions"] / max(seconds, 1e-9)
         print(f"{result['interactions']} interactions in {seconds:.2f} s ({rate:,.0f}/s); b - c = {game.b - game.c:g}")
+        if not game.plain_formation:
+            print(_formation_line(game))
     return result
+
+
+def _formation_line(game: Game) -> str:
+    """How reputations formed, in one line (``simulate`` in text mode, when not the default)."""
+    rule = f"quorum {game.quorum} of {game.observers}" if game.aggregation == "quorum" else game.aggregation
+    pool = "everyone but the donor" if game.recipient_observes else "everyone but the donor and the recipient"
+    return (f"reputations: {game.observers} observer(s) from {pool}, {rule}; observed with probability "
+            f"{game.observation:g}; perception error {game.perception_error:g}")
 
 
 def cmd_exact(args: argparse.Namespace) -> dict:
@@ -552,7 +563,7 @@ def cmd_sweep(args: argparse.Namespace) -> dict:
     if command == "train":
         need = max(budget.train_bytes(sweeps.cell_regime(spec, c), count) for c in cells)
     elif command == "simulate":
-        need = budget.simulate_bytes(regime.population.n, count)
+        need = budget.simulate_bytes(regime.population.n, count, regime.game)
     else:
         need = budget.exact_bytes(regime.population.n)
     budget.require("sweep", workers * need, args.max_memory)

@@ -115,59 +115,55 @@ def formed_uniforms(observers: int) -> int:
     return 3 + 3 * observers
 
 
-def _play_formed(pc_flat, sp_flat, x, uniforms, given, received, good, last, record, rec, rec_obs, excluded,
+def _play_formed(pc_flat, sp_flat, x, uniforms, given, received, good, last, record, rec, rec_obs,
                  observers, exclude_recipient, rule, quorum, q, eps):
     """Play one chunk in place under any formation rule (uniform layout in the module docstring).
     ``sp_flat (B, 8N)`` signal tables given the perceived action; ``uniforms (B, T, 3 + 3k)``;
     ``rec (6, B, T)`` int32 rows ``(d, r, x_d, x_r, a, new x_d)`` and ``rec_obs (3, B, T, k)``
-    int32 ``(observers, signals, perceived)`` when ``record``; ``excluded (B, k + 2)`` int64 scratch."""
+    int32 ``(observers, signals, perceived)`` when ``record``."""
     batch, steps = uniforms.shape[0], uniforms.shape[1]
     n = x.shape[1]
     pairs = n * (n - 1)
     pool = n - 2 if exclude_recipient else n - 1
     for b in _range(batch):
+        # the excluded agents, ascending: the donor, the recipient if it may not observe, the observers drawn
+        excluded = np.empty(observers + 2, dtype=np.int64)
         for j in range(n):
             last[b, j] = 0
         for t in range(steps):
-            k = int(uniforms[b, t, 0] * pairs)
+            u = uniforms[b, t]
+            k = int(u[0] * pairs)
             d = k // (n - 1)
             r = k - d * (n - 1)
-            if r >= d:
-                r += 1
+            r += r >= d
             xd = x[b, d]
             xr = x[b, r]
-            action = 1 if uniforms[b, t, 1] < pc_flat[b, ACTION_CONTEXTS * d + _action_context(xd, xr)] else 0
+            action = 1 if u[1] < pc_flat[b, ACTION_CONTEXTS * d + _action_context(xd, xr)] else 0
             if action == 1:
                 given[b, d] += 1.0
                 received[b, r] += 1.0
             new = xd
-            if uniforms[b, t, 2] < q:
-                # the excluded agents, ascending: the donor, the recipient if it may not observe, the drawn observers
+            if u[2] < q:
                 size = 1
-                excluded[b, 0] = d
+                excluded[0] = d
                 if exclude_recipient:
-                    if r < d:
-                        excluded[b, 0] = r
-                        excluded[b, 1] = d
-                    else:
-                        excluded[b, 1] = r
+                    excluded[0] = min(r, d)
+                    excluded[1] = max(r, d)
                     size = 2
                 count = 0
                 for i in range(observers):
-                    u = uniforms[b, t, 3 + 3 * i]
-                    o = int(u * (pool - i))
+                    o = int(u[3 + 3 * i] * (pool - i))
                     for m in range(size):  # the o-th agent not excluded
-                        if o >= excluded[b, m]:
-                            o += 1
+                        o += o >= excluded[m]
                     m = size
-                    while m > 0 and excluded[b, m - 1] > o:  # insert o, keeping the order
-                        excluded[b, m] = excluded[b, m - 1]
+                    while m > 0 and excluded[m - 1] > o:  # insert o, keeping the order
+                        excluded[m] = excluded[m - 1]
                         m -= 1
-                    excluded[b, m] = o
+                    excluded[m] = o
                     size += 1
-                    perceived = 1 - action if uniforms[b, t, 4 + 3 * i] < eps else action
+                    perceived = action ^ (u[4 + 3 * i] < eps)
                     p = sp_flat[b, SIGNAL_CONTEXTS * o + _signal_context(perceived, xd, xr)]
-                    signal = 1 if uniforms[b, t, 5 + 3 * i] < p else 0
+                    signal = 1 if u[5 + 3 * i] < p else 0
                     count += signal
                     if record:
                         rec_obs[0, b, t, i] = o
@@ -231,9 +227,8 @@ def play_formed_chunk(pc_flat, sp_flat, x, uniforms, given, received, good, reco
     rec = np.empty((6, batch, steps) if record else (6, 1, 1), dtype=np.int32)
     rec_obs = np.empty((3, batch, steps, observers) if record else (3, 1, 1, observers), dtype=np.int32)
     last = np.empty(x.shape, dtype=np.int64)
-    excluded = np.empty((batch, observers + 2), dtype=np.int64)
     run = _formed_parallel if batch >= PARALLEL_BATCH else _formed_serial
-    run(pc_flat, sp_flat, x, uniforms, given, received, good, last, record, rec, rec_obs, excluded,
+    run(pc_flat, sp_flat, x, uniforms, given, received, good, last, record, rec, rec_obs,
         observers, exclude_recipient, rule, quorum, float(q), float(eps))
     return rec, rec_obs
 

@@ -23,7 +23,7 @@ reputations; the realised action the observer sees (2 for a donor).
 
 Reward: the learner's payoffs (``-c`` per realised C given, ``+b`` per realised
 C received) accrued from the decision to the next one.  ``info["records"]``:
-the public records ``{d, r, x_d, x_r, a, o, signal}`` completed meanwhile
+the public records ``{d, r, x_d, x_r, a, o, signals, x_new}`` completed meanwhile
 (at ``reset``: those played before the first decision, whose payoffs are not
 rewards); ``info["interactions"]``: interactions completed so far.
 

@@ -32,7 +32,7 @@ recipient of a realised C) of the interactions played during the step, given
 to the agent at the step where the action is realised (payoffs of the
 interactions played during ``reset`` are not rewards; they follow from the
 records).  ``infos[agent]["records"]``: the public records ``{d, r, x_d, x_r,
-a, o, signal}`` of the interactions completed since the agent's previous
+a, o, signals, x_new}`` of the interactions completed since the agent's previous
 decision (AEC) or during the step (parallel), oldest first;
 ``infos[agent]["interactions"]``: interactions completed so far.
 

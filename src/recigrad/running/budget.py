@@ -8,7 +8,10 @@ The estimates are upper-bound fits of measured peak resident memory (Linux, CPU,
 
 - the process itself (Python, torch, numba): about 400 MB;
 - ``simulate``: about 26 kB per population plus 200 bytes per agent and population
-  (random numbers drawn in chunks, tallies);
+  (random numbers drawn in chunks, tallies), and under a formation of reputations other than
+  the default one 25 kB more per observer and population (``3 + 3k`` uniforms per interaction
+  instead of 3, in chunks of 512, two chunks alive at a time; measured: 3.9 GB peak for 4000
+  populations of 64 agents, 60 observers);
 - ``train``: per population, the evaluation's exact chain (``N <= 12``: dense ``2^N x 2^N``
   matrices, about four copies of ``8 * 4^N`` bytes), or the mean-field model's ``O(N)`` vectors;
   the NashConv of all-learner regimes (best responses over 4096 tables); the estimators
@@ -55,8 +58,10 @@ def default_limit() -> int:
     return total // 2 if total else 8 * 2**30
 
 
-def simulate_bytes(n: int, batch: int) -> int:
-    return BASE_BYTES + batch * (26_000 + 200 * n)
+def simulate_bytes(n: int, batch: int, game=None) -> int:
+    """``simulate`` of ``batch`` populations of ``n`` agents; ``game`` (a ``Game``): its observers."""
+    formed = 0 if game is None or game.plain_formation else 24_576 * game.observers
+    return BASE_BYTES + batch * (26_000 + 200 * n + formed)
 
 
 def exact_bytes(n: int) -> int:
