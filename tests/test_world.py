@@ -289,9 +289,13 @@ def test_majority_tie_keeps_the_old_reputation():
 
 
 def test_a_seed_plays_the_same_alone_or_in_a_batch_under_any_rule():
+    """Population 1 of a batch large enough for the parallel loop plays what its seed plays alone (serial loop)."""
+    from recigrad.dynamics.kernel import PARALLEL_BATCH
+
     game = RULES[5]
-    pc, so = population_tables(MIXED, 3, game)
-    x, tally, rec = play(pc, so, initial_reputation(3, 6), Streams([11, 12, 13]), 1300, record=True, game=game)
+    batch = PARALLEL_BATCH
+    pc, so = population_tables(MIXED, batch, game)
+    x, tally, rec = play(pc, so, initial_reputation(batch, 6), Streams(range(11, 11 + batch)), 1300, record=True, game=game)
     x1, tally1, rec1 = play(pc[1:2], so[1:2], initial_reputation(1, 6), Streams([12]), 1300, record=True, game=game)
     assert torch.equal(x[1], x1[0])
     torch.testing.assert_close(tally.good[1], tally1.good[0], rtol=0, atol=0)
