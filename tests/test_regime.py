@@ -307,3 +307,15 @@ def test_a_result_that_is_not_finite_is_not_printed(capsys, monkeypatch):
     assert out == ""
     assert_one_line_error(err)
     assert "not finite" in err, err
+
+
+def test_auto_model_is_exact_only_where_several_observers_vote_on_a_small_population():
+    """train.model = auto (the default): the exact chain when observers > 1 and N <= AUTO_EXACT_N, else the mean field."""
+    from recigrad.game.regime import AUTO_EXACT_N, load_regime
+
+    assert load_regime("discriminative-sj").train.learner_model(load_regime("discriminative-sj").game, 8) == "meanfield"
+    majority = load_regime("discriminative-sj-majority3")
+    assert majority.train.model == "auto"
+    assert majority.train.learner_model(majority.game, majority.population.n) == "exact"
+    assert majority.train.learner_model(majority.game, AUTO_EXACT_N + 1) == "meanfield"
+    assert load_regime("society-L6-quorum").train.learner_model(load_regime("society-L6-quorum").game, 8) == "meanfield"

@@ -206,7 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interactions", type=_positive_int, default=None, help="interactions per iteration")
     p.add_argument("--lr", type=_finite_float, default=None, help="learning rate")
     p.add_argument("--components", choices=COMPONENTS, default=None, help="which tables learn")
-    p.add_argument("--model", choices=MODELS, default=None, help="the learner's model of the chain")
+    p.add_argument("--model", choices=MODELS, default=None,
+                   help="the learner's model of the chain (default auto: exact when several observers vote and N <= 10)")
     p.add_argument("--out", default=None, help="run folder (default runs/REGIME-METHOD-TIME)")
     p.add_argument("--baseline-settings", default=None, metavar="FILE",
                    help="a baseline's settings from a tuning result (recigrad tune --out FILE)")

@@ -136,7 +136,8 @@ def step(state: Learners) -> torch.Tensor:
     state.estimator = estimators.update(state.estimator, records, state.estimator_config)
     pc_hat, so_hat = estimators.estimate(state.estimator, state.estimator_config)
     # 3. model: own live tables, the others' estimates
-    payoff = own_payoffs(state.logits_act, state.logits_sig, pc_hat, so_hat, state.learners, game, train.model)
+    payoff = own_payoffs(state.logits_act, state.logits_sig, pc_hat, so_hat, state.learners, game,
+                         train.learner_model(game, state.fixed_act.shape[1]))
     # 4. ascend the reciprocity gradient
     state.optimizer.zero_grad()
     (-payoff.sum()).backward()
