@@ -1,9 +1,10 @@
 # Set-up, tests and the benchmark.  Every target creates .venv and installs what
 # it needs when missing: torch's pinned CPU build first, so that the package's
 # general requirement (torch>=2.4) installs nothing more; then the package.
-# `make bench` needs only the core; `make test` adds the optional extras whose
-# tests it runs (PettingZoo and Gymnasium, Ray, TensorBoard, pandas) and pdoc, since the suite checks
-# the API reference; `make docs` writes that reference into site/.
+# `make bench` needs the core and Stable-Baselines3 (extra sb3, for the sb3-* methods); `make test`
+# adds the optional extras whose tests it runs (PettingZoo and Gymnasium, Ray, TensorBoard, pandas,
+# Stable-Baselines3) and pdoc, since the suite checks the API reference; `make docs` writes that
+# reference into site/.  Stable-Baselines3 installs after the pinned torch, which satisfies it.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -12,6 +13,7 @@ TORCH := torch==2.13.0
 CORE := $(VENV)/.core-stamp
 FULL := $(VENV)/.full-stamp
 DOCS := $(VENV)/.docs-stamp
+SB3 := $(VENV)/.sb3-stamp
 
 .PHONY: install test bench lint docs clean
 
@@ -24,13 +26,17 @@ $(CORE): pyproject.toml
 	touch $(CORE)
 
 $(FULL): $(CORE)
-	$(PIP) -e '.[dev,envs,ray,docs,tensorboard,analysis]'
+	$(PIP) -e '.[dev,envs,ray,docs,tensorboard,analysis,sb3]'
 	touch $(FULL)
+
+$(SB3): $(CORE)
+	$(PIP) -e '.[sb3]'
+	touch $(SB3)
 
 test: $(FULL)
 	$(PY) -m pytest -q -n 2
 
-bench: $(CORE)
+bench: $(SB3)
 	$(VENV)/bin/recigrad bench --quick --out reports/quick --overwrite
 
 $(DOCS): $(CORE)

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import itertools
 import json
 import os
 import sys
@@ -42,10 +41,11 @@ os.environ.setdefault("RECIGRAD_PROGRESS", "0")
 
 import torch  # noqa: E402
 
-from recigrad.evaluation import metrics  # noqa: E402
 from recigrad.game.regime import load_regime  # noqa: E402
-from recigrad.learning.baselines import a2c_mlp, common, ppo, ppo_mlp, reinforce, reinforce_mlp  # noqa: E402
+from recigrad.learning.baselines import a2c_mlp, common, ppo, ppo_mlp, reinforce, reinforce_mlp, sb3, sb3_a2c, sb3_ppo  # noqa: E402
 from recigrad.running.train import regime_reference  # noqa: E402
+from recigrad.running.tune import grid as grid_of  # noqa: E402
+from recigrad.running.tune import train_score  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CSV = ROOT / "benchmarks" / "results" / "tuning.csv"
@@ -69,16 +69,26 @@ NEURAL = {
 }
 NEURAL_REGIMES = ["discriminative-sj", "hybrid-alld", "discriminative-sh", "degenerate-allc"]
 METHODS.update(NEURAL)
+# Stable-Baselines3 (extra sb3), from SB3's defaults; a cheap grid of 4 settings each (a run costs minutes),
+# tuned on two regimes: python benchmarks/tune_baselines.py --methods sb3-ppo sb3-a2c --seeds 100 101
+LIBRARY = {
+    "sb3-ppo": (sb3_ppo, sb3.SB3Config(), {"n_steps": [256, 2048], "gamma": [0.5, 0.99]}),
+    "sb3-a2c": (sb3_a2c, sb3.SB3Config(), {"learning_rate": [7e-5, 7e-4], "gamma": [0.5, 0.99]}),
+}
+LIBRARY_REGIMES = ["discriminative-sj", "hybrid-alld"]
+METHODS.update(LIBRARY)
 
 
 def axes_of(method: str) -> dict:
     """The grid's axes of ``method``: its own, and for the tabular methods the shared ones."""
-    return dict(METHODS[method][2]) if method in NEURAL else {**METHODS[method][2], **SHARED}
+    return dict(METHODS[method][2]) if method in NEURAL or method in LIBRARY else {**METHODS[method][2], **SHARED}
 
 
 def regimes_of(method: str, regimes: list[str] | None) -> list[str]:
     """The regimes ``method`` is tuned on: ``--regimes`` if given, else its default list."""
-    return regimes if regimes is not None else (NEURAL_REGIMES if method in NEURAL else REGIMES)
+    if regimes is not None:
+        return regimes
+    return NEURAL_REGIMES if method in NEURAL else LIBRARY_REGIMES if method in LIBRARY else REGIMES
 
 
 def merged(path: Path, methods: list[str]) -> tuple[dict, list[dict]]:
@@ -94,23 +104,8 @@ def merged(path: Path, methods: list[str]) -> tuple[dict, list[dict]]:
 
 
 def grid(method: str) -> list[dict]:
-    axes = axes_of(method)
-    return [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
-
-
-def train_score(module, regime, seeds, config, ref) -> tuple[list[float], list[float]]:
-    """Train for the regime's budget; final score and exact payoff per seed."""
-    state = module.start(regime, seeds, config)
-    for _ in range(regime.train.iterations):
-        module.step(state)
-    act, sig = state.tables()
-    learners = regime.population.learners
-    if ref is not None:
-        report = metrics.learner_report(act, sig, learners[0], regime.game, ref)
-        return report["percent_of_reference"].tolist(), report["payoff"].tolist()
-    report = metrics.society_report(act, sig, learners, regime.game)
-    payoff = report["mean_payoff"]
-    return (100.0 * payoff / (regime.game.b - regime.game.c)).tolist(), payoff.tolist()
+    """Every setting of ``method``'s grid (``recigrad.running.tune.grid``; ``recigrad tune`` reads it from tuned.json)."""
+    return grid_of(axes_of(method))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -178,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         "grid": {**old["grid"], **{m: axes_of(m) for m in args.methods}},
         "score": "mean over seeds of the final percent of reference (single learner) or of b - c (society)",
         # the whole run's time when it tuned a tabular method (as before), else the time written before
-        "seconds": round(seconds, 1) if any(m not in NEURAL for m in args.methods) else old.get("seconds", round(seconds, 1)),
+        "seconds": (round(seconds, 1) if any(m not in NEURAL and m not in LIBRARY for m in args.methods)
+                    else old.get("seconds", round(seconds, 1))),
         "seconds_per_method": {**old["seconds_per_method"], **{m: round(s, 1) for m, s in spent.items()}},
         "scores": {**old["scores"], **{m: {r: round(s, 4) for r, (s, _) in by.items()} for m, by in best.items()}},
         "overall": {**old["overall"], **overall},

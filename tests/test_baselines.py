@@ -132,6 +132,56 @@ def test_reinforce_gradient_equals_hand_computation():
             assert z.grad[b, i].tolist() == pytest.approx(grad, abs=1e-12)
 
 
+def several_observer_records(batch: int, n: int, steps: int, k: int, seed: int) -> Records:
+    """Records with ``k`` observers (without replacement, never the donor), a third of the rows unobserved
+    (observers -1), random signals and perceived actions that often differ from the realised one."""
+    g = torch.Generator().manual_seed(seed)
+    donor = torch.randint(n, (batch, steps), generator=g)
+    recipient = (donor + 1 + torch.randint(n - 1, (batch, steps), generator=g)) % n
+    keys = torch.rand(batch, steps, n, generator=g).scatter(-1, donor.unsqueeze(-1), 2.0)
+    observers = keys.argsort(-1)[..., :k]
+    seen = torch.rand(batch, steps, generator=g) < 2 / 3
+    observers = torch.where(seen.unsqueeze(-1), observers, -1).to(torch.int32)
+    bits = lambda *shape: torch.randint(2, (batch, steps, *shape), generator=g).to(torch.uint8)  # noqa: E731
+    signals, perceived = bits(k) * seen.unsqueeze(-1), bits(k) * seen.unsqueeze(-1)
+    x_d, x_r, a = bits(), bits(), bits()
+    return Records(donor.to(torch.int32), recipient.to(torch.int32), observers, x_d, x_r, a, signals, perceived, x_d)
+
+
+def test_decision_events_with_several_observers():
+    """k = 3 observers, unobserved rows: a learner's events are its donations and the interactions
+    where it holds a seat among the observers, its signal decision in the context of the action it
+    perceived (its own entry of ``perceived``, not the realised action), its outcome its own signal;
+    rewards credited as with one observer.  Checked against a plain Python timeline."""
+    game = Game(e=0.05, mu=0.1, observers=3, aggregation="majority", perception_error=0.2)
+    batch, n, steps, k, learners = 2, 6, 120, 3, [0, 4]
+    records = several_observer_records(batch, n, steps, k, seed=8)
+    events = common.decision_events(records, learners, game)
+    for b in range(batch):
+        for i, agent in enumerate(learners):
+            timeline: list[list] = []
+            for t in range(steps):
+                d, r, a = int(records.donor[b, t]), int(records.recipient[b, t]), int(records.action[b, t])
+                xd, xr = int(records.donor_rep[b, t]), int(records.recipient_rep[b, t])
+                seats = [j for j in range(k) if int(records.observers[b, t, j]) == agent]
+                if d == agent:
+                    timeline.append([2 * xd + xr, a, 0.0])
+                elif seats:
+                    mine = int(records.perceived[b, t, seats[0]])
+                    timeline.append([4 + 4 * mine + 2 * xd + xr, int(records.signals[b, t, seats[0]]), 0.0])
+                reward = (-game.c if d == agent else 0.0) * a + (game.b if r == agent else 0.0) * a
+                if reward and timeline:
+                    timeline[-1][2] += reward
+            count = int(events.count[b, i])
+            assert count == len(timeline)
+            assert events.context[b, i, :count].tolist() == [e[0] for e in timeline]
+            assert events.outcome[b, i, :count].tolist() == [float(e[1]) for e in timeline]
+            assert events.reward[b, i, :count].tolist() == pytest.approx([e[2] for e in timeline], abs=1e-12)
+    # the perceived actions differ from the realised ones in some of the learners' signal events: the test can fail
+    seat = records.observers.long().unsqueeze(1) == torch.tensor(learners).view(1, -1, 1, 1)
+    assert bool((seat & (records.perceived != records.action.unsqueeze(-1)).unsqueeze(1)).any())
+
+
 def test_log_prob_is_that_of_the_observable_table():
     for game in (Game(e=0.05, mu=0.1), Game(e=0.0, mu=0.0)):
         logits = torch.linspace(-4, 4, 12, dtype=torch.float64).view(1, 1, 12).requires_grad_(True)

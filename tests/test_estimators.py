@@ -2,7 +2,9 @@
 
 import math
 import random
+from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
@@ -478,3 +480,94 @@ def test_plain_forgetting_ablation():
     assert state.act_n[0, 0, 1, 1] == pytest.approx(0.625)
     ess, _ = E.effective_sample_size(state)
     assert ess[0, 0, 1, 1] == pytest.approx(0.625**2 / (0.125**2 + 0.5**2))
+
+
+# ---------------------------------------------------------------- several observers (issue 13)
+
+
+def observed_records(pc, so, k, q, steps, seed, recipient_observes=True):
+    """Records drawn by hand (numpy, independent of the world) from known observable tables: donor and
+    recipient uniform, reputations uniform bits (any contexts will do), a realised C with probability
+    ``pc``; with probability ``q`` the interaction is observed by ``k`` observers drawn without
+    replacement from everyone but the donor (and the recipient unless it may observe), each reporting
+    good with probability ``so`` at (a, x_d, x_r); ``perceived`` is noise (estimators must not read it)."""
+    rng = np.random.default_rng(seed)
+    batch, n = pc.shape[:2]
+    donor = rng.integers(n, size=(batch, steps))
+    recipient = (donor + 1 + rng.integers(n - 1, size=(batch, steps))) % n
+    x_d, x_r = rng.integers(2, size=(batch, steps)), rng.integers(2, size=(batch, steps))
+    rows = np.arange(batch)[:, None]
+    action = (rng.random((batch, steps)) < pc.numpy()[rows, donor, x_d, x_r]).astype(np.int64)
+    keys = rng.random((batch, steps, n))
+    np.put_along_axis(keys, donor[..., None], np.inf, -1)
+    if not recipient_observes:
+        np.put_along_axis(keys, recipient[..., None], np.inf, -1)
+    observers = np.argsort(keys, -1, kind="stable")[..., :k]
+    p_good = so.numpy()[rows[..., None], observers, action[..., None], x_d[..., None], x_r[..., None]]
+    signals = (rng.random((batch, steps, k)) < p_good).astype(np.int64)
+    seen = rng.random((batch, steps)) < q
+    observers = np.where(seen[..., None], observers, -1)
+    signals = np.where(seen[..., None], signals, 0)
+    perceived = rng.integers(2, size=(batch, steps, k))
+    as_tensor = lambda x, dtype: torch.from_numpy(np.ascontiguousarray(x)).to(dtype)  # noqa: E731
+    u8, i32 = torch.uint8, torch.int32
+    return Records(as_tensor(donor, i32), as_tensor(recipient, i32), as_tensor(observers, i32), as_tensor(x_d, u8),
+                   as_tensor(x_r, u8), as_tensor(action, u8), as_tensor(signals, u8), as_tensor(perceived, u8),
+                   as_tensor(x_d, u8))
+
+
+@pytest.mark.parametrize(("k", "q", "recipient_observes"), [(3, 0.7, True), (5, 0.4, False)])
+def test_every_observer_is_one_sample_of_its_observable_table(k, q, recipient_observes):
+    """With k observers per observed interaction, the estimates converge to the known observable
+    tables: every context within 5 standard errors ``sqrt(p (1 - p) / n)`` (plus the prior's pull,
+    ``1/n``), and the standardised errors' sum of squares within chi-square's mean + 5 sd.  Each
+    observer's signal counts once (the records per observer are ``k`` times those of the first
+    observer alone), unobserved interactions give action samples only, and ``perceived`` is never read."""
+    batch, n, steps = 2, 8, 8000
+    g = torch.Generator().manual_seed(11)
+    pc = 0.05 + 0.9 * torch.rand(batch, n, 2, 2, generator=g, dtype=torch.float64)
+    so = 0.05 + 0.9 * torch.rand(batch, n, 2, 2, 2, generator=g, dtype=torch.float64)
+    records = observed_records(pc, so, k, q, steps, seed=k, recipient_observes=recipient_observes)
+    config = E.EstimatorConfig(pool=False, detect_change=False)
+    state = E.update(E.init_state(batch, n), records, config)
+    pc_hat, so_hat = E.estimate(state, config)
+    observed = int(records.observed.sum())
+    assert float(state.act_n.sum()) == batch * steps
+    assert float(state.sig_n.sum()) == k * observed
+    assert abs(observed / (batch * steps) - q) < 5 * math.sqrt(q * (1 - q) / (batch * steps))
+    squares = 0.0
+    for hat, true, count in ((pc_hat, pc, state.act_n), (so_hat, so, state.sig_n)):
+        assert int(count.min()) >= 100
+        se = (true * (1 - true) / count).sqrt()
+        assert bool(((hat - true).abs() <= 5 * se + 1 / count).all())
+        squares += float(((hat - true) / se).square().sum())
+    cells = batch * n * 12
+    assert squares < cells + 5 * math.sqrt(2 * cells)
+    # the perceived actions are private: other noise there gives the same state, bit for bit
+    other = replace(records, perceived=1 - records.perceived)
+    for name, value in E.update(E.init_state(batch, n), other, config).to_dict().items():
+        torch.testing.assert_close(value, getattr(state, name), rtol=0, atol=0, msg=lambda m, name=name: f"{name}: {m}")
+
+
+def test_observers_count_in_draw_order_and_a_population_alone_equals_it_in_a_batch():
+    """The window of an observer's context holds its signals in time order (several observers of one
+    interaction in draw order), with change detection on; population 1 alone gives its state in the
+    batch bit for bit."""
+    batch, n, k = 3, 6, 3
+    g = torch.Generator().manual_seed(5)
+    pc = torch.rand(batch, n, 2, 2, generator=g, dtype=torch.float64)
+    so = torch.rand(batch, n, 2, 2, 2, generator=g, dtype=torch.float64)
+    records = observed_records(pc, so, k, 0.6, 700, seed=1)
+    state = E.update(E.init_state(batch, n), records)
+    alone = E.update(E.init_state(1, n), Records(*(getattr(records, f)[1:2] for f in Records.FIELDS)))
+    for name, value in alone.to_dict().items():
+        torch.testing.assert_close(value, getattr(state, name)[1:2], rtol=0, atol=0, msg=lambda m, name=name: f"{name}: {m}")
+    # observer 2 in context (a, x_d, x_r) = (1, 0, 1) of population 0: its signals, by hand
+    history = [int(records.signals[0, t, j]) for t in range(len(records)) for j in range(k)
+               if int(records.observers[0, t, j]) == 2 and (int(records.action[0, t]), int(records.donor_rep[0, t]),
+                                                            int(records.recipient_rep[0, t])) == (1, 0, 1)]
+    assert len(history) >= 5
+    bits = int(state.sig_bits[0, 2, 1, 0, 1])
+    last = history[::-1][: int(state.sig_filled[0, 2, 1, 0, 1])]
+    assert [(bits >> t) & 1 for t in range(len(last))] == last
+    assert float(state.sig_n[0, 2, 1, 0, 1]) <= len(history)  # all of them, or those since a detected change

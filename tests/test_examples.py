@@ -220,3 +220,23 @@ def test_example_scaling_study():
         line = next(x for x in out.splitlines() if x.startswith(f"study N = {n}:"))
         assert f"rg {5 * 50 * n} interactions" in line  # 5 iterations of 50 N: 100 learner decisions per iteration
         assert "500 learner decisions" in line
+
+
+def test_example_tune_for_population():
+    """The tuned run says so (the untuned one: defaults); the reference is the solver's for that population;
+    each seed's share of gain is (payoff - start) / (reference - start) from the printed figures."""
+    from recigrad.evaluation.best_response import best_response
+    from recigrad.game import Game
+    from recigrad.game.population import parse_pop
+
+    out = run_example("tune_for_population.py")
+    assert "untuned: baseline settings defaults" in out
+    assert "tuned: baseline settings tuned" in out
+    act, sig = parse_pop(["learner:random:1", "disc:shunning:5"]).batched_tables(1)
+    reference = float(best_response(act, sig, 0, Game()).payoff[0])
+    assert figure(out, "reference payoff") == pytest.approx(reference, abs=1e-6)
+    start = figure(out, "random-start payoff")
+    for line in [x for x in out.splitlines() if x.startswith("seed ")]:
+        payoff, share = figure(line, "payoff"), figure(line, "share of gain")
+        assert share == pytest.approx((payoff - start) / (reference - start), abs=1e-5)
+    assert "collapse measurable: action True, signal False" in out

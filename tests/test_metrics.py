@@ -292,3 +292,62 @@ def test_context_weights_under_every_rule_by_enumeration(fields):
     act_w, sig_w = metrics.context_weights(act, sig, good, 2, game)
     torch.testing.assert_close(sig_w[0], brute_force_observer_contexts(act[0], good[0], 2, game), rtol=0, atol=1e-14)
     assert act_w.sum().item() == pytest.approx(1.0, abs=1e-15)
+
+
+# ---------------------------------------------------------------------------
+# share of the achievable gain, table distance, collapse measurability (docs/model.md §8)
+
+
+def test_share_of_gain_by_hand():
+    """(payoff - start) / (reference - start): 0 at the start, 1 at the reference, 0.5 half-way, negative below the start."""
+    payoff, start, ref = tensor([1.0, 5.0, 3.0, 0.0]), tensor([1.0, 1.0, 1.0, 1.0]), tensor([5.0, 5.0, 5.0, 5.0])
+    torch.testing.assert_close(metrics.share_of_gain(payoff, start, ref, GAME), tensor([0.0, 1.0, 0.5, -0.25]), rtol=0, atol=1e-15)
+
+
+def test_share_of_gain_without_gain_is_nan():
+    """A reference no better than the start (within 1e-6 c) leaves nothing to share: NaN, not a huge ratio."""
+    got = metrics.share_of_gain(tensor([2.0, 2.0]), tensor([2.0, 2.0 - 1e-9]), tensor([2.0, 2.0]), GAME)
+    assert torch.isnan(got).all(), got
+
+
+def test_table_distance_by_hand():
+    """Mean |own - ref| over the strict contexts: 4 strict action entries (0.1, 0.2, 0.4, 0) and 2 strict
+    signal entries (0.5, 0.5): 1.7 / 6; the non-strict entries do not count."""
+    strict_sig = torch.zeros(2, 2, 2, dtype=torch.bool)
+    strict_sig[1, 1, 1] = strict_sig[0, 0, 1] = True
+    ref = hand_reference(4.0, DISC, torch.zeros(2, 2, 2, dtype=DTYPE), True, strict_sig)
+    own_act = tensor([[[0.1, 0.8], [0.4, 1.0]]])  # ref [[0, 1], [0, 1]]
+    own_sig = torch.full((1, 2, 2, 2), 0.5, dtype=DTYPE)
+    torch.testing.assert_close(metrics.table_distance(own_act, own_sig, ref), tensor([1.7 / 6]), rtol=0, atol=1e-15)
+
+
+def test_table_distance_without_strict_context_is_nan():
+    ref = hand_reference(0.0, DISC, STERN, False, False)
+    got = metrics.table_distance(DISC[None], STERN[None], ref)
+    assert torch.isnan(got).all(), got
+
+
+def test_collapse_measurable_per_head():
+    """Discriminating donor (0 and 1 on strict contexts): measurable; "everyone is bad" on strict contexts: not;
+    a signal table that says good and bad on strict contexts: measurable; differences only off the strict
+    contexts: not."""
+    sj_like = hand_reference(4.0, DISC, torch.zeros(2, 2, 2, dtype=DTYPE), True, True)
+    action, signal = metrics.collapse_measurable(sj_like)
+    assert action.tolist() == [True]
+    assert signal.tolist() == [False]
+    stern = hand_reference(4.0, DISC, STERN, True, True)
+    assert metrics.collapse_measurable(stern)[1].tolist() == [True]
+    only_loose = torch.tensor([[True, False], [True, False]])  # strict only where DISC is 0
+    assert metrics.collapse_measurable(hand_reference(4.0, DISC, STERN, only_loose, False))[0].tolist() == [False]
+
+
+def test_random_start_payoff_against_cooperators_that_call_everyone_good():
+    """Against 7 unconditional cooperators whose norm calls everyone good, the learner receives b (1 - e) per
+    round whatever it does, and gives c (1 - e) times its mean action entry, weighted by contexts whose
+    probabilities do not depend on its action table; random action entries are sigmoid(N(0, 1)), of mean 1/2
+    and independent of the signal entries, so the mean payoff of random tables is (b - c / 2)(1 - e) = 4.455."""
+    act, sig = parse_pop(["learner:random:1", "allc:11111111:7"]).batched_tables(1)
+    mean, se = metrics.random_start_payoff(act, sig, 0, GAME)
+    expected = (GAME.b - GAME.c / 2) * (1 - GAME.e)
+    assert 0.0 < se < 0.01, se
+    assert abs(mean - expected) < 3 * se, (mean, expected, se)

@@ -57,6 +57,21 @@ def test_suite_is_shipped():
     assert wanted <= names
 
 
+def test_formation_regimes_are_in_the_suite_not_the_quick_list():
+    """The formation variants (issue 13): k = 3 and 5 majority and a 3-of-3 quorum for
+    discriminative-sj, hybrid-alld and society-L6; in the suite, not in the quick suite."""
+    from recigrad.running.suite import QUICK_REGIMES, suite_regimes
+
+    variants = {f"{base}-{rule}" for base in ("discriminative-sj", "hybrid-alld", "society-L6")
+                for rule in ("majority3", "majority5", "quorum")}
+    assert variants <= set(suite_regimes())
+    assert not variants & set(QUICK_REGIMES)
+    games = {rule: load_regime(f"discriminative-sj-{rule}").game for rule in ("majority3", "majority5", "quorum")}
+    assert (games["majority3"].observers, games["majority3"].aggregation) == (3, "majority")
+    assert (games["majority5"].observers, games["majority5"].aggregation) == (5, "majority")
+    assert (games["quorum"].observers, games["quorum"].aggregation, games["quorum"].quorum) == (3, "quorum", 3)
+
+
 @pytest.mark.parametrize(
     "changes, words",
     [

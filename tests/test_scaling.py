@@ -87,7 +87,7 @@ def test_learner_decisions_in_the_world():
     pc, so = observable(*regime.population.batched_tables(len(seeds)), GAME)
     _, _, records = play(pc, so, initial_reputation(len(seeds), 16), Streams(seeds, "world"), played, record=True)
     learner = regime.population.learners[0]
-    mine = float((records.donor == learner).sum() + (records.observer == learner).sum())
+    mine = float((records.donor == learner).sum() + (records.observers == learner).sum())
     expected = 2 / 16 * played * len(seeds)
     assert abs(mine - expected) < 4 * expected**0.5  # four standard deviations of a count
 

@@ -208,14 +208,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--components", choices=COMPONENTS, default=None, help="which tables learn")
     p.add_argument("--model", choices=MODELS, default=None, help="the learner's model of the chain")
     p.add_argument("--out", default=None, help="run folder (default runs/REGIME-METHOD-TIME)")
+    p.add_argument("--baseline-settings", default=None, metavar="FILE",
+                   help="a baseline's settings from a tuning result (recigrad tune --out FILE)")
     _add_durable_flags(p, "OUT.partial")
     _add_tensorboard_flag(p)
     _add_output_flags(p)
     p.set_defaults(run=cmd_train)
 
+    p = sub.add_parser("tune", help="tune a baseline for any population over its recorded grid; writes a tuning result")
+    _add_population_flags(p)
+    p.add_argument("--method", required=True, help="a baseline with a grid recorded in tuned.json (reinforce, ppo, ...)")
+    p.add_argument("--seeds", type=_count, default=3, help="tuning seeds per setting, trained together (default 3)")
+    p.add_argument("--seed", type=_seed, default=100, help="first tuning seed (default 100; evaluations use 0-4)")
+    p.add_argument("--iterations", type=_positive_int, default=None, help="default: the population's train.iterations")
+    p.add_argument("--interactions", type=_positive_int, default=None, help="interactions per iteration")
+    p.add_argument("--out", required=True, metavar="FILE", help="the tuning result (JSON; a new file, or one recigrad "
+                   "tune wrote, with --overwrite)")
+    p.add_argument("--overwrite", action="store_true", help="replace a previous tuning result at OUT")
+    _add_output_flags(p)
+    p.set_defaults(run=cmd_tune)
+
     p = sub.add_parser("bench", help="the benchmark suite: methods x regimes x seeds; a table and a report folder")
     p.add_argument("--regimes", default=None, help="comma-separated regime names (default: the whole suite)")
-    p.add_argument("--methods", default=None, help=f"comma-separated methods (default: {','.join(METHODS)})")
+    p.add_argument("--methods", default=None, help="comma-separated methods (default: "
+                   f"{','.join(m for m in METHODS if not m.startswith('sb3-'))}; the sb3-* methods when named)")
     p.add_argument("--seeds", type=_count, default=5, help="number of seeds per (regime, method)")
     p.add_argument("--seed", type=_seed, default=0, help="first seed")
     p.add_argument("--quick", action="store_true", help="the quick suite: " + ", ".join(QUICK_REGIMES))
@@ -449,6 +465,16 @@ def cmd_reference(args: argparse.Namespace) -> dict:
     return result
 
 
+def _check_single_learner(methods: list[str], regimes: list) -> None:
+    """Refuse before any work what the sb3 methods' ``start`` would refuse: Stable-Baselines3 missing,
+    or a regime without exactly one learner."""
+    if any(m.startswith("sb3-") for m in methods):
+        from recigrad.learning.baselines import sb3
+
+        for regime in regimes:
+            sb3.check(regime)
+
+
 def cmd_train(args: argparse.Namespace) -> dict:
     from recigrad.running import train
 
@@ -463,15 +489,21 @@ def cmd_train(args: argparse.Namespace) -> dict:
     out = args.out or f"runs/{regime.name}-{args.method}-{time.strftime('%Y%m%d-%H%M%S')}"
     seeds = list(range(args.seed, args.seed + args.seeds))
     budget.require("train", budget.train_bytes(regime, args.seeds), args.max_memory)
+    _check_single_learner([args.method], [regime])
     every = train.CHECKPOINT_EVERY if args.checkpoint_every is None else args.checkpoint_every
     if args.tensorboard is not None:
         from recigrad.running import tensorboard
 
         tensorboard.require()
+    tuning = None
+    if args.baseline_settings is not None:
+        from recigrad.learning.baselines import settings
+
+        tuning = settings.read_result(args.baseline_settings, args.method)
     with outdir.claim(out, "train", overwrite=args.overwrite, resume=args.resume), _scalars(args, out) as scalars:
         try:
             result = train.run(regime, seeds, method=args.method, out=out, resume=args.resume, checkpoint_every=every,
-                               scalars=scalars)
+                               scalars=scalars, tuning=tuning)
         except train.Interrupted as err:
             raise _interrupted(err, "train", out) from None
     result["folder"] = str(out)
@@ -480,6 +512,43 @@ def cmd_train(args: argparse.Namespace) -> dict:
     if not args.json:
         print(train.summary_table(result))
         print(f"run folder: {out}")
+    return result
+
+
+def _tunable() -> list[str]:
+    from recigrad.running import tune
+
+    return tune.recorded_methods()
+
+
+def cmd_tune(args: argparse.Namespace) -> dict:
+    from recigrad.running import tune
+
+    regime = resolve(args)
+    require_learner(regime.population, "tune")
+    allowed = _tunable()
+    if args.method not in allowed:
+        raise ConfigError(f"--method {args.method!r} cannot be tuned; allowed: {', '.join(allowed)}")
+    changes = {k: getattr(args, k) for k in ("interactions", "iterations") if getattr(args, k) is not None}
+    if changes:
+        regime = replace(regime, train=TrainConfig(**{**regime.train.__dict__, **changes}))
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    budget.require("tune", budget.train_bytes(regime, args.seeds), args.max_memory)
+    axes = tune.recorded_grid(args.method)
+    with outdir.claim_file(args.out, "recigrad-tuning", overwrite=args.overwrite) as path:
+        with progress_bar(len(tune.grid(axes)), f"tune {regime.name} {args.method}", "setting") as bar:
+            result = tune.tune(regime, args.method, seeds, axes, progress=lambda row: bar.update(1))
+        tune.write(path, result)
+    result = {**result, "file": str(args.out)}
+    if not args.json:
+        keys = list(axes)
+        print(table(keys + ["score", "score min", "payoff", "seconds"],
+                    [[r[k] for k in keys] + [r["score"], r["score_min"], r["payoff_mean"], r["seconds"]]
+                     for r in result["results"]], digits=4))
+        kind = result["score_kind"].replace("_", " ")
+        print(f"best for {regime.name} ({regime.population.describe()}): "
+              f"{', '.join(f'{k}={v}' for k, v in result['best'].items())}, {kind} {result['score']:.4f}; "
+              f"written to {args.out} (use: recigrad train ... --method {args.method} --baseline-settings {args.out})")
     return result
 
 
@@ -568,6 +637,7 @@ def cmd_bench(args: argparse.Namespace) -> dict:
         loaded = [replace(r, train=TrainConfig(**{**r.train.__dict__, "iterations": args.iterations})) for r in loaded]
     block = args.seeds if args.backend == "local" else min(args.seeds, args.seed_block or args.seeds)
     budget.require("bench", max(budget.train_bytes(r, block) for r in loaded), args.max_memory)
+    _check_single_learner(methods, loaded)
     with outdir.claim(out, "bench", overwrite=args.overwrite, resume=args.resume), _scalars(args, out) as scalars:
         try:
             summary = suite.run_suite(regimes, methods, seeds, out, iterations=args.iterations, resume=args.resume,

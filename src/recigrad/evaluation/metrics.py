@@ -11,6 +11,15 @@
   probabilities over the contexts that occur; a head is **collapsed** when it is
   below 0.1 while the reference head is not constant over those contexts.
 
+- **share of the achievable gain**: ``(payoff - start) / (reference - start)``, with
+  ``start`` the payoff of the learner's start tables (its warm-up tables, or for a
+  random start the mean payoff of random tables, ``random_start_payoff``);
+- **table distance**: the mean over the reference's strict contexts of
+  ``|p_own - p_ref|`` (both heads; an L1 distance per strict context);
+- **collapse measurable** per head: the reference head takes values more than
+  ``COLLAPSED`` apart over its strict contexts (otherwise a collapsed head cannot be
+  told apart from the optimum).
+
 Occurrence of a context is measured per round: the learner's action
 context ``(x_own, x_rec)`` when it is donor (once per round), its signal context
 ``(a, x_donor, x_rec)`` when it observes (``q k`` times per round, at the action it
@@ -22,11 +31,15 @@ from __future__ import annotations
 
 import torch
 
+from recigrad.evaluation.candidates import payoff_of
 from recigrad.evaluation.models import evaluate
 from recigrad.game import Game, observable
 
 OCCURS = 1e-3
 COLLAPSED = 0.1
+GAIN_FLOOR = 1e-6  # share of gain is NaN where reference - start is below this many c per round
+START_DRAWS = 1024  # random tables drawn to estimate the mean payoff of a random start
+START_SEED = 0  # their torch.Generator seed (fixed: the estimate is the same in every run)
 
 
 def context_weights(act: torch.Tensor, sig: torch.Tensor, good: torch.Tensor, agent: int, game: Game):
@@ -128,7 +141,93 @@ def percent_of_reference(payoff: torch.Tensor, reference: torch.Tensor, game: Ga
     return 100.0 * (1.0 - (reference - payoff) / scale)
 
 
-def learner_report(act, sig, agent: int, game: Game, ref=None) -> dict[str, torch.Tensor]:
+def share_of_gain(payoff: torch.Tensor, start: torch.Tensor, reference: torch.Tensor, game: Game) -> torch.Tensor:
+    """``(payoff - start) / (reference - start)``: 0 at the start tables, 1 at the reference;
+    NaN where the reference gains less than ``GAIN_FLOOR c`` per round over the start.
+
+    Args:
+        payoff: the learner's payoff per round ``(B,)``.
+        start: the payoff of its start tables (``(B,)`` or broadcastable).
+        reference: the reference payoff (``(B,)`` or broadcastable).
+        game: the game (its cost ``c`` scales the floor).
+
+    Returns:
+        ``(B,)`` share of the achievable gain.
+    """
+    gain = reference - start
+    return torch.where(gain > GAIN_FLOOR * game.c, (payoff - start) / gain.clamp_min(GAIN_FLOOR * game.c), torch.nan)
+
+
+def table_distance(own_act, own_sig, ref) -> torch.Tensor:
+    """``(B,)``: mean of ``|p_own - p_ref|`` over the reference's strict contexts, both heads
+    (NaN where the reference has no strict context).
+
+    Args:
+        own_act: the learner's action table ``(B, 2, 2)``.
+        own_sig: its signal table ``(B, 2, 2, 2)``.
+        ref: its ``Reference`` (batch 1 or ``B``).
+
+    Returns:
+        ``(B,)`` distance in ``[0, 1]``.
+    """
+    diff = torch.cat([(own_act - ref.act).abs().flatten(1), (own_sig - ref.sig).abs().flatten(1)], 1)
+    strict = torch.cat([ref.strict_act.flatten(1), ref.strict_sig.flatten(1)], 1).to(diff.dtype).expand_as(diff)
+    count = strict.sum(1)
+    return torch.where(count > 0, (diff * strict).sum(1) / count.clamp_min(1.0), torch.nan)
+
+
+def collapse_measurable(ref) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per head, whether collapse can be seen: the reference head's entries on its strict
+    contexts differ by more than ``COLLAPSED`` (a head constant there, such as "everyone is
+    bad", cannot be told apart from a collapsed one).
+
+    Args:
+        ref: a ``Reference`` (batch ``B``).
+
+    Returns:
+        ``(action (B,), signal (B,))`` booleans.
+    """
+    def spread(head, strict):
+        flat, mask = head.flatten(1), strict.flatten(1)
+        high = torch.where(mask, flat, -torch.inf).max(1).values
+        low = torch.where(mask, flat, torch.inf).min(1).values
+        return torch.where(mask.any(1), high - low, 0.0) > COLLAPSED
+
+    return spread(ref.act, ref.strict_act), spread(ref.sig, ref.strict_sig)
+
+
+def random_start_payoff(act, sig, agent: int, game: Game, draws: int = START_DRAWS,
+                        seed: int = START_SEED) -> tuple[float, float]:
+    """Mean payoff of random tables for ``agent`` (Monte Carlo), everyone else's tables fixed.
+
+    The random tables are those of a random start (docs/model.md §6): ``sigmoid`` of 12
+    independent standard-normal logits, the first 4 the action table (row-major), the next
+    8 the signal table.  ``draws`` of them come from a ``torch.Generator`` seeded ``seed``
+    (so the estimate is the same in every run); each is judged by
+    ``recigrad.evaluation.candidates.payoff_of`` (the exact chain when ``N <= 12``, lumped
+    where opponents are alike and chunked by memory; mean field above).
+
+    Args:
+        act: intended action tables of the population ``(1, N, 2, 2)`` (the agent's row is replaced).
+        sig: intended signal tables ``(1, N, 2, 2, 2)``.
+        agent: the agent whose tables are drawn.
+        game: the game.
+        draws: random tables drawn.
+        seed: the generator's seed.
+
+    Returns:
+        ``(mean, standard_error)`` of the payoff per round.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    z = torch.randn(draws, 12, generator=generator, dtype=torch.float64).to(act.dtype)
+    cand_act, cand_sig = torch.sigmoid(z[:, :4]).view(1, draws, 2, 2), torch.sigmoid(z[:, 4:]).view(1, draws, 2, 2, 2)
+    with torch.no_grad():  # lumped where opponents are alike, chunked by memory
+        payoff = payoff_of(act, sig, agent, cand_act, cand_sig, game)[0]
+    se = float(payoff.std() / draws**0.5) if draws > 1 else float("nan")
+    return float(payoff.mean()), se
+
+
+def learner_report(act, sig, agent: int, game: Game, ref=None, start=None) -> dict[str, torch.Tensor]:
     """Per-population metrics of one learner, everyone's true tables given.
 
     Args:
@@ -137,12 +236,14 @@ def learner_report(act, sig, agent: int, game: Game, ref=None) -> dict[str, torc
         agent: the learner.
         game: the game (payoffs from ``evaluate``: exact chain when ``N <= 12``).
         ref: the learner's ``Reference`` (batch 1 or ``B``), or ``None``.
+        start: the payoff of the learner's start tables (a number or ``(B,)``), or ``None``.
 
     Returns:
         ``(B,)`` tensors by name: ``payoff``, ``action_sensitivity``,
         ``signal_sensitivity``; with ``ref`` also ``reference``,
-        ``percent_of_reference``, ``adherence``, ``action_collapsed``,
-        ``signal_collapsed`` and ``collapsed`` (booleans).
+        ``percent_of_reference``, ``adherence``, ``table_distance``, ``action_collapsed``,
+        ``signal_collapsed`` and ``collapsed`` (booleans); with ``ref`` and ``start`` also
+        ``share_of_gain``.
     """
     solution, _ = evaluate(act, sig, game)
     act_w, sig_w = context_weights(act, sig, solution.good, agent, game)
@@ -168,6 +269,10 @@ def learner_report(act, sig, agent: int, game: Game, ref=None) -> dict[str, torc
         out["action_collapsed"] = (out["action_sensitivity"] < COLLAPSED) & (ref_act_sens > COLLAPSED)
         out["signal_collapsed"] = (out["signal_sensitivity"] < COLLAPSED) & (ref_sig_sens > COLLAPSED)
         out["collapsed"] = out["action_collapsed"] | out["signal_collapsed"]
+        out["table_distance"] = table_distance(own_act, own_sig, ref)
+        if start is not None:
+            start_t = torch.as_tensor(start, dtype=out["payoff"].dtype).expand_as(out["payoff"])
+            out["share_of_gain"] = share_of_gain(out["payoff"], start_t, out["reference"], game)
     return out
 
 

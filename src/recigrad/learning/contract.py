@@ -56,6 +56,10 @@ METHODS = {
     "reinforce-mlp": "recigrad.learning.baselines.reinforce_mlp",
     "a2c-mlp": "recigrad.learning.baselines.a2c_mlp",
     "ppo-mlp": "recigrad.learning.baselines.ppo_mlp",
+    "sb3-ppo": "recigrad.learning.baselines.sb3_ppo",
+    "sb3-a2c": "recigrad.learning.baselines.sb3_a2c",
+    "sb3-ppo-default": "recigrad.learning.baselines.sb3_ppo_default",
+    "sb3-a2c-default": "recigrad.learning.baselines.sb3_a2c_default",
 }
 
 

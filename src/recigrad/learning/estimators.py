@@ -4,8 +4,17 @@ What is estimated.  For every agent ``j`` of a population, its *observable*
 tables, errors included: ``pc[j, x_d, x_r]`` = P(realised C | donor ``j``,
 context) and ``so[j, a, x_d, x_r]`` = P(observed "good" | observer ``j``,
 context).  They are fitted from the public records of ``recigrad.dynamics.world.play``
-only, never from the true tables, so the model applies ``e`` and ``mu`` to a
-learner's own tables and never to these estimates.
+only, never from the true tables, so the model applies ``e`` and ``mu`` (and the
+perception error) to a learner's own tables and never to these estimates.
+
+What a record says (docs/model.md §5).  Every interaction is one sample of its
+donor's ``pc`` at ``(x_d, x_r)``.  When it is observed, each of its ``k``
+observers' signals is one sample of that observer's ``so`` at the *realised*
+action: the signals are independent given ``a``, whatever the aggregation that
+turns them into the donor's new reputation, and an observer's perception error
+is inside its ``so`` (``recigrad.game.observable``).  An unobserved interaction
+(probability ``1 - q``) gives no signal sample.  What an observer *perceived*
+is private and never read.
 
 One state per population.  The records are public and every learner runs the
 same estimator, so the estimates that learner ``i`` would keep of agent ``j``
@@ -26,7 +35,7 @@ Also ``effective_sample_size(state)`` (records behind each estimate) and
 ``EstimatorState.to_dict`` / ``from_dict`` (checkpoints).  The change test is in
 ``recigrad.learning.change_detection``.  Counts are updated with ``bincount``
 over the flat indices ``(b*N + j)*4 + action_context(x_d, x_r)`` (donor ``j``)
-and ``(b*N + o)*8 + signal_context(a, x_d, x_r)`` (observer ``o``; contexts of
+and ``(b*N + o)*8 + signal_context(a, x_d, x_r)`` (every observer ``o``; contexts of
 ``recigrad.game.contexts``); no Python loop runs over records.  On the CPU a population's state and estimates are the
 same bit for bit alone or in any batch: counts are whole numbers, decay weights
 come from a running product rather than ``pow``, and logarithms go through
@@ -315,8 +324,12 @@ def update(state: EstimatorState, records: Records | None, config: EstimatorConf
 
     Args:
         state: the counts of ``B`` populations of ``N`` agents.
-        records: the public records, fields ``(B, T)`` in time order (None or
-            ``T = 0``: a copy of ``state``).
+        records: the public records, fields ``(B, T)`` (``observers`` and ``signals``
+            ``(B, T, K)``) in time order (None or ``T = 0``: a copy of ``state``).
+            Every interaction is one sample of its donor's action table; every
+            observer of an observed interaction (``observers >= 0``) one sample of
+            its own signal table at ``(a, x_d, x_r)``, in draw order; ``perceived``
+            is private and never read.
         config: the estimator settings (default ``EstimatorConfig()``).
 
     Returns:
@@ -334,26 +347,32 @@ def update(state: EstimatorState, records: Records | None, config: EstimatorConf
     def field(name: str) -> torch.Tensor:
         return torch.as_tensor(getattr(records, name)).to(device=device, dtype=torch.int64)
 
-    donor, observer = field("donor"), field("observers")[..., 0]
-    x_d, x_r, a, s = field("donor_rep"), field("recipient_rep"), field("action"), field("signals")[..., 0]
-    for name, agents in (("donor", donor), ("observer", observer)):
-        if int(agents.min()) < 0 or int(agents.max()) >= n:
-            raise ValueError(f"records: {name} index out of range for a population of {n}")
+    donor, observers = field("donor"), field("observers")  # (B, T), (B, T, K)
+    x_d, x_r, a, signals = field("donor_rep"), field("recipient_rep"), field("action"), field("signals")
+    if int(donor.min()) < 0 or int(donor.max()) >= n:
+        raise ValueError(f"records: donor index out of range for a population of {n}")
+    if int(observers.min()) < -1 or int(observers.max()) >= n:
+        raise ValueError(f"records: observer index out of range for a population of {n} (-1: not observed)")
     pop = torch.arange(batch, device=device).unsqueeze(1) * n
     act_idx = ((pop + donor) * ACTION_CONTEXTS + action_context(x_d, x_r)).reshape(-1)
-    sig_idx = ((pop + observer) * SIGNAL_CONTEXTS + signal_context(a, x_d, x_r)).reshape(-1)
+    # every observer of an observed interaction gives one sample of its table; unobserved rows (-1) none
+    observed = (observers >= 0).reshape(-1)
+    sig_idx = ((pop.unsqueeze(-1) + observers) * SIGNAL_CONTEXTS + signal_context(a, x_d, x_r).unsqueeze(-1)).reshape(-1)
+    sig_idx, sig_y = sig_idx[observed], signals.reshape(-1)[observed]
 
-    v: torch.Tensor | None = None
+    v_act: torch.Tensor | None = None
+    v_sig: torch.Tensor | None = None
     factor: float | None = None
-    if config.forget < 1.0:
-        v = _powers(config.forget, steps, device).flip(0).expand(batch, steps).reshape(-1)
+    if config.forget < 1.0:  # a record's weight is forget ** (interactions after it), its observers' signals alike
+        v = _powers(config.forget, steps, device).flip(0).expand(batch, steps)
+        v_act, v_sig = v.reshape(-1), v.unsqueeze(-1).expand(observers.shape).reshape(-1)[observed]
         factor = config.forget**steps
 
     out: dict[str, torch.Tensor] = {}
-    for table, idx, y in (("act", act_idx, a), ("sig", sig_idx, s)):
+    for table, idx, y, v in (("act", act_idx, a.reshape(-1), v_act), ("sig", sig_idx, sig_y, v_sig)):
         shape = getattr(state, f"{table}_n").shape
         flat = {stat: getattr(state, f"{table}_{stat}").reshape(batch, -1) for stat in (*_FLOAT_STATS, *_INT_STATS)}
-        new = _update_table(flat, idx, y.reshape(-1), v, factor, config)
+        new = _update_table(flat, idx, y, v, factor, config)
         for stat, tensor in new.items():
             out[f"{table}_{stat}"] = tensor.reshape(shape)
     out["interactions"] = state.interactions + steps

@@ -13,4 +13,8 @@
 - `recigrad.running.distributed`: the suite's Ray backend (Ray is imported
   only when it is used);
 - `recigrad.running.scaling`: the study across N (`recigrad bench --suite scaling`).
+
+
+- `recigrad.running.tune`: tuning a baseline for any population over its recorded
+  grid (`recigrad tune`).
 """

@@ -384,3 +384,43 @@ def open_work(work: Path, header: dict, resume: bool, what: str, subfolder: str)
     (work / subfolder).mkdir(parents=True)
     checkpoint.write_json_atomic(manifest, {**header, "recigrad": __version__})
     return False
+
+
+# ---------------------------------------------------------------------------
+# output files (a tuning result): one JSON file, never one the program did not write
+
+
+def file_is_ours(path: Path, kind: str) -> bool:
+    """Whether ``path`` is a JSON file recigrad wrote as ``kind`` (its ``format`` field)."""
+    try:
+        return json.loads(path.read_text()).get("format") == kind
+    except (OSError, ValueError, UnicodeDecodeError, AttributeError, RecursionError):
+        return False
+
+
+@contextmanager
+def claim_file(out: str | Path, kind: str, overwrite: bool = False):
+    """Check and lock the output file ``out`` before any work (one-line ``ConfigError``): not a
+    folder, its parent creatable; an existing file only if recigrad wrote it as ``kind``
+    (``file_is_ours``) and ``overwrite`` is given.  Yields the resolved path; write it with
+    ``checkpoint.write_json_atomic``.  The lock ``.NAME.lock`` is released at the end."""
+    path = resolve(out)
+    if len(os.fsencode(path.name)) > _NAME_MAX - 20:
+        raise _refuse(out, f"the file's name is longer than {_NAME_MAX - 20} bytes")
+    if path.is_dir():
+        raise _refuse(out, "is a folder; give a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        reason = "a part of the path is a file" if err.errno in (errno.ENOTDIR, errno.EEXIST) else err.strerror
+        raise _refuse(out, f"cannot be created ({reason or type(err).__name__})") from None
+    lock = acquire(path, out)
+    try:
+        if path.exists() or path.is_symlink():
+            if not file_is_ours(path, kind):
+                raise _refuse(out, f"exists and is not a {kind} file recigrad wrote; give a new file name")
+            if not overwrite:
+                raise _refuse(out, "exists (a previous result); give --overwrite to replace it, or a new file name")
+        yield path
+    finally:
+        release(lock)

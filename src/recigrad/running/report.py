@@ -15,7 +15,8 @@ from recigrad.util.text import table
 
 RUN_FIELDS = ("regime", "method", "seed", "payoff", "reference", "percent_of_reference", "adherence",
               "action_sensitivity", "signal_sensitivity", "collapsed", "interactions_to_95", "interactions_to_99",
-              "mean_payoff", "cooperation", "nashconv", "interactions", "seconds")
+              "mean_payoff", "cooperation", "nashconv", "interactions", "seconds", "share_of_gain", "table_distance",
+              "action_collapsed", "signal_collapsed")
 
 
 def write(work: Path, summary: dict, results: list[dict]) -> None:
@@ -58,6 +59,26 @@ def _ratio(row: dict, rg: dict | None, key: str) -> str:
     return f"> {value:.1f}x" if lower_bound else f"{value:.1f}x"
 
 
+def _collapse(row: dict, head: str) -> str:
+    """A head's collapse rate, or ``n/m`` where collapse of that head cannot be measured in the regime."""
+    rate, measurable = row.get(f"{head}_collapse_rate"), row.get(f"{head}_collapse_measurable")
+    if rate is None:
+        return "-"
+    return "n/m" if measurable is False else f"{rate:.2f}"
+
+
+def _measurable_lines(rows: list[dict]) -> list[str]:
+    """Per regime and head, whether collapse is measurable (``docs/model.md §8``)."""
+    seen: dict[str, dict] = {}
+    for r in rows:
+        seen.setdefault(r["regime"], r)
+    lines = ["### Is collapse measurable?", "", "| regime | action head | signal head |", "| --- | --- | --- |"]
+    word = {True: "yes", False: "no (reference constant over its strict contexts, or none is strict)", None: "-"}
+    for name, r in seen.items():
+        lines.append(f"| {name} | {word[r.get('action_collapse_measurable')]} | {word[r.get('signal_collapse_measurable')]} |")
+    return lines + [""]
+
+
 def markdown_summary(results: list[dict], rows: list[dict]) -> str:
     """Markdown tables: single-learner regimes, the warm-up grid, the societies."""
     by_key = {(r["regime"], r["method"]): r for r in results}
@@ -66,21 +87,27 @@ def markdown_summary(results: list[dict], rows: list[dict]) -> str:
     single = [r for r in rows if r["percent_of_reference_mean"] is not None and not r["regime"].startswith("warmup")]
     if single:
         lines += ["## Single learner against fixed opponents", "",
-                  "| regime | method | payoff | reference | % of reference | adherence | collapse rate "
-                  "| interactions to 95% | ratio to rg | interactions to 99% | ratio to rg |",
-                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+                  "Share of gain: (payoff - start) / (reference - start), the start being the learner's warm-up tables "
+                  "or, from a random start, the mean payoff of random tables. Collapse rates per head; `n/m`: not "
+                  "measurable in this regime (the reference head is constant over its strict contexts, so a collapsed "
+                  "head cannot be told apart from the optimum).", "",
+                  "| regime | method | seeds | payoff | reference | % of reference | share of gain | adherence "
+                  "| action collapse | signal collapse | interactions to 95% | ratio to rg | interactions to 99% | ratio to rg |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for r in single:
             runs = by_key[(r["regime"], r["method"])]["runs"]
             rg = next((x for x in rows if x["regime"] == r["regime"] and x["method"] == "rg"), None)
             ratio = {key: _ratio(r, rg, key) for key in ("interactions_to_95", "interactions_to_99")}
             lines.append(
-                f"| {r['regime']} | {r['method']} | {_fmt(*interval([x['payoff'] for x in runs]))} | {r['reference']:.4f} | "
-                f"{_fmt(*interval([x['percent_of_reference'] for x in runs]), digits=2)} | "
-                f"{_fmt(*interval([x['adherence'] for x in runs]))} | {r['collapse_rate']:.2f} | "
+                f"| {r['regime']} | {r['method']} | {r['seeds']} | {_fmt(*interval([x['payoff'] for x in runs]))} | "
+                f"{r['reference']:.4f} | {_fmt(*interval([x['percent_of_reference'] for x in runs]), digits=2)} | "
+                f"{_fmt(*interval([x.get('share_of_gain') for x in runs]))} | "
+                f"{_fmt(*interval([x['adherence'] for x in runs]))} | {_collapse(r, 'action')} | {_collapse(r, 'signal')} | "
                 f"{_int(r['interactions_to_95'])} | {ratio['interactions_to_95']} | "
                 f"{_int(r['interactions_to_99'])} | {ratio['interactions_to_99']} |"
             )
         lines.append("")
+        lines += _measurable_lines(single)
     warm = [r for r in rows if r["regime"].startswith("warmup")]
     if warm:
         lines += ["## Warm-up grid (learner warmed up at W among discriminators of norm O)", "",
@@ -123,13 +150,19 @@ def plot_curves(work: Path, regimes: list[str], methods: list[str]) -> None:
         plots.learning_curves(curves, work / f"curves-{name}.png", name, reference, results[-1].get("benefit_minus_cost"))
 
 
+def _collapse_cell(row: dict, head: str):
+    """The printed table's collapse cell: the rate, ``n/m`` where not measurable, ``None`` for societies."""
+    text = _collapse(row, head)
+    return None if text == "-" else (text if text == "n/m" else row[f"{head}_collapse_rate"])
+
+
 def summary_table(summary: dict) -> str:
     """A readable table of a suite's summary, one row per (regime, method)."""
-    header = ["regime", "method", "payoff", "% of ref", "adherence", "collapse", "int. to 95%", "s to 95%", "int. to 99%",
-              "seconds"]
+    header = ["regime", "method", "payoff", "% of ref", "share", "adherence", "act coll", "sig coll", "int. to 95%",
+              "s to 95%", "int. to 99%", "seconds"]
     count = lambda v: None if v is None else int(v)  # noqa: E731
-    rows = [[r["regime"], r["method"], r["payoff_mean"], r["percent_of_reference_mean"], r["adherence_mean"],
-             r["collapse_rate"], count(r["interactions_to_95"]), r.get("seconds_to_95"), count(r.get("interactions_to_99")),
-             r["seconds"]]
+    rows = [[r["regime"], r["method"], r["payoff_mean"], r["percent_of_reference_mean"], r.get("share_of_gain_mean"),
+             r["adherence_mean"], _collapse_cell(r, "action"), _collapse_cell(r, "signal"), count(r["interactions_to_95"]),
+             r.get("seconds_to_95"), count(r.get("interactions_to_99")), r["seconds"]]
             for r in summary["rows"]]
     return table(header, rows, digits=3)

@@ -48,6 +48,12 @@ def ratio_to_rg(row: dict, rg: dict | None, key: str) -> tuple[float, bool] | No
     return row["interactions"] / rg[key], True
 
 
+def _rate(runs: list[dict], key: str) -> float | None:
+    """The fraction of runs where ``key`` is true (``None`` where no run has it)."""
+    values = [bool(r[key]) for r in runs if r.get(key) is not None]
+    return sum(values) / len(values) if values else None
+
+
 def summary_row(result: dict, seeds: list[int]) -> dict:
     """The row of ``bench.json`` for one (regime, method): means over seeds, collapse rate, medians to thresholds."""
     runs = result["runs"]
@@ -64,6 +70,17 @@ def summary_row(result: dict, seeds: list[int]) -> dict:
             interactions_to_99=median_reached([r["interactions_to_99"] for r in runs]),
             seconds_to_95=median_reached([r["seconds_to_95"] for r in runs]),
         )
+        # docs/model.md §8: share of gain, table distance, collapse per head and whether it can be seen
+        measurable = result.get("collapse_measurable", {})
+        row.update(
+            share_of_gain_mean=mean("share_of_gain"),
+            table_distance_mean=mean("table_distance"),
+            action_collapse_rate=_rate(runs, "action_collapsed"),
+            signal_collapse_rate=_rate(runs, "signal_collapsed"),
+            action_collapse_measurable=measurable.get("action"),
+            signal_collapse_measurable=measurable.get("signal"),
+            start_payoff=(result.get("start") or {}).get("payoff"),
+        )
     else:
         row.update(
             payoff_mean=mean("mean_payoff"),
@@ -74,6 +91,16 @@ def summary_row(result: dict, seeds: list[int]) -> dict:
             seconds_to_95=None,
             cooperation_mean=mean("cooperation"),
             nashconv_mean=mean("nashconv"),
+            share_of_gain_mean=None,
+            table_distance_mean=None,
+            action_collapse_rate=None,
+            signal_collapse_rate=None,
+            action_collapse_measurable=None,
+            signal_collapse_measurable=None,
+            start_payoff=None,
         )
     row["interactions"] = runs[0]["interactions"]
+    provenance = result.get("baseline_settings") or {}  # docs/model.md §7: tuned for this population, another, defaults
+    row["baseline_settings"] = provenance.get("source")
+    row["baseline_tuned_for"] = provenance.get("tuned_for")
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}

@@ -40,6 +40,7 @@ from recigrad.evaluation import evaluate, metrics
 from recigrad.evaluation.best_response import OneHead, Reference, best_response, best_response_gap
 from recigrad.game.regime import Regime
 from recigrad.learning import contract
+from recigrad.learning.baselines import settings as baseline_settings
 from recigrad.learning.tables import warmup_logits
 from recigrad.running import checkpoint, outdir, runfolder
 from recigrad.util import numerics
@@ -71,11 +72,39 @@ def regime_reference(regime: Regime) -> Reference | None:
     return best_response(act, sig, learners[0], regime.game)
 
 
-def _evaluate(state, regime: Regime, ref: Reference | None) -> dict[str, torch.Tensor]:
+_STARTS: dict[str, dict] = {}  # regime_start's answers in this process, by regime hash
+
+
+def regime_start(regime: Regime) -> dict | None:
+    """The payoff of the single learner's start tables, the origin of the share of gain
+    (``docs/model.md §8``): its warm-up tables (``kind`` ``warmup``, exact), or for a random
+    start the mean payoff of random tables (``kind`` ``random``, ``metrics.random_start_payoff``:
+    ``draws`` random tables, standard error ``se``); ``None`` for societies.  Computed once per
+    regime in a process."""
+    learners = regime.population.learners
+    if len(learners) != 1:
+        return None
+    key = checkpoint.regime_hash(regime)
+    if key not in _STARTS:
+        act, sig = regime.population.batched_tables(1)
+        agent = regime.population.agents[learners[0]]
+        if agent.warmup:
+            warm_act, warm_sig = (numerics.sigmoid(t.unsqueeze(0))[0] for t in warmup_logits("learner", agent.norm))
+            act, sig = act.clone(), sig.clone()
+            act[0, learners[0]], sig[0, learners[0]] = warm_act, warm_sig
+            solution, _ = evaluate(act, sig, regime.game)
+            _STARTS[key] = {"kind": "warmup", "payoff": float(solution.payoff[0, learners[0]]), "se": 0.0, "draws": None}
+        else:
+            mean, se = metrics.random_start_payoff(act, sig, learners[0], regime.game)
+            _STARTS[key] = {"kind": "random", "payoff": mean, "se": se, "draws": metrics.START_DRAWS}
+    return dict(_STARTS[key])
+
+
+def _evaluate(state, regime: Regime, ref: Reference | None, start: dict | None = None) -> dict[str, torch.Tensor]:
     act, sig = state.tables()
     learners = regime.population.learners
     if ref is not None:
-        return metrics.learner_report(act, sig, learners[0], regime.game, ref)
+        return metrics.learner_report(act, sig, learners[0], regime.game, ref, None if start is None else start["payoff"])
     return metrics.society_report(act, sig, learners, regime.game)
 
 
@@ -122,6 +151,7 @@ def run(
     checkpoint_every: int = CHECKPOINT_EVERY,
     checkpoint_seconds: float = CHECKPOINT_SECONDS,
     scalars=None,
+    tuning: dict | None = None,
 ) -> dict:
     """Train ``method`` on ``regime`` for every seed at once; returns the summary
     (the ``train`` JSON of docs/model.md §10) and writes the run folder to ``out``.
@@ -144,6 +174,8 @@ def run(
         checkpoint_seconds: seconds between checkpoints.
         scalars: a ``recigrad.running.tensorboard.Scalars`` receiving every evaluation (a resumed
             run appends those after its checkpoint); ``None``: no TensorBoard scalars.
+        tuning: a tuning result (``recigrad.learning.baselines.settings.read_result``) whose best
+            setting the baseline uses; ``None``: the method's own choice (``tuned.json`` or defaults).
 
     Returns:
         The summary (``docs/model.md §10``): ``regime``, ``method``, ``seconds`` and ``runs``,
@@ -153,7 +185,8 @@ def run(
     """
     work = checkpoint.partial_dir(out) if out is not None else None
     record = train_seeds(regime, seeds, method, iterations, eval_every, work=work, resume=resume,
-                         checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds, scalars=scalars)
+                         checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds, scalars=scalars,
+                         tuning=tuning)
     if out is not None:
         runfolder.write_run_folder(Path(out), regime, method, seeds, record)
         shutil.rmtree(work, ignore_errors=True)
@@ -261,6 +294,7 @@ def train_seeds(
     checkpoint_every: int = CHECKPOINT_EVERY,
     checkpoint_seconds: float = CHECKPOINT_SECONDS,
     scalars=None,
+    tuning: dict | None = None,
 ) -> RunRecord:
     """The training loop of ``run``, without the run folder; checkpoints into ``work`` if given.
 
@@ -268,7 +302,7 @@ def train_seeds(
         regime, seeds, method, iterations, eval_every, resume, checkpoint_every, checkpoint_seconds:
             as for ``run``.
         work: the checkpoint folder (``None``: no checkpoints).
-        scalars: as for ``run``.
+        scalars, tuning: as for ``run``.
 
     Returns:
         A ``RunRecord``: the summary, the evaluation lines (``metrics.jsonl``) and the learners'
@@ -278,6 +312,10 @@ def train_seeds(
     eval_every = eval_every or max(1, iterations // 100)
     module = contract.method(method)
     header = _header(regime, seeds, method, iterations, eval_every)
+    config = baseline_settings.config_for(method, regime, tuning) if tuning is not None else None
+    if config is not None:  # a resume must use the same settings
+        header["baseline_settings"] = asdict(config)
+        module = _WithConfig(module, config)
     saved = None
     if work is not None:
         if resume:
@@ -294,6 +332,7 @@ def train_seeds(
         done, driver, state = _resume(module, regime, seeds, saved, work, iterations, eval_every)
         initial = [t.detach().clone() for t in module.start(regime, seeds).tables()]  # a seed's start is reproducible
     ref = regime_reference(regime)
+    start = regime_start(regime) if ref is not None else None
     if saved is not None:
         curve, reached, reached_seconds = driver.curve, driver.reached, driver.reached_seconds
         clock = time.perf_counter() - driver.seconds
@@ -317,7 +356,7 @@ def train_seeds(
             module.step(state)
             if not (iteration % eval_every and iteration != iterations):
                 _evaluate_into(state, regime, ref, iteration, iteration in nashconv_at, clock, curve, reached,
-                               reached_seconds, bar)
+                               reached_seconds, bar, start)
                 if board is not None:
                     board.on_evaluation(curve[-1])
             bar.update(1)
@@ -332,11 +371,27 @@ def train_seeds(
                                   work, iteration)
     seconds = time.perf_counter() - clock
     result = _summary(state, regime, method, seeds, ref, curve[-1], reached, reached_seconds, seconds, initial)
+    result["baseline_settings"] = baseline_settings.provenance(method, regime, tuning)  # docs/model.md §7
+    if ref is not None:  # docs/model.md §8: the share of gain's origin and, per head, whether collapse can be seen
+        result["start"] = start
+        action, signal = metrics.collapse_measurable(ref)
+        result["collapse_measurable"] = {"action": bool(action[0]), "signal": bool(signal[0])}
     return RunRecord(result, curve, _final_tables(state, regime, seeds))
 
 
-def _evaluate_into(state, regime, ref, iteration, with_nashconv, clock, curve, reached, reached_seconds, bar) -> None:
-    report = _evaluate(state, regime, ref)
+class _WithConfig:
+    """A method whose ``start`` is given the settings ``config`` (a tuning result's); ``step`` as the method's."""
+
+    def __init__(self, module, config) -> None:
+        self.module, self.config, self.step = module, config, module.step
+
+    def start(self, regime: Regime, seeds: list[int]):
+        return self.module.start(regime, seeds, self.config)
+
+
+def _evaluate_into(state, regime, ref, iteration, with_nashconv, clock, curve, reached, reached_seconds, bar,
+                   start=None) -> None:
+    report = _evaluate(state, regime, ref, start)
     if ref is None and with_nashconv:
         report["nashconv"] = _nashconv(state, regime)
     line = {"iteration": iteration, "interactions": state.interactions, "seconds": time.perf_counter() - clock}
@@ -423,6 +478,10 @@ def _summary(state, regime, method, seeds, ref, last, reached, reached_seconds, 
                         "signal_sensitivity"):
                 entry[key] = last[key][k]
             entry["collapsed"] = bool(last["collapsed"][k])
+            entry["action_collapsed"] = bool(last["action_collapsed"][k])
+            entry["signal_collapsed"] = bool(last["signal_collapsed"][k])
+            entry["table_distance"] = last["table_distance"][k]
+            entry["share_of_gain"] = last.get("share_of_gain", [None] * len(seeds))[k]
             entry["interactions_to_95"] = reached[95.0][k]
             entry["interactions_to_99"] = reached[99.0][k]
             entry["seconds_to_95"] = reached_seconds[95.0][k]
@@ -449,11 +508,11 @@ def _summary(state, regime, method, seeds, ref, last, reached, reached_seconds, 
 def summary_table(result: dict) -> str:
     """A readable table of a ``run`` summary, one row per seed."""
     if "reference" in result:
-        header = ["seed", "payoff", "% of ref", "adherence", "act sens", "sig sens", "collapsed", "to 95%", "to 99%",
-                  "others", "payoff chg", "others chg"]
-        keys = ["seed", "payoff", "percent_of_reference", "adherence", "action_sensitivity", "signal_sensitivity",
-                "collapsed", "interactions_to_95", "interactions_to_99", "others_payoff", "payoff_change",
-                "others_payoff_change"]
+        header = ["seed", "payoff", "% of ref", "share", "distance", "adherence", "act sens", "sig sens", "act coll",
+                  "sig coll", "to 95%", "to 99%", "others", "payoff chg", "others chg"]
+        keys = ["seed", "payoff", "percent_of_reference", "share_of_gain", "table_distance", "adherence",
+                "action_sensitivity", "signal_sensitivity", "action_collapsed", "signal_collapsed", "interactions_to_95",
+                "interactions_to_99", "others_payoff", "payoff_change", "others_payoff_change"]
         title = f"{result['regime']} / {result['method']}: reference {result['reference']['payoff']:.4f} per round"
     else:
         header = ["seed", "mean payoff", "cooperation", "NashConv", "others", "mean payoff chg", "others chg"]
@@ -463,4 +522,24 @@ def summary_table(result: dict) -> str:
     runs = result["runs"]
     body = table(header, [[run.get(k) for k in keys] for run in runs], digits=4)
     footer = f"{len(runs)} seeds, {runs[0]['interactions']} interactions each, {result['seconds']:.1f} s"
-    return "\n".join([title, body, footer])
+    lines = [title, body, footer]
+    if result.get("start"):
+        start, measurable = result["start"], result.get("collapse_measurable", {})
+        origin = "warm-up tables" if start["kind"] == "warmup" else f"mean of {start['draws']} random tables, se {start['se']:.4f}"
+        seen = lambda head: "measurable" if measurable.get(head) else "not measurable"  # noqa: E731
+        lines.append(f"share of gain from {start['payoff']:.4f} per round ({origin}); collapse: action {seen('action')}, "
+                     f"signal {seen('signal')}")
+    if result.get("baseline_settings"):
+        lines.append(f"baseline settings: {describe_settings(result['baseline_settings'])}")
+    return "\n".join(lines)
+
+
+def describe_settings(provenance: dict) -> str:
+    """A run's baseline settings' provenance in words (``settings.provenance``)."""
+    values = ", ".join(f"{k}={v}" for k, v in provenance["settings"].items())
+    where = f" from {provenance['file']}" if provenance.get("file") else ""
+    if provenance["source"] == "tuned":
+        return f"tuned for this population{where} ({values})"
+    if provenance["source"] == "other":
+        return f"tuned for another population, {provenance['tuned_for']}{where} ({values})"
+    return f"defaults, not tuned for this population ({values})"

@@ -2,8 +2,10 @@
 policy tables as logits, log-probabilities, discounted sums and the value table.
 
 **The learner's timeline.**  A learner decides when it is the donor (its
-realised action, context ``(x_own, x_rec)``) or the observer (its observed
-signal, context ``(a, x_donor, x_rec)``).  These *decision events*, in the order
+realised action, context ``(x_own, x_rec)``) or one of the ``k`` observers (its
+observed signal, context ``(a, x_donor, x_rec)`` with ``a`` the action *it*
+perceived: its own entry of the records' private ``perceived``, the realised
+action unless its perception erred; unobserved interactions have no observer).  These *decision events*, in the order
 they happen, are the steps of its own timeline; the discount ``gamma`` applies
 per step.  Its payoffs (``-c`` when it gives C, ``+b`` when it receives C; no
 shaping) are credited to its latest decision at or before the interaction that
@@ -19,8 +21,11 @@ context together).
 **Log-probabilities.**  The world folds the execution and assessment errors into
 observable tables, so an event's log-probability is that of its realised outcome
 under the learner's observable table, ``pc = sigmoid(z) (1 - e)`` and
-``so = (1 - mu) sigmoid(z) + mu (1 - sigmoid(z))``: the errors are part of the
-environment and the score-function gradient stays unbiased.
+``so = (1 - mu) sigmoid(z) + mu (1 - sigmoid(z))`` (the signal given the action
+the learner perceived, so the perception error, which comes before the decision,
+is part of its context): the errors are part of the environment and the
+score-function gradient stays unbiased.  How the ``k`` signals aggregate into the
+donor's reputation is part of the environment too.
 
 Events are laid out ``(B, L, T)`` (population, learner, slot) with ``T`` the
 interactions of the update batch, an upper bound on any learner's events, so
@@ -94,12 +99,16 @@ def decision_events(records: Records, learners: list[int], game: Game) -> Events
     """Turn the public records ``(B, T)`` into each learner's decision events and credited rewards."""
     batch, slots = records.donor.shape
     who = torch.tensor(learners, dtype=torch.long).view(1, -1, 1)
-    field_ = lambda name: getattr(records, name).to(torch.long).unsqueeze(1)  # noqa: E731  (B, 1, T)
-    donor, recipient, observer = field_("donor"), field_("recipient"), field_("observers")[..., 0]
-    x_d, x_r, action, signal = field_("donor_rep"), field_("recipient_rep"), field_("action"), field_("signals")[..., 0]
-    is_donor, is_observer, is_recipient = donor == who, observer == who, recipient == who  # (B, L, T)
+    field_ = lambda name: getattr(records, name).to(torch.long).unsqueeze(1)  # noqa: E731  (B, 1, T[, K])
+    donor, recipient = field_("donor"), field_("recipient")
+    x_d, x_r, action = field_("donor_rep"), field_("recipient_rep"), field_("action")
+    # the learner's own seat among the k observers (at most one: they are drawn without replacement)
+    seat = field_("observers") == who.unsqueeze(-1)  # (B, L, T, K)
+    is_donor, is_observer, is_recipient = donor == who, seat.any(-1), recipient == who  # (B, L, T)
+    signal = (field_("signals") * seat).sum(-1)  # its observed signal
+    perceived = (field_("perceived") * seat).sum(-1)  # the action it perceived: its own, private, signal context
     decision = is_donor | is_observer  # a donor never observes its own interaction
-    context_t = torch.where(is_donor, action_context(x_d, x_r), signal_decision(action, x_d, x_r))
+    context_t = torch.where(is_donor, action_context(x_d, x_r), signal_decision(perceived, x_d, x_r))
     outcome_t = torch.where(is_donor, action, signal).to(DTYPE)
     reward_t = (game.b * is_recipient.to(DTYPE) - game.c * is_donor.to(DTYPE)) * action.to(DTYPE)
     order = decision.to(torch.long).cumsum(-1) - 1  # index of the latest decision at or before t

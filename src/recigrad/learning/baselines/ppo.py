@@ -57,6 +57,9 @@ class PPOConfig:
     normalize: bool = True  # normalise advantages per learner
 
 
+CONFIG = PPOConfig  # the settings a tuning result sets (recigrad.learning.baselines.settings)
+
+
 def gae(values: torch.Tensor, events: common.Events, gamma: float, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Advantages and value targets ``(B, L, T)`` from the events' values ``V_k`` (0 on padding)."""
     valid = events.valid

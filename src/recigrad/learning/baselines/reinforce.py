@@ -44,6 +44,9 @@ class ReinforceConfig:
     value_rate: float = 0.3  # step of the running per-context mean of the baseline
 
 
+CONFIG = ReinforceConfig  # the settings a tuning result sets (recigrad.learning.baselines.settings)
+
+
 def policy_loss(
     logits: torch.Tensor, events: common.Events, baseline: torch.Tensor, returns: torch.Tensor, game: Game
 ) -> torch.Tensor:
