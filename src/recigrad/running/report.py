@@ -111,13 +111,15 @@ def markdown_summary(results: list[dict], rows: list[dict]) -> str:
     warm = [r for r in rows if r["regime"].startswith("warmup")]
     if warm:
         lines += ["## Warm-up grid (learner warmed up at W among discriminators of norm O)", "",
-                  "| warm-up W | opponents O | components | method | % of reference | adherence |",
-                  "| --- | --- | --- | --- | --- | --- |"]
+                  "Payoffs per round (per interaction: divide by N).", "",
+                  "| warm-up W | opponents O | components | method | payoff | reference | % of reference | adherence |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
         for r in warm:
             _, w, _, o, comp = r["regime"].split("-")
             runs = by_key[(r["regime"], r["method"])]["runs"]
             cell = "diagonal" if w == o else "off-diagonal"
             lines.append(f"| {w} | {o} ({cell}) | {comp} | {r['method']} | "
+                         f"{_fmt(*interval([x['payoff'] for x in runs]), digits=4)} | {r['reference']:.4f} | "
                          f"{_fmt(*interval([x['percent_of_reference'] for x in runs]), digits=2)} | "
                          f"{_fmt(*interval([x['adherence'] for x in runs]))} |")
         lines.append("")
