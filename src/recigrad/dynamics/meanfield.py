@@ -119,8 +119,14 @@ def stationary_good(pc: torch.Tensor, so: torch.Tensor, game: Game | None = None
     game = game or Game()
     if not game.recipient_observes:
         return _stationary_good_pairs(pc, so, game)
-    n = pc.shape[1]
-    s = good_probability(pc, so, game)
+    return stationary_good_of(good_probability(pc, so, game))
+
+
+def stationary_good_of(s: torch.Tensor) -> torch.Tensor:
+    """``stationary_good`` from the probabilities ``s (B, N, 2, 2)`` of a good reputation after an
+    interaction (``recigrad.game.formation.good_probability``; a pool that does not depend on the
+    recipient), differentiable in ``s`` (implicit gradient)."""
+    n = s.shape[1]
     with torch.no_grad():
         sd = s.detach()
         g = torch.ones(s.shape[:2], dtype=s.dtype)

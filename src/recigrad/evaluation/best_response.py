@@ -91,7 +91,8 @@ def _ascend(evaluator, act, sig, learner, logits, game, order, steps, lr) -> tup
     for i in range(0, batch * k, size):
         theta = flat[i : i + size].clone()
         rows = population[i : i + size]
-        a, s = act[rows], sig[rows]
+        evaluate = evaluator.prepared(act[rows], sig[rows], learner, game)
+        every = torch.arange(len(rows))
         first, second = torch.zeros_like(theta), torch.zeros_like(theta)
         best = torch.full((theta.shape[0],), -torch.inf, dtype=DTYPE)
         keep = torch.sigmoid(theta)
@@ -102,7 +103,7 @@ def _ascend(evaluator, act, sig, learner, logits, game, order, steps, lr) -> tup
         for step in range(steps + 1):
             theta.requires_grad_(True)
             entries = torch.sigmoid(theta)
-            payoff = evaluator(a, s, learner, *expand(entries, order), game)
+            payoff = evaluate(every, *expand(entries, order))
             (grad,) = torch.autograd.grad(payoff.sum(), theta)
             theta, entries, payoff = theta.detach(), entries.detach(), payoff.detach()
             better = (payoff > best) & active

@@ -72,6 +72,60 @@ class Evaluator:
         return solve(_insert(pc, learner, own_pc), _insert(so, learner, own_so), game).payoff[:, learner]
 
 
+    def prepared(self, act, sig, learner, game):
+        """``payoff(rows, own_act, own_sig) -> (M,)``: as ``__call__`` on populations ``act[rows]``,
+        ``sig[rows]``, with the work that does not depend on the learner's tables done once here.
+
+        For the mean field of the plain game (``Game.plain_formation``) that is the others' observable
+        tables and their share of every donor's good probability (``_MeanfieldOthers``): a candidate
+        then costs ``O(N)`` small operations, not the ``(M, N, 2, 2, 2)`` tables of the full solve
+        (the same numbers up to rounding)."""
+        if self.model == "meanfield" and game.plain_formation:
+            return _MeanfieldOthers(act, sig, learner, game)
+        return lambda rows, own_act, own_sig: self(act[rows], sig[rows], learner, own_act, own_sig, game)
+
+
+class _MeanfieldOthers:
+    """The learner's mean-field payoff (plain game) against fixed others, their part computed once.
+
+    With one observer drawn from everyone but the donor, donor ``d``'s good probability is
+    ``s_d = pc_d sbar_d[C] + (1 - pc_d) sbar_d[D]`` with ``sbar_d`` the mean of the others' ``so``
+    (``recigrad.game.good_signal_probability``): for ``d`` not the learner it is the others' part
+    (``base``) plus the learner's ``so`` weighted by ``pc_d / (N - 1)``; the learner's own uses the
+    others' sum only.  Only the learner's payoff is formed (``recigrad.dynamics.meanfield.solve``).
+    """
+
+    def __init__(self, act, sig, learner, game):
+        pc, so = observable(act, sig, game)
+        n = act.shape[1]
+        others = torch.ones(n, dtype=torch.bool)
+        others[learner] = False
+        self.n, self.learner, self.game, self.others = n, learner, game, others
+        self.total = so[:, others].sum(dim=1)  # (B, a, x_d, x_r): the others' signal tables summed
+        sbar = (self.total.unsqueeze(1) - so) / (n - 1)  # without the learner's: added per candidate
+        self.pc = pc
+        self.base = pc * sbar[:, :, 1] + (1.0 - pc) * sbar[:, :, 0]
+
+    def __call__(self, rows, own_act, own_sig) -> torch.Tensor:
+        n, learner = self.n, self.learner
+        own_pc, own_so = observable(own_act, own_sig, self.game)
+        pc = self.pc[rows]
+        spread = own_so.unsqueeze(1) / (n - 1)  # (M, 1, a, x_d, x_r)
+        s_others = self.base[rows] + pc * spread[:, :, 1] + (1.0 - pc) * spread[:, :, 0]
+        sbar_own = self.total[rows] / (n - 1)
+        s_own = own_pc * sbar_own[:, 1] + (1.0 - own_pc) * sbar_own[:, 0]
+        g = meanfield.stationary_good_of(_insert(s_others, learner, s_own))
+        pc = _insert(pc, learner, own_pc)
+        gd = g.unsqueeze(-1)
+        a = (1 - gd) * pc[:, :, 0, :] + gd * pc[:, :, 1, :]  # (M, N, x_r)
+        g_own, a_own = g[:, learner], a[:, learner]
+        m_own = (g.sum(-1) - g_own) / (n - 1)
+        given = (1 - m_own) * a_own[:, 0] + m_own * a_own[:, 1]
+        rest = a[:, self.others].sum(1)
+        received = ((1 - g_own) * rest[:, 0] + g_own * rest[:, 1]) / (n - 1)
+        return self.game.b * received - self.game.c * given
+
+
 def _insert(tables: torch.Tensor, learner: int, own: torch.Tensor) -> torch.Tensor:
     """Population tables ``(M, N, ...)`` with agent ``learner``'s replaced by ``own (M, ...)``."""
     return torch.cat([tables[:, :learner], own.unsqueeze(1), tables[:, learner + 1 :]], dim=1)
@@ -105,11 +159,9 @@ def evaluate_candidates(evaluator, act, sig, learner, cand_act, cand_sig, game) 
     population = torch.arange(batch).repeat_interleave(k)
     flat_act, flat_sig = cand_act.reshape(batch * k, 2, 2), cand_sig.reshape(batch * k, 2, 2, 2)
     size = evaluator.chunk(n, game)
-    parts = [
-        evaluator(act[population[i : i + size]], sig[population[i : i + size]], learner,
-                  flat_act[i : i + size], flat_sig[i : i + size], game)
-        for i in range(0, batch * k, size)
-    ]
+    payoff = evaluator.prepared(act, sig, learner, game)
+    parts = [payoff(population[i : i + size], flat_act[i : i + size], flat_sig[i : i + size])
+             for i in range(0, batch * k, size)]
     return torch.cat(parts).reshape(batch, k)
 
 
