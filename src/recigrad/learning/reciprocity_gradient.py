@@ -50,8 +50,13 @@ def own_payoffs(
     pc_own, so_own = observable(numerics.sigmoid(logits_act), numerics.sigmoid(logits_sig), game)
     pc_view, so_view = view.substitute(pc_hat, so_hat, learners, pc_own, so_own)
     batch, n_learners, n = pc_view.shape[:3]
-    solution = SOLVERS[solver](pc_view.flatten(0, 1), so_view.flatten(0, 1), game)
-    payoff = solution.payoff.reshape(batch, n_learners, n)
+    pc_flat, so_flat = pc_view.flatten(0, 1), so_view.flatten(0, 1)
+    if solver == "exact":  # one dense solve per view: a batched LU may differ in the last bit, and a seed must
+        # give the same run alone or in a batch
+        payoff = torch.cat([exact.solve(pc_flat[i : i + 1], so_flat[i : i + 1], game).payoff for i in range(len(pc_flat))])
+    else:
+        payoff = SOLVERS[solver](pc_flat, so_flat, game).payoff
+    payoff = payoff.reshape(batch, n_learners, n)
     return payoff[:, torch.arange(n_learners), torch.tensor(learners)]
 
 
