@@ -19,6 +19,14 @@ wants everyone good.  Candidates guided by where those pulls could differ by con
 - several observers (majority / quorum), where the learner's vote is pivotal only in some
   contexts; perception errors; the recipient not observing.
 
+Found (this machine, ``--quick`` and the full list): none of these is measurable in the
+signal head; the strict signal entries are all 0 (stern judging, simple standing, the leading
+eight, their mixes) or all 1 (shunning, image scoring mixed with stern judging); majority and
+quorum leave some entries non-strict (the learner's vote is not pivotal there) but never flip
+one.  The reason (docs/model.md §9): with second-order norms a donor's next reputation is worth
+the same to the learner whoever the donor is.  The regime shipped instead, ``hybrid-standing``,
+adds agents whose cooperation depends on their own reputation (``candidates_standing``).
+
 Usage: ``python benchmarks/find_measurable_regimes.py [--quick]``; prints one line per
 population (payoff, measurable action/signal, the reference tables' strict entries) and
 the qualifying ones at the end.
@@ -57,7 +65,8 @@ def candidates(quick: bool):
     # own-reputation-dependent agents (L1/L2 action rule) among discriminators of each norm
     for norm in SECOND + (() if quick else EIGHT):
         for rule, n1 in itertools.product(("L1", "L2"), (5, 4, 3)):
-            yield f"disc:{norm}x{n1}+norm:{rule}x{7 - n1}", ["learner:stern-judging:1", f"disc:{norm}:{n1}", f"norm:{rule}:{7 - n1}"], plain
+            specs = ["learner:stern-judging:1", f"disc:{norm}:{n1}", f"norm:{rule}:{7 - n1}"]
+            yield f"disc:{norm}x{n1}+norm:{rule}x{7 - n1}", specs, plain
     # assessors that pull opposite ways (want recipients bad / good), every ratio through the tipping point,
     # with and without agents whose action depends on their own reputation or who never condition
     for a in ("stern-judging", "simple-standing", "L1"):
@@ -87,6 +96,14 @@ def candidates(quick: bool):
             yield f"disc:{norm}x5+{other}x2 {gname}", ["learner:stern-judging:1", f"disc:{norm}:5", f"{other}:{norm}:2"], game
 
 
+def candidates_standing():
+    """Stern-judging discriminators mixed with stern judges who cooperate only while themselves good
+    (``hybrid-standing`` is the 4 + 3 one)."""
+    for n1 in (5, 4, 3):
+        yield (f"disc:stern-judgingx{n1}+sj-good-standingx{7 - n1}",
+               ["learner:stern-judging:1", f"disc:stern-judging:{n1}", f"norm:1001/1000:{7 - n1}"], Game())
+
+
 def strict_entries(head, strict) -> str:
     return "".join(("1" if v > 0.5 else "0") if s else "." for v, s in zip(head.flatten().tolist(), strict.flatten().tolist()))
 
@@ -96,7 +113,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a smaller candidate list")
     args = parser.parse_args()
     found, start = [], time.perf_counter()
-    for label, specs, game in candidates(args.quick):
+    for label, specs, game in itertools.chain(candidates(args.quick), candidates_standing()):
         population = parse_pop(specs)
         act, sig = population.batched_tables(1)
         ref = best_response(act, sig, 0, game)
