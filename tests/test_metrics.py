@@ -351,3 +351,45 @@ def test_random_start_payoff_against_cooperators_that_call_everyone_good():
     expected = (GAME.b - GAME.c / 2) * (1 - GAME.e)
     assert 0.0 < se < 0.01, se
     assert abs(mean - expected) < 3 * se, (mean, expected, se)
+
+
+# ---------------------------------------------------------------------------
+# hybrid-standing: the quick-suite regime whose reference is context-sensitive in both heads
+
+
+@pytest.fixture(scope="module")
+def standing():
+    from recigrad.evaluation.best_response import best_response
+    from recigrad.game.regime import load_regime
+
+    regime = load_regime("hybrid-standing")
+    act, sig = regime.population.batched_tables(1)
+    return regime, act, sig, best_response(act, sig, 0, regime.game)
+
+
+def test_hybrid_standing_reference_is_measurable_in_both_heads(standing):
+    _, _, _, ref = standing
+    action, signal = metrics.collapse_measurable(ref)
+    assert bool(action[0]) and bool(signal[0])
+
+
+def _learner_payoff(act, sig, own_act, own_sig, game):
+    from recigrad.evaluation import evaluate
+
+    act, sig = act.clone(), sig.clone()
+    act[0, 0], sig[0, 0] = own_act, own_sig
+    return float(evaluate(act, sig, game, model="exact")[0].payoff[0, 0])
+
+
+@pytest.mark.parametrize("entry", [(1, 0, 1), (0, 1, 1), (1, 1, 1)])  # (a, x_donor, x_rec): C B->G, D G->G, C G->G
+def test_hybrid_standing_signal_entries_that_differ_are_each_strict(standing, entry):
+    # independent of the solver: the exact chain with everyone's tables, the reference's signal
+    # entry flipped alone, loses more than STRICT per round (so the reference says "bad" to a bad
+    # donor helping a good recipient and "good" to others, and both matter)
+    from recigrad.evaluation.best_response import STRICT
+
+    regime, act, sig, ref = standing
+    best = _learner_payoff(act, sig, ref.act[0], ref.sig[0], regime.game)
+    flipped = ref.sig[0].clone()
+    flipped[entry] = 1.0 - flipped[entry]
+    assert best - _learner_payoff(act, sig, ref.act[0], flipped, regime.game) > STRICT

@@ -33,7 +33,7 @@ from recigrad.game.regime import load_regime, regime_names
 from recigrad.learning.contract import METHODS
 from recigrad.running import checkpoint, outdir, report, stats, train
 
-QUICK_REGIMES = ("discriminative-sj", "hybrid-alld", "discriminative-sh", "degenerate-allc", "society-L6")
+QUICK_REGIMES = ("discriminative-sj", "hybrid-alld", "discriminative-sh", "hybrid-standing", "degenerate-allc", "society-L6")
 # the bench's default methods: all but the Stable-Baselines3 ones (extra sb3), which need a regime with one
 # learner and take seconds per run; name them with --methods
 METHOD_ORDER = tuple(m for m in METHODS if not m.startswith("sb3-"))
