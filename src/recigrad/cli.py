@@ -574,16 +574,13 @@ def _sizes(text: str) -> list[int]:
     return sorted({int(part) for part in parts})
 
 
-def cmd_bench_scaling(args: argparse.Namespace) -> dict:
-    """``bench --suite scaling``: the study across N (``recigrad.running.scaling``)."""
-    from recigrad.running import scaling, suite
+def _bench_runs(args: argparse.Namespace, prefix: str) -> tuple[list[str], list[int], str, int]:
+    """A bench's methods, seeds, output folder (default ``reports/PREFIX-TIME``) and seeds per Ray task;
+    refuses Ray's flags without ``--backend ray`` and TensorBoard with it."""
+    from recigrad.running import suite
 
-    study = scaling.QUICK if args.quick else {"ns": scaling.NS, "society_ns": scaling.SOCIETY_NS, "iterations": None}
-    bases = _names(args.regimes, regime_names(), "--regimes") or list(scaling.REGIMES + scaling.SOCIETIES)
     methods = _names(args.methods, sorted(METHODS), "--methods") or [m for m in suite.METHOD_ORDER if m in METHODS]
-    ns, society_ns = args.ns or study["ns"], args.society_ns or study["society_ns"]
-    iterations = args.iterations or study["iterations"]
-    out = args.out or f"reports/scaling-{time.strftime('%Y%m%d-%H%M%S')}"
+    out = args.out or f"reports/{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
     seeds = list(range(args.seed, args.seed + args.seeds))
     if args.backend == "local" and (args.address or args.num_cpus or args.seed_block):
         raise ConfigError("--address, --num-cpus and --seed-block need --backend ray")
@@ -593,8 +590,20 @@ def cmd_bench_scaling(args: argparse.Namespace) -> dict:
         from recigrad.running import tensorboard
 
         tensorboard.require()
-    entries = scaling.study(bases, ns, society_ns, iterations)
     block = args.seeds if args.backend == "local" else min(args.seeds, args.seed_block or args.seeds)
+    return methods, seeds, out, block
+
+
+def cmd_bench_scaling(args: argparse.Namespace) -> dict:
+    """``bench --suite scaling``: the study across N (``recigrad.running.scaling``)."""
+    from recigrad.running import scaling
+
+    study = scaling.QUICK if args.quick else {"ns": scaling.NS, "society_ns": scaling.SOCIETY_NS, "iterations": None}
+    bases = _names(args.regimes, regime_names(), "--regimes") or list(scaling.REGIMES + scaling.SOCIETIES)
+    methods, seeds, out, block = _bench_runs(args, "scaling")
+    ns, society_ns = args.ns or study["ns"], args.society_ns or study["society_ns"]
+    iterations = args.iterations or study["iterations"]
+    entries = scaling.study(bases, ns, society_ns, iterations)
     budget.require("bench", max(budget.train_bytes(regime, block) for _, _, regime in entries), args.max_memory)
     with outdir.claim(out, "bench", overwrite=args.overwrite, resume=args.resume), _scalars(args, out) as scalars:
         try:
@@ -622,21 +631,10 @@ def cmd_bench(args: argparse.Namespace) -> dict:
         raise ConfigError("give --quick or --regimes, not both")
     regimes = _names(args.regimes, regime_names(), "--regimes") or (
         list(QUICK_REGIMES) if args.quick else suite.suite_regimes())
-    methods = _names(args.methods, sorted(METHODS), "--methods") or [m for m in suite.METHOD_ORDER if m in METHODS]
-    out = args.out or f"reports/bench-{time.strftime('%Y%m%d-%H%M%S')}"
-    seeds = list(range(args.seed, args.seed + args.seeds))
-    if args.backend == "local" and (args.address or args.num_cpus or args.seed_block):
-        raise ConfigError("--address, --num-cpus and --seed-block need --backend ray")
-    if args.tensorboard is not None:
-        if args.backend == "ray":
-            raise ConfigError("--tensorboard needs --backend local (Ray tasks write no TensorBoard scalars)")
-        from recigrad.running import tensorboard
-
-        tensorboard.require()
+    methods, seeds, out, block = _bench_runs(args, "bench")
     loaded = [load_regime(name) for name in regimes]
     if args.iterations is not None:  # the same bound as train.iterations in a regime (TrainConfig checks it)
         loaded = [replace(r, train=TrainConfig(**{**r.train.__dict__, "iterations": args.iterations})) for r in loaded]
-    block = args.seeds if args.backend == "local" else min(args.seeds, args.seed_block or args.seeds)
     budget.require("bench", max(budget.train_bytes(r, block) for r in loaded), args.max_memory)
     _check_single_learner(methods, loaded)
     with outdir.claim(out, "bench", overwrite=args.overwrite, resume=args.resume), _scalars(args, out) as scalars:
