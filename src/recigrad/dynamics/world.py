@@ -128,17 +128,8 @@ def play(
     so_flat = np.ascontiguousarray(so.detach().to(DTYPE).reshape(batch, n * 8).numpy())
     x = reputation.to(torch.int64).numpy().copy()
     given, received, good = (np.zeros((batch, n)) for _ in range(3))
-    parts: list[np.ndarray] = []
-    done = 0
-    while done < interactions:
-        steps = min(CHUNK, interactions - done)
-        uniforms = streams.uniform_numpy(steps, 3)
-        rec = kernel.play_chunk(pc_flat, so_flat, x, uniforms, given, received, good, record)
-        if record:
-            parts.append(rec)
-        done += steps
-        if progress is not None:
-            progress(steps)
+    parts = _chunks(streams, interactions, 3, progress,
+                    lambda uniforms: kernel.play_chunk(pc_flat, so_flat, x, uniforms, given, received, good, record))
     tally = Tally(*(torch.from_numpy(a) for a in (given, received, good)), interactions)
     records = None
     if record and parts:
@@ -148,6 +139,19 @@ def play(
                           recipient_rep=bits[1], action=bits[2], signals=bits[3].unsqueeze(-1),
                           perceived=bits[2].unsqueeze(-1).clone(), reputation=bits[3].clone())
     return torch.from_numpy(x), tally, records
+
+
+def _chunks(streams: Streams, interactions: int, width: int, progress, run) -> list:
+    """Play ``interactions`` in chunks of at most ``CHUNK``: ``run(uniforms)`` on each chunk's
+    ``(B, steps, width)`` uniforms, drawn per population from its stream; the chunks' results."""
+    parts, done = [], 0
+    while done < interactions:
+        steps = min(CHUNK, interactions - done)
+        parts.append(run(streams.uniform_numpy(steps, width)))
+        done += steps
+        if progress is not None:
+            progress(steps)
+    return parts
 
 
 def _play_formed(pc, so, reputation, streams, interactions, record, progress, game: Game):
@@ -160,18 +164,10 @@ def _play_formed(pc, so, reputation, streams, interactions, record, progress, ga
     x = reputation.to(torch.int64).numpy().copy()
     given, received, good = (np.zeros((batch, n)) for _ in range(3))
     rule, quorum = kernel.RULES[game.aggregation], game.quorum or 0
-    parts: list[tuple[np.ndarray, np.ndarray]] = []
-    done = 0
-    while done < interactions:
-        steps = min(CHUNK, interactions - done)
-        uniforms = streams.uniform_numpy(steps, kernel.formed_uniforms(k))
-        out = kernel.play_formed_chunk(pc_flat, sp_flat, x, uniforms, given, received, good, record, k,
-                                       not game.recipient_observes, rule, quorum, game.observation, game.perception_error)
-        if record:
-            parts.append(out)
-        done += steps
-        if progress is not None:
-            progress(steps)
+    parts = _chunks(streams, interactions, kernel.formed_uniforms(k), progress,
+                    lambda uniforms: kernel.play_formed_chunk(pc_flat, sp_flat, x, uniforms, given, received, good, record, k,
+                                                              not game.recipient_observes, rule, quorum, game.observation,
+                                                              game.perception_error))
     tally = Tally(*(torch.from_numpy(a) for a in (given, received, good)), interactions)
     records = None
     if record and parts:
