@@ -41,7 +41,7 @@ from recigrad.game.regime import (
     regime_names,
     require_learner,
 )
-from recigrad.game.rules import AGGREGATIONS
+from recigrad.game.rules import AGGREGATIONS, ASSESSMENTS, SCHEDULES
 from recigrad.learning.contract import METHODS
 from recigrad.running import budget, outdir
 from recigrad.running.suite import QUICK_REGIMES
@@ -129,6 +129,16 @@ def _add_population_flags(p: argparse.ArgumentParser) -> None:
                    help="probability that an observer perceives the realised action flipped (default 0)")
     p.add_argument("--recipient-observes", type=_boolean, default=None, metavar="true|false",
                    help="whether the recipient may be drawn as an observer (default true)")
+    p.add_argument("--assessment", default=None, choices=ASSESSMENTS,
+                   help="public reputations (default) or private views, one per agent pair")
+    p.add_argument("--initial-good", type=_finite_float, default=None, metavar="P",
+                   help="private: probability that each initial view is good (default 1)")
+    p.add_argument("--schedule", default=None, choices=SCHEDULES,
+                   help="private: uniform random donor and recipient (default), or permutation rounds")
+    p.add_argument("--gossip", type=_finite_float, default=None, metavar="RATE",
+                   help="private: gossip events per interaction (default 0)")
+    p.add_argument("--gossip-trust", type=_finite_float, default=None, metavar="P",
+                   help="private: probability that a listener adopts the view it is told (default 1)")
 
 
 def _add_output_flags(p: argparse.ArgumentParser) -> None:
@@ -299,7 +309,9 @@ def resolve(args: argparse.Namespace) -> Regime:
         regime = Regime("custom", "", Game(), parse_pop(args.pop, load_norms(args.norms) if args.norms else None))
     flags = (("b", args.b), ("c", args.c), ("e", args.e), ("mu", args.mu), ("observers", args.observers),
              ("aggregation", args.aggregation), ("quorum", args.quorum), ("observation", args.observation),
-             ("perception_error", args.perception_error), ("recipient_observes", args.recipient_observes))
+             ("perception_error", args.perception_error), ("recipient_observes", args.recipient_observes),
+             ("assessment", args.assessment), ("initial_good", args.initial_good), ("schedule", args.schedule),
+             ("gossip", args.gossip), ("gossip_trust", args.gossip_trust))
     overrides = {k: v for k, v in flags if v is not None}
     if overrides:
         regime = replace(regime, game=Game(**{**regime.game.__dict__, **overrides}))

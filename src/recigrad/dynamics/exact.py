@@ -163,8 +163,9 @@ def solve(pc: torch.Tensor, so: torch.Tensor, game: Game) -> Solution:
         cooperation given and received.
 
     Raises:
-        ConfigError: ``N > 12``, or no unique stationary law.
+        ConfigError: ``N > 12``, no unique stationary law, or private assessment.
     """
+    game.require_public("the exact chain of public reputations")
     n = pc.shape[1]
     pi = stationary(pc, so, game)
     bits = state_bits(n)

@@ -165,6 +165,7 @@ def solve(pc: torch.Tensor, so: torch.Tensor, game: Game) -> Solution:
         A ``Solution`` of ``(B, N)`` tensors: payoff per round, good probability,
         cooperation given and received.
     """
+    game.require_public("the mean-field model of public reputations")
     n = pc.shape[1]
     g = stationary_good(pc, so, game)
     gd = g.unsqueeze(-1)

@@ -118,6 +118,8 @@ def play(
         ``Tally`` (fields ``(B, N)``) and, if ``record``, the ``Records`` (fields
         ``(B, interactions[, k])``, dtypes ``recigrad.dynamics.records.RECORD_DTYPES``), else None.
     """
+    if game is not None:
+        game.require_public("the world of public reputations (recigrad.dynamics.world.play)")
     batch, n = reputation.shape
     if len(streams) != batch:
         raise ValueError(f"{len(streams)} random streams for a batch of {batch}")

@@ -87,7 +87,9 @@ class Regime:
 
 _GAME_KEYS = {"benefit": "b", "cost": "c", "execution_error": "e", "assessment_error": "mu", "observers": "observers",
               "recipient_observes": "recipient_observes", "aggregation": "aggregation", "quorum": "quorum",
-              "observation": "observation", "perception_error": "perception_error"}
+              "observation": "observation", "perception_error": "perception_error",
+              "assessment": "assessment", "initial_good": "initial_good", "schedule": "schedule", "gossip": "gossip",
+              "gossip_trust": "gossip_trust"}
 _AGENT_KEYS = ("kind", "norm", "warmup", "count")
 _TOP_KEYS = ("name", "description", "game", "norms", "agents", "train", "sweep")  # [sweep]: read by recigrad.running.sweep
 _NORM_KEYS = ("assessment", "action")

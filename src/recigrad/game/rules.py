@@ -73,6 +73,22 @@ class Game:
     - ``perception_error``: each observer perceives the realised action flipped
       with this probability, independently, before it assesses.
 
+    Private assessment (docs/model.md §1, "Private assessment and gossip"):
+
+    - ``assessment``: ``public`` (one public reputation per agent, the game above)
+      or ``private`` (every agent ``i`` keeps its own view ``M[i, j]`` of every
+      agent ``j``; the donor acts on its own views, every other agent observes
+      with probability ``observation``, donor and recipient always do, and each
+      observer assesses by its own norm with its own views);
+    - ``initial_good``: under private assessment, the probability that each
+      initial view is good (default 1: everyone starts good in everyone's eyes);
+    - ``schedule``: ``uniform`` (a random donor and recipient per interaction) or
+      ``permutation`` (each round every agent donates once, to a recipient drawn by
+      a random permutation with no agent its own recipient); private only;
+    - ``gossip``: the expected number of gossip events per interaction (a random
+      speaker tells a random listener its view of a random third agent); private only;
+    - ``gossip_trust``: the probability that the listener adopts what it is told.
+
     The defaults (one observer, the recipient may observe, always observed, no
     perception error) are the game of docs/model.md §1 without these extensions.
     """
@@ -87,6 +103,11 @@ class Game:
     quorum: int | None = None
     observation: float = 1.0
     perception_error: float = 0.0
+    assessment: str = "public"
+    initial_good: float = 1.0
+    schedule: str = "uniform"
+    gossip: float = 0.0
+    gossip_trust: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("b", "c", "e", "mu"):
@@ -103,6 +124,37 @@ class Game:
             if not 0.0 <= value < 0.5:
                 raise ConfigError(f"{_LONG[name]} must be in [0, 0.5), got {value}")
         self._check_formation()
+        self._check_private()
+
+    def _check_private(self) -> None:
+        if self.assessment not in ASSESSMENTS:
+            raise ConfigError(f"assessment = {short_repr(self.assessment)} is not allowed; allowed: {', '.join(ASSESSMENTS)}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"schedule = {short_repr(self.schedule)} is not allowed; allowed: {', '.join(SCHEDULES)}")
+        finite_number("initial_good", self.initial_good, 0.0, 1.0)
+        finite_number("gossip", self.gossip, 0.0, MAX_GOSSIP)
+        finite_number("gossip_trust", self.gossip_trust, 0.0, 1.0)
+        if self.assessment == "public":
+            for name, default in _PRIVATE_ONLY.items():
+                if getattr(self, name) != default:
+                    raise ConfigError(f"{name} is used only with assessment = private, got {name} = "
+                                      f"{short_repr(getattr(self, name))} with assessment = public")
+        else:
+            for name, default in _PUBLIC_ONLY.items():
+                if getattr(self, name) != default:
+                    raise ConfigError(f"{name} is used only with assessment = public (under private assessment every "
+                                      f"agent but donor and recipient observes with probability observation), got "
+                                      f"{name} = {short_repr(getattr(self, name))}")
+
+    @property
+    def private(self) -> bool:
+        """Whether every agent keeps its own view (``assessment = "private"``)."""
+        return self.assessment == "private"
+
+    def require_public(self, what: str) -> None:
+        """Refuse private assessment in code written for public reputations."""
+        if self.private:
+            raise ConfigError(f"{what} needs public reputations (assessment = public); got assessment = private")
 
     def _check_formation(self) -> None:
         k = self.observers
@@ -143,6 +195,11 @@ class Game:
 
 
 MAX_OBSERVERS = 64
+MAX_GOSSIP = 1000.0
+ASSESSMENTS = ("public", "private")
+SCHEDULES = ("uniform", "permutation")
+_PRIVATE_ONLY = {"initial_good": 1.0, "schedule": "uniform", "gossip": 0.0, "gossip_trust": 1.0}
+_PUBLIC_ONLY = {"observers": 1, "recipient_observes": True, "aggregation": "single", "quorum": None}
 _LONG = {"b": "benefit", "c": "cost", "e": "execution_error", "mu": "assessment_error"}
 
 
