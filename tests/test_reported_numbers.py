@@ -120,7 +120,9 @@ def test_train_records_the_game_and_the_population(tmp_path, capsys):
     result = _json(["train", "--pop", "learner:stern-judging:1", "--pop", "disc:stern-judging:3", "--pop", "alld:stern-judging:1",
                     "--mu", "0.02", "--seeds", "1", "--iterations", "2", "--interactions", "100", "--out", str(out)], capsys)
     assert result["game"] == {"b": 5.0, "c": 1.0, "e": 0.01, "mu": 0.02, "observers": 1, "recipient_observes": True,
-                              "aggregation": "single", "quorum": None, "observation": 1.0, "perception_error": 0.0}
+                              "aggregation": "single", "quorum": None, "observation": 1.0, "perception_error": 0.0,
+                              "assessment": "public", "initial_good": 1.0, "schedule": "uniform", "gossip": 0.0,
+                              "gossip_trust": 1.0}
     assert result["population"] == [{"kind": "learner", "norm": "stern-judging", "count": 1},
                                     {"kind": "disc", "norm": "stern-judging", "count": 3},
                                     {"kind": "alld", "norm": "stern-judging", "count": 1}]

@@ -345,7 +345,9 @@ def test_simulate_command_reports_the_rule_and_agrees_with_exact(capsys):
     assert main(["exact", *flags]) == 0
     truth = json.loads(capsys.readouterr().out)["exact"]
     assert simulated["game"] == {"b": 5.0, "c": 1.0, "e": 0.01, "mu": 0.01, "observers": 3, "recipient_observes": False,
-                                 "aggregation": "quorum", "quorum": 2, "observation": 1.0, "perception_error": 0.05}
+                                 "aggregation": "quorum", "quorum": 2, "observation": 1.0, "perception_error": 0.05,
+                                 "assessment": "public", "initial_good": 1.0, "schedule": "uniform", "gossip": 0.0,
+                                 "gossip_trust": 1.0}
     for key in ("payoff", "good"):
         se = torch.tensor(simulated[f"{key}_se"])
         assert (se < 0.05).all()
