@@ -113,7 +113,8 @@ import torch
 from recigrad.dynamics.records import Records
 from recigrad.game import DTYPE, ConfigError
 from recigrad.game.contexts import ACTION_CONTEXTS, SIGNAL_CONTEXTS, action_context, signal_context
-from recigrad.learning.change_detection import _detect, _powers, g_statistic
+from recigrad.learning import pooling
+from recigrad.learning.change_detection import _detect, _powers
 
 MAX_WINDOW = 62
 _FLOAT_STATS = ("n", "k", "sq", "fast_n", "fast_k", "fast_sq")
@@ -312,8 +313,13 @@ def _update_table(
     fresh = torch.zeros(size, dtype=torch.int64, device=device).index_add_(0, idx, bit).view(shape)
     new["bits"] = (kept << shift) | fresh
     new["filled"] = (stats["filled"] + counts).clamp(max=window)
-    if config.detect_change:
-        new = _detect(new, counts > 0, config)
+    if config.detect_change:  # only the contexts that got records: O(records), not O(N C), per update
+        touched = (counts.reshape(-1) > 0).nonzero().squeeze(-1)
+        part = {stat: value.reshape(-1).index_select(0, touched).unsqueeze(0) for stat, value in new.items()}
+        tested = _detect(dict(part), torch.ones_like(part["filled"], dtype=torch.bool), config)
+        for stat, value in tested.items():
+            if value is not part[stat]:
+                new[stat] = new[stat].reshape(-1).index_copy(0, touched, value.squeeze(0)).view(shape)
     return new
 
 
@@ -379,22 +385,13 @@ def update(state: EstimatorState, records: Records | None, config: EstimatorConf
     return EstimatorState(**out)
 
 
-def alike(n: torch.Tensor, k: torch.Tensor, sq: torch.Tensor, threshold: float) -> torch.Tensor:
-    """``(B, N, N)`` bool: agents ``j`` and ``l != j`` whose long memories
-    ``(B, N, C)`` differ in no context by a G statistic above ``threshold``."""
-    g = g_statistic(n.unsqueeze(2), k.unsqueeze(2), sq.unsqueeze(2), n.unsqueeze(1), k.unsqueeze(1), sq.unsqueeze(1))
-    eye = torch.eye(n.shape[1], dtype=torch.bool, device=n.device)
-    return (g.amax(-1) <= threshold) & ~eye
-
-
 def _posterior_mean(n: torch.Tensor, k: torch.Tensor, sq: torch.Tensor, config: EstimatorConfig) -> torch.Tensor:
     """Posterior means ``(B, N, C)`` from long-memory counts ``(B, N, C)``."""
     base_mean, base_strength = config.prior_mean, config.prior_strength
     if not config.pool:
         return (k + base_strength * base_mean) / (n + base_strength)
-    weight = alike(n, k, sq, config.pool_threshold).to(n.dtype)
-    pooled_n = torch.einsum("bjl,blc->bjc", weight, n)
-    pooled_k = torch.einsum("bjl,blc->bjc", weight, k)
+    group = pooling.leader_groups(n, k, sq, config.pool_threshold)
+    pooled_n, pooled_k = pooling.pooled_counts(n, k, sq, group, config.pool_threshold)
     prior = (pooled_k + base_strength * base_mean) / (pooled_n + base_strength)
     # where no alike agent has a record of the context, the base prior keeps its own strength
     strength = torch.where(pooled_n > 0, config.pool_strength, base_strength).to(n.dtype)
