@@ -36,9 +36,29 @@ from __future__ import annotations
 
 import torch
 
-from recigrad.learning.change_detection import g_statistic
+from recigrad.game import DTYPE
+from recigrad.learning.change_detection import _loglik
 
 MAX_GROUPS = 64  # rounds of leader clustering; never reached with N <= 64 agents
+_TINY = 1e-12
+
+
+def _sample(n: torch.Tensor, k: torch.Tensor, sq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A weighted Bernoulli sample's effective size ``E = n**2 / sq``, successes ``E k / n`` and
+    maximised log-likelihood ``LL(E, E k / n)`` (22), as ``change_detection.g_statistic`` computes
+    them; an empty sample has ``E = 0``."""
+    zero = torch.zeros((), dtype=DTYPE, device=n.device)
+    size = torch.where((sq > _TINY) & (n > _TINY), n.square() / sq.clamp_min(_TINY), zero)
+    ones = size * (k / n.clamp_min(_TINY)).clamp(0.0, 1.0)
+    return size, ones, _loglik(size, ones)
+
+
+def _g(one: tuple, two: tuple) -> torch.Tensor:
+    """The G statistic (22) between two samples of ``_sample`` (broadcast against each other), the
+    same numbers as ``change_detection.g_statistic``: each sample's own log-likelihood is computed
+    once, however many samples it is compared with."""
+    (e1, a1, l1), (e2, a2, l2) = one, two
+    return (2.0 * (l1 + l2 - _loglik(e1 + e2, a1 + a2))).clamp_min(0.0)
 
 
 def leader_groups(n: torch.Tensor, k: torch.Tensor, sq: torch.Tensor, threshold: float, max_groups: int = MAX_GROUPS) -> torch.Tensor:
@@ -54,18 +74,20 @@ def leader_groups(n: torch.Tensor, k: torch.Tensor, sq: torch.Tensor, threshold:
         ``(B, N)`` int64: each agent's group, ``0, 1, ...`` in the order the leaders were
         picked; ``-1`` for an agent left when ``max_groups`` rounds are done.
     """
-    batch, agents, _ = n.shape
+    batch, agents, contexts = n.shape
     total = n.sum(-1)
+    size, ones, loglik = _sample(n, k, sq)
     group = torch.full((batch, agents), -1, dtype=torch.int64, device=n.device)
-    rows = torch.arange(batch, device=n.device)
     for r in range(min(agents, max_groups)):
         free = group < 0
         if not bool(free.any()):
             break
-        leader = torch.where(free, total, torch.full_like(total, -1.0)).argmax(-1)  # the first on a tie
-        lead = [t[rows, leader].unsqueeze(1).expand_as(t) for t in (n, k, sq)]
-        join = free & (g_statistic(n, k, sq, *lead).amax(-1) <= threshold)
-        group = torch.where(join, torch.full_like(group, r), group)
+        leader = torch.where(free, total, torch.full_like(total, -1.0)).argmax(-1)  # (B,), the first on a tie
+        rows, cols = free.nonzero(as_tuple=True)  # the agents left, of every population in one row
+        mine = [t[rows, cols].unsqueeze(0) for t in (size, ones, loglik)]
+        lead = [t[rows, leader[rows]].unsqueeze(0) for t in (size, ones, loglik)]
+        join = _g(mine, lead).amax(-1).squeeze(0) <= threshold
+        group = group.index_put((rows[join], cols[join]), torch.full((), r, dtype=torch.int64, device=n.device))
     return group
 
 
@@ -85,30 +107,38 @@ def pooled_counts(
     """
     batch, agents, contexts = n.shape
     groups = int(group.max()) + 1
-    if groups <= 0:
-        return torch.zeros_like(n), torch.zeros_like(k)
-    member = group.unsqueeze(-1) == torch.arange(groups, device=n.device)  # (B, N, G)
-    flat = (group.clamp_min(0) + groups * torch.arange(batch, device=n.device).unsqueeze(1)).reshape(-1)
-    inside = (group >= 0).reshape(-1)
-    flat, size = flat[inside], batch * groups
-
-    def group_sum(t: torch.Tensor) -> torch.Tensor:  # (B, G, C), summed in agent order
-        values = t.reshape(batch * agents, contexts)[inside]
-        return torch.zeros(size, contexts, dtype=t.dtype, device=t.device).index_add_(0, flat, values).view(batch, groups, contexts)
-
-    def others(t: torch.Tensor) -> torch.Tensor:  # (B, N, G, C): the group's sum less the agent's own
-        own = torch.where(member.unsqueeze(-1), t.unsqueeze(2), torch.zeros((), dtype=t.dtype, device=t.device))
-        return (group_sum(t).unsqueeze(1) - own).clamp_min(0.0)
-
-    other_n, other_k, other_sq = others(n), others(k), others(sq)
-    count = member.sum(1).unsqueeze(1) - member.to(torch.int64)  # (B, N, G): other members
-    per = count.clamp_min(1).to(n.dtype).unsqueeze(-1)
-    mean = (other_n / per, (other_k / per).minimum(other_n / per), other_sq / per)
-    own = [t.unsqueeze(2).expand_as(other_n) for t in (n, k, sq)]
-    pools = (count > 0) & (g_statistic(*own, *mean).amax(-1) <= threshold)  # (B, N, G)
     pooled_n, pooled_k = torch.zeros_like(n), torch.zeros_like(k)
-    for g in range(groups):  # in group order, whatever the batch's number of groups
-        keep = pools[:, :, g].unsqueeze(-1)
-        pooled_n = torch.where(keep, pooled_n + other_n[:, :, g], pooled_n)
-        pooled_k = torch.where(keep, pooled_k + other_k[:, :, g], pooled_k)
+    if groups <= 0:
+        return pooled_n, pooled_k
+    inside = group >= 0
+    flat = (group + groups * torch.arange(batch, device=n.device).unsqueeze(1))[inside]
+
+    def group_sum(t: torch.Tensor) -> torch.Tensor:  # (B, G, ...), summed in agent order
+        return torch.zeros(batch * groups, *t.shape[2:], dtype=t.dtype, device=t.device).index_add_(0, flat, t[inside]).view(
+            batch, groups, *t.shape[2:])
+
+    sums = [group_sum(t) for t in (n, k, sq)]  # (B, G, C)
+    members = group_sum(torch.ones(batch, agents, dtype=DTYPE, device=n.device))  # (B, G)
+    mine = _sample(n, k, sq)
+    zero = torch.zeros((), dtype=DTYPE, device=n.device)
+
+    def average(total_n, total_k, total_sq, count):  # the average member of ``count`` with these sums
+        per = count.clamp_min(1.0).unsqueeze(-1)
+        return _sample(total_n / per, (total_k / per).minimum(total_n / per), total_sq / per)
+
+    # the agent's own group, less itself
+    own = group.clamp_min(0).unsqueeze(-1).expand(batch, agents, contexts)
+    others = [(t.gather(1, own) - x).clamp_min(0.0) for t, x in zip(sums, (n, k, sq))]
+    count = members.gather(1, group.clamp_min(0)) - 1.0
+    pools = inside & (count > 0) & (_g(mine, average(*others, count)).amax(-1) <= threshold)
+    keep = pools.unsqueeze(-1)
+    pooled_n, pooled_k = torch.where(keep, others[0], zero), torch.where(keep, others[1], zero)
+    # every other group, in group order (whatever the batch's number of groups)
+    for g in range(groups):
+        total = [t[:, g].unsqueeze(1) for t in sums]  # (B, 1, C)
+        size = members[:, g].unsqueeze(1)  # (B, 1)
+        pools = (group != g) & (size > 0) & (_g(mine, average(*total, size)).amax(-1) <= threshold)
+        keep = pools.unsqueeze(-1)
+        pooled_n = torch.where(keep, pooled_n + total[0], pooled_n)
+        pooled_k = torch.where(keep, pooled_k + total[1], pooled_k)
     return pooled_n, pooled_k
