@@ -7,14 +7,15 @@ interactions to fill the estimator; then the median seconds of ``estimators.upda
 iteration's records and of ``estimators.estimate``, over several calls on the same state, and
 their ratio to N = 64.  Two iteration sizes: the shipped regimes' 400 interactions, and the
 scaling study's 50 N (100 learner decisions per iteration at every N).  Torch on ``--threads``
-threads (default 2; on a machine whose cores are busy with other work, 1 thread measures the
-work itself: a second thread then waits for a core on every operation).
+threads (default 2; on a machine whose cores are busy with other work, ``--threads 1 --cpu``
+measures the work itself, in CPU seconds: a second thread then waits for a core on every
+operation, and wall seconds count the time other processes hold the core).
 
 Before leader groups (pairwise pooling, main at bd0aa39, 1 seed, 400 interactions, from the
 issue): ``estimate`` 0.0016 s at N = 64, 0.08 s at 512, 0.61 s at 1024 (2 GB); ``update``
 0.0027, 0.0069 and 0.010 s.
 
-Usage: .venv/bin/python benchmarks/pooling_speed.py [--repeats 7] [--ns 64,512,1024,10000] [--threads 2]
+Usage: .venv/bin/python benchmarks/pooling_speed.py [--repeats 7] [--ns 64,512,1024,10000] [--threads 2] [--cpu]
 """
 
 from __future__ import annotations
@@ -35,16 +36,17 @@ from recigrad.game.population import parse_pop  # noqa: E402
 from recigrad.learning import estimators  # noqa: E402
 
 
-def median_seconds(fn, repeats: int) -> float:
+def median_seconds(fn, repeats: int, clock=time.perf_counter) -> float:
     times = []
+    fn()
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return statistics.median(times)
 
 
-def measure(n: int, repeats: int) -> dict:
+def measure(n: int, repeats: int, clock) -> dict:
     alld = (n - 1) // 3
     pop = parse_pop(["learner:random:1", f"disc:stern-judging:{n - 1 - alld}", f"alld:stern-judging:{alld}"])
     pc, so = observable(*pop.batched_tables(1), Game())
@@ -54,8 +56,8 @@ def measure(n: int, repeats: int) -> dict:
     row = {"n": n}
     for name, size in (("400", 400), ("50N", 50 * n)):
         reputation, _, records = play(pc, so, reputation, streams, size, record=True)
-        row[f"update_{name}"] = median_seconds(lambda records=records: estimators.update(state, records), repeats)
-    row["estimate"] = median_seconds(lambda: estimators.estimate(state), repeats)
+        row[f"update_{name}"] = median_seconds(lambda records=records: estimators.update(state, records), repeats, clock)
+    row["estimate"] = median_seconds(lambda: estimators.estimate(state), repeats, clock)
     groups = estimators.pooling.leader_groups(*(getattr(state, f"sig_{s}").reshape(1, n, -1) for s in ("n", "k", "sq")), 12.0)
     row["groups"] = int(groups.max()) + 1
     return row
@@ -66,9 +68,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--ns", default="64,512,1024,10000")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--cpu", action="store_true", help="CPU seconds of this process instead of wall seconds")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    rows = [measure(int(n), args.repeats) for n in args.ns.split(",")]
+    clock = time.process_time if args.cpu else time.perf_counter
+    print(f"median {'CPU' if args.cpu else 'wall'} seconds, {args.threads} thread(s)")
+    rows = [measure(int(n), args.repeats, clock) for n in args.ns.split(",")]
     base = rows[0]
     columns = ("update_400", "update_50N", "estimate")
     print(f"{'N':>6} {'groups':>6} " + " ".join(f"{c + ' s':>13} {'x':>7}" for c in columns) + f" {'update_400+estimate s':>22}")

@@ -230,3 +230,16 @@ def test_detection_in_touched_contexts_equals_detection_everywhere():
     assert int(state.sig_resets.sum()) >= 4
     assert int(state.act_resets.sum()) >= 2
 
+
+
+def test_both_tables_in_one_call_equal_each_table_alone(monkeypatch):
+    """``estimate`` pools the two tables in one call up to ``MERGE_TABLES_UP_TO`` agents (the action
+    table padded with empty contexts) and one by one above: the same estimates, bit for bit."""
+    game = Game()
+    act, sig = parse_pop(["disc:stern-judging:5", "alld:stern-judging:3", "allc:shunning:2", "disc:image-scoring:2"]).batched_tables(3)
+    x, _, records = play(*observable(act, sig, game), initial_reputation(3, 12), Streams([1, 2, 3]), 1500, record=True)
+    state = E.update(E.init_state(3, 12), records)
+    merged = E.estimate(state)
+    monkeypatch.setattr(E, "MERGE_TABLES_UP_TO", 0)
+    for together, alone in zip(merged, E.estimate(state), strict=True):
+        assert torch.equal(together, alone)

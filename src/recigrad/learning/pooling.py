@@ -23,7 +23,9 @@ rather than with each agent:
 Cost: ``O(N C)`` per round and ``O(N G C)`` for the pools, with ``G`` groups; a
 population of a few strategy classes has a few groups whatever ``N``.  ``G`` is at
 most ``MAX_GROUPS``, so a population of ``N`` agents that all differ costs
-``O(N MAX_GROUPS C)``, not ``O(N^2 C)``.
+``O(N MAX_GROUPS C)``, not ``O(N^2 C)``; the pools are tested 8 groups at a time, so
+memory stays ``O(8 N C)``.  Each agent's own log-likelihood term of (22) is computed
+once per call, and the three ``x log x`` terms of a log-likelihood in one ``xlogy``.
 
 Every function takes counts ``(B, N, C)`` (``B`` independent populations, ``C``
 contexts), uses the inputs' device, and gives a population the same numbers, bit for
@@ -37,10 +39,20 @@ from __future__ import annotations
 import torch
 
 from recigrad.game import DTYPE
-from recigrad.learning.change_detection import _loglik
+from recigrad.util.numerics import per_population
 
 MAX_GROUPS = 64  # rounds of leader clustering; never reached with N <= 64 agents
+_CHUNK = 8  # groups tested at once: memory O(N C _CHUNK)
 _TINY = 1e-12
+
+
+def _loglik(trials: torch.Tensor, ones: torch.Tensor) -> torch.Tensor:
+    """``change_detection._loglik`` (the maximised Bernoulli log-likelihood ``f(ones) + f(trials - ones)
+    - f(trials)``, ``f(x) = x log x``), the same numbers with one batch-invariant ``xlogy`` for the three
+    terms."""
+    x = torch.stack((ones, trials - ones, trials), -1).clamp_min(0.0)
+    f = per_population(lambda t: torch.xlogy(t, t), x)
+    return f[..., 0] + f[..., 1] - f[..., 2]
 
 
 def _sample(n: torch.Tensor, k: torch.Tensor, sq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -76,19 +88,21 @@ def leader_groups(n: torch.Tensor, k: torch.Tensor, sq: torch.Tensor, threshold:
     """
     batch, agents, contexts = n.shape
     total = n.sum(-1)
-    size, ones, loglik = _sample(n, k, sq)
-    group = torch.full((batch, agents), -1, dtype=torch.int64, device=n.device)
+    flat = [t.reshape(batch * agents, contexts) for t in _sample(n, k, sq)]
+    first = torch.arange(batch, device=n.device) * agents  # each population's first agent in the flat rows
+    group = torch.full((batch * agents,), -1, dtype=torch.int64, device=n.device)
     for r in range(min(agents, max_groups)):
         free = group < 0
         if not bool(free.any()):
             break
-        leader = torch.where(free, total, torch.full_like(total, -1.0)).argmax(-1)  # (B,), the first on a tie
-        rows, cols = free.nonzero(as_tuple=True)  # the agents left, of every population in one row
-        mine = [t[rows, cols].unsqueeze(0) for t in (size, ones, loglik)]
-        lead = [t[rows, leader[rows]].unsqueeze(0) for t in (size, ones, loglik)]
-        join = _g(mine, lead).amax(-1).squeeze(0) <= threshold
-        group = group.index_put((rows[join], cols[join]), torch.full((), r, dtype=torch.int64, device=n.device))
-    return group
+        leader = torch.where(free.view(batch, agents), total, torch.full_like(total, -1.0)).argmax(-1) + first
+        left = free.nonzero().squeeze(-1)  # the agents left, of every population in one row
+        mine = [t.index_select(0, left).unsqueeze(0) for t in flat]
+        lead = [t.index_select(0, leader.index_select(0, torch.div(left, agents, rounding_mode="floor"))).unsqueeze(0)
+                for t in flat]
+        join = left[_g(mine, lead).amax(-1).squeeze(0) <= threshold]
+        group = group.index_fill(0, join, r)
+    return group.view(batch, agents)
 
 
 def pooled_counts(
@@ -107,9 +121,8 @@ def pooled_counts(
     """
     batch, agents, contexts = n.shape
     groups = int(group.max()) + 1
-    pooled_n, pooled_k = torch.zeros_like(n), torch.zeros_like(k)
     if groups <= 0:
-        return pooled_n, pooled_k
+        return torch.zeros_like(n), torch.zeros_like(k)
     inside = group >= 0
     flat = (group + groups * torch.arange(batch, device=n.device).unsqueeze(1))[inside]
 
@@ -119,26 +132,19 @@ def pooled_counts(
 
     sums = [group_sum(t) for t in (n, k, sq)]  # (B, G, C)
     members = group_sum(torch.ones(batch, agents, dtype=DTYPE, device=n.device))  # (B, G)
-    mine = _sample(n, k, sq)
+    mine = [t.unsqueeze(2) for t in _sample(n, k, sq)]
     zero = torch.zeros((), dtype=DTYPE, device=n.device)
-
-    def average(total_n, total_k, total_sq, count):  # the average member of ``count`` with these sums
+    pooled_n, pooled_k = torch.zeros_like(n), torch.zeros_like(k)
+    for start in range(0, groups, _CHUNK):  # (B, N, chunk, C) at a time; the same sums whatever the batch's groups
+        ids = torch.arange(start, min(start + _CHUNK, groups), device=n.device)
+        member = (group.unsqueeze(-1) == ids).unsqueeze(-1)  # (B, N, chunk, 1)
+        # per agent and group, the sums over the group's members other than the agent (leave-one-out)
+        others = [(t[:, start : start + _CHUNK].unsqueeze(1) - torch.where(member, x.unsqueeze(2), zero)).clamp_min(0.0)
+                  for t, x in zip(sums, (n, k, sq))]
+        count = members[:, start : start + _CHUNK].unsqueeze(1) - member.squeeze(-1).to(DTYPE)  # other members
         per = count.clamp_min(1.0).unsqueeze(-1)
-        return _sample(total_n / per, (total_k / per).minimum(total_n / per), total_sq / per)
-
-    # the agent's own group, less itself
-    own = group.clamp_min(0).unsqueeze(-1).expand(batch, agents, contexts)
-    others = [(t.gather(1, own) - x).clamp_min(0.0) for t, x in zip(sums, (n, k, sq))]
-    count = members.gather(1, group.clamp_min(0)) - 1.0
-    pools = inside & (count > 0) & (_g(mine, average(*others, count)).amax(-1) <= threshold)
-    keep = pools.unsqueeze(-1)
-    pooled_n, pooled_k = torch.where(keep, others[0], zero), torch.where(keep, others[1], zero)
-    # every other group, in group order (whatever the batch's number of groups)
-    for g in range(groups):
-        total = [t[:, g].unsqueeze(1) for t in sums]  # (B, 1, C)
-        size = members[:, g].unsqueeze(1)  # (B, 1)
-        pools = (group != g) & (size > 0) & (_g(mine, average(*total, size)).amax(-1) <= threshold)
-        keep = pools.unsqueeze(-1)
-        pooled_n = torch.where(keep, pooled_n + total[0], pooled_n)
-        pooled_k = torch.where(keep, pooled_k + total[1], pooled_k)
+        average = _sample(others[0] / per, (others[1] / per).minimum(others[0] / per), others[2] / per)
+        keep = ((count > 0) & (_g(mine, average).amax(-1) <= threshold)).unsqueeze(-1)
+        pooled_n = pooled_n + torch.where(keep, others[0], zero).sum(2)
+        pooled_k = pooled_k + torch.where(keep, others[1], zero).sum(2)
     return pooled_n, pooled_k
