@@ -58,8 +58,9 @@ def measure(n: int, repeats: int, clock) -> dict:
         reputation, _, records = play(pc, so, reputation, streams, size, record=True)
         row[f"update_{name}"] = median_seconds(lambda records=records: estimators.update(state, records), repeats, clock)
     row["estimate"] = median_seconds(lambda: estimators.estimate(state), repeats, clock)
-    groups = estimators.pooling.leader_groups(*(getattr(state, f"sig_{s}").reshape(1, n, -1) for s in ("n", "k", "sq")), 12.0)
-    row["groups"] = int(groups.max()) + 1
+    pooling = getattr(estimators, "pooling", None)  # None: code from before leader groups (pairwise pooling)
+    counts = [getattr(state, f"sig_{stat}").reshape(1, n, -1) for stat in ("n", "k", "sq")]
+    row["groups"] = -1 if pooling is None else int(pooling.leader_groups(*counts, 12.0).max()) + 1
     return row
 
 

@@ -24,7 +24,8 @@ Cost: ``O(N C)`` per round and ``O(N G C)`` for the pools, with ``G`` groups; a
 population of a few strategy classes has a few groups whatever ``N``.  ``G`` is at
 most ``MAX_GROUPS``, so a population of ``N`` agents that all differ costs
 ``O(N MAX_GROUPS C)``, not ``O(N^2 C)``; the pools are tested 8 groups at a time, so
-memory stays ``O(8 N C)``.  Each agent's own log-likelihood term of (22) is computed
+memory stays ``O(8 N C)``; only the own group's average member (leave-one-out) is one per
+agent, the other groups' are one per group.  Each agent's own log-likelihood term of (22) is computed
 once per call, and the three ``x log x`` terms of a log-likelihood in one ``xlogy``.
 
 Every function takes counts ``(B, N, C)`` (``B`` independent populations, ``C``
@@ -132,19 +133,27 @@ def pooled_counts(
 
     sums = [group_sum(t) for t in (n, k, sq)]  # (B, G, C)
     members = group_sum(torch.ones(batch, agents, dtype=DTYPE, device=n.device))  # (B, G)
-    mine = [t.unsqueeze(2) for t in _sample(n, k, sq)]
+    mine = _sample(n, k, sq)
     zero = torch.zeros((), dtype=DTYPE, device=n.device)
-    pooled_n, pooled_k = torch.zeros_like(n), torch.zeros_like(k)
-    for start in range(0, groups, _CHUNK):  # (B, N, chunk, C) at a time; the same sums whatever the batch's groups
-        ids = torch.arange(start, min(start + _CHUNK, groups), device=n.device)
-        member = (group.unsqueeze(-1) == ids).unsqueeze(-1)  # (B, N, chunk, 1)
-        # per agent and group, the sums over the group's members other than the agent (leave-one-out)
-        others = [(t[:, start : start + _CHUNK].unsqueeze(1) - torch.where(member, x.unsqueeze(2), zero)).clamp_min(0.0)
-                  for t, x in zip(sums, (n, k, sq))]
-        count = members[:, start : start + _CHUNK].unsqueeze(1) - member.squeeze(-1).to(DTYPE)  # other members
+
+    def average(total_n, total_k, total_sq, count):  # the average of ``count`` members with these sums
         per = count.clamp_min(1.0).unsqueeze(-1)
-        average = _sample(others[0] / per, (others[1] / per).minimum(others[0] / per), others[2] / per)
-        keep = ((count > 0) & (_g(mine, average).amax(-1) <= threshold)).unsqueeze(-1)
-        pooled_n = pooled_n + torch.where(keep, others[0], zero).sum(2)
-        pooled_k = pooled_k + torch.where(keep, others[1], zero).sum(2)
+        return _sample(total_n / per, (total_k / per).minimum(total_n / per), total_sq / per)
+
+    # the agent's own group, less itself (leave-one-out): (B, N, C)
+    own = group.clamp_min(0)
+    others = [(t.gather(1, own.unsqueeze(-1).expand_as(x)) - x).clamp_min(0.0) for t, x in zip(sums, (n, k, sq))]
+    count = members.gather(1, own) - 1.0
+    keep = (inside & (count > 0) & (_g(mine, average(*others, count)).amax(-1) <= threshold)).unsqueeze(-1)
+    pooled_n, pooled_k = torch.where(keep, others[0], zero), torch.where(keep, others[1], zero)
+    # the other groups' average members, (B, 1, chunk, C), 8 groups at a time (memory O(8 N C)); the same sums
+    # whatever the batch's number of groups
+    mine = [t.unsqueeze(2) for t in mine]
+    for start in range(0, groups, _CHUNK):
+        total = [t[:, start : start + _CHUNK].unsqueeze(1) for t in sums]
+        size = members[:, start : start + _CHUNK].unsqueeze(1)
+        other = group.unsqueeze(-1) != torch.arange(start, start + size.shape[-1], device=n.device)  # (B, N, chunk)
+        keep = (other & (size > 0) & (_g(mine, average(*total, size)).amax(-1) <= threshold)).unsqueeze(-1)
+        pooled_n = pooled_n + torch.where(keep, total[0], zero).sum(2)
+        pooled_k = pooled_k + torch.where(keep, total[1], zero).sum(2)
     return pooled_n, pooled_k
