@@ -11,9 +11,47 @@ threads (default 2; on a machine whose cores are busy with other work, ``--threa
 measures the work itself, in CPU seconds: a second thread then waits for a core on every
 operation, and wall seconds count the time other processes hold the core).
 
-Before leader groups (pairwise pooling, main at bd0aa39, 1 seed, 400 interactions, from the
-issue): ``estimate`` 0.0016 s at N = 64, 0.08 s at 512, 0.61 s at 1024 (2 GB); ``update``
-0.0027, 0.0069 and 0.010 s.
+Measured 2026-11-26 on the 2-core development machine while other jobs kept it at a load of
+about 14 (so ``--threads 1 --cpu``: median CPU seconds of 9 calls), pairwise pooling (main at
+bd0aa39, ``PYTHONPATH=/work/main/src``) against leader groups (this code):
+
+| N | update, 400 records: before / after | update, 50 N records | estimate: before / after |
+| --- | --- | --- | --- |
+| 64 | 0.0030 / 0.0027 | 0.0036 / 0.0036 | 0.0016 / 0.0018 |
+| 512 | 0.0096 / 0.0032 | 0.018 / 0.014 | 0.17 / 0.0038 |
+| 1024 | 0.017 / 0.0037 | 0.022 / 0.017 | 1.17 / 0.0065 |
+| 10000 | 0.21 / 0.0064 | - / 0.19 | (pairwise: about 6 GB per N x N x C tensor, not run) / 0.036 |
+
+The update's change tests now run only where records came (O(records + touched contexts)
+plus copying the state); ``estimate`` is O(N G C) with G = 2 groups here.  At N = 8 (the
+shipped regimes, 5 seeds in a batch) a whole ``rg`` step went from 7.3-7.9 ms to 7.8 ms
+(``estimate`` 0.95 -> 1.6 ms: leader rounds cost a few more operations at small N).
+
+Learner results are unchanged: ``recigrad bench --methods rg --seeds 5`` on the 17
+single-learner regimes, final percent of reference per seed (0-4), before / after:
+
+| regime | before | after | largest difference |
+| --- | --- | --- | --- |
+| degenerate-allc | 99.986 99.989 99.985 99.986 99.990 | the same | 0.0000 |
+| degenerate-alld | 99.931 99.941 99.925 99.937 99.949 | the same | 0.0000 |
+| discriminative-sj | 99.944 99.899 99.941 99.904 99.918 | the same | 0.0000 |
+| discriminative-ss | 99.950 99.908 99.948 99.919 99.922 | the same | 0.0000 |
+| discriminative-sh | 99.842 99.871 99.808 99.872 99.869 | the same | 0.0001 |
+| discriminative-is | 99.922 99.946 99.938 99.949 99.915 | the same | 0.0000 |
+| hybrid-alld | 99.939 99.897 99.934 99.909 99.926 | 99.939 99.897 99.934 99.910 99.926 | 0.0005 |
+| hybrid-allc | 99.970 99.949 99.968 99.953 99.962 | 99.969 99.949 99.968 99.953 99.962 | 0.0008 |
+| hybrid-standing | 99.936 99.899 99.936 99.912 99.922 | the same | 0.0003 |
+| leading-eight-L1 | 99.950 99.914 99.953 99.921 99.924 | the same | 0.0000 |
+| leading-eight-L2 | 99.946 99.912 99.951 99.918 99.923 | the same | 0.0002 |
+| leading-eight-L3 | 99.950 99.908 99.948 99.919 99.922 | the same | 0.0000 |
+| leading-eight-L4 | 99.949 99.901 99.944 99.910 99.919 | the same | 0.0003 |
+| leading-eight-L5 | 99.945 99.906 99.945 99.914 99.920 | the same | 0.0000 |
+| leading-eight-L6 | 99.944 99.899 99.941 99.904 99.918 | the same | 0.0000 |
+| leading-eight-L7 | 99.934 99.888 99.935 99.884 99.902 | the same | 0.0001 |
+| leading-eight-L8 | 99.924 99.886 99.930 99.871 99.900 | the same | 0.0008 |
+
+("the same" to the 3 decimals shown; 39 of the 85 runs identical to the last digit, the
+largest difference 0.0008 points.)
 
 Usage: .venv/bin/python benchmarks/pooling_speed.py [--repeats 7] [--ns 64,512,1024,10000] [--threads 2] [--cpu]
 """
