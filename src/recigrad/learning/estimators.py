@@ -426,7 +426,7 @@ def estimate(state: EstimatorState, config: EstimatorConfig | None = None) -> tu
         return tuple(_posterior_mean(*counts, config).reshape(shape).detach()
                      for counts, shape in ((act, state.act_n.shape), (sig, state.sig_n.shape)))
     # both tables in one batch of 2 B rows, the action table's contexts padded with empty ones (no record: a G of 0,
-    # nothing pooled): the same numbers, with pooling's per-call work done once
+    # nothing pooled): the same numbers (bit for bit with whole counts), with pooling's per-call work done once
     pad = SIGNAL_CONTEXTS - ACTION_CONTEXTS
     both = [torch.cat((torch.nn.functional.pad(a, (0, pad)), s), 0) for a, s in zip(act, sig)]
     means = _posterior_mean(*both, config)

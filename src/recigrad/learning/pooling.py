@@ -24,14 +24,15 @@ Cost: ``O(N C)`` per round and ``O(N G C)`` for the pools, with ``G`` groups; a
 population of a few strategy classes has a few groups whatever ``N``.  ``G`` is at
 most ``MAX_GROUPS``, so a population of ``N`` agents that all differ costs
 ``O(N MAX_GROUPS C)``, not ``O(N^2 C)``; the pools are tested 8 groups at a time, so
-memory stays ``O(8 N C)``; only the own group's average member (leave-one-out) is one per
-agent, the other groups' are one per group.  Each agent's own log-likelihood term of (22) is computed
-once per call, and the three ``x log x`` terms of a log-likelihood in one ``xlogy``.
+memory stays ``O(8 N C)``.  Only the own group's average member (leave-one-out) is one
+per agent, the other groups' are one per group; each agent's own log-likelihood term of
+(22) is computed once per call, and the three ``x log x`` terms of a log-likelihood in
+one ``xlogy`` (the same numbers as ``recigrad.learning.change_detection.g_statistic``).
 
 Every function takes counts ``(B, N, C)`` (``B`` independent populations, ``C``
 contexts), uses the inputs' device, and gives a population the same numbers, bit for
-bit, alone or in any batch on the CPU (G statistics through
-``recigrad.learning.change_detection.g_statistic``; counts are whole numbers unless
+bit, alone or in any batch on the CPU (logarithms through
+``recigrad.util.numerics.per_population``; counts are whole numbers unless
 ``forget < 1``, and every sum runs in a fixed order).
 """
 
