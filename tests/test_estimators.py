@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+import pairwise_pooling
 from recigrad.dynamics.records import Records
 from recigrad.dynamics.streams import Streams
 from recigrad.dynamics.world import initial_reputation, play
@@ -15,7 +16,7 @@ from recigrad.game import ConfigError, Game, observable
 from recigrad.game.norms import action_table
 from recigrad.game.population import parse_pop
 from recigrad.learning import estimators as E
-from recigrad.learning import view
+from recigrad.learning import pooling, view
 
 NO_DETECT = E.EstimatorConfig(detect_change=False)
 
@@ -214,8 +215,10 @@ def test_pooling_only_across_alike_agents():
         + [(2, 0, 1, 1, 0, 0, 1)] * 5
     ]
     state = E.update(E.init_state(1, 3), handmade_records(rows), E.EstimatorConfig())
-    alike = E.alike(state.act_n.reshape(1, 3, 4), state.act_k.reshape(1, 3, 4), state.act_sq.reshape(1, 3, 4), 12.0)
+    alike = pairwise_pooling.alike(state.act_n.reshape(1, 3, 4), state.act_k.reshape(1, 3, 4), state.act_sq.reshape(1, 3, 4), 12.0)
     assert alike[0].tolist() == [[False, True, False], [True, False, False], [False, False, False]]
+    group = pooling.leader_groups(*(getattr(state, f"act_{s}").reshape(1, 3, 4) for s in ("n", "k", "sq")), 12.0)
+    assert group[0].tolist() == [0, 0, 1]  # agents 0 and 1 in one group, agent 2 alone
     pc, _ = E.estimate(state)
     assert pc[0, 1, 0, 1] == pytest.approx((5 + 0.5) / (5 + 1))  # borrowed from agent 0
     assert pc[0, 2, 0, 1] == pytest.approx(0.5)  # agent 2 is like nobody: base prior

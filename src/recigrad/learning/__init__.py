@@ -8,7 +8,8 @@
 - `recigrad.learning.estimators`: each learner's private estimates of the
   others' observable tables, updated from the public records only (a learner
   never reads another agent's true tables); `recigrad.learning.change_detection`
-  decides what they forget; `recigrad.learning.view` puts a learner's own live
+  decides what they forget and `recigrad.learning.pooling` which agents'
+  records pool into their priors; `recigrad.learning.view` puts a learner's own live
   tables into its view of the population;
 - `recigrad.learning.reciprocity_gradient`: the reciprocity-gradient learner
   (method `"rg"`): play, estimate, model the population, ascend its own payoff
