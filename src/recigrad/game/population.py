@@ -60,8 +60,16 @@ class Population:
         has its warm-up norm's tables, and a ``learner:random`` the random start of
         seed 0 (``recigrad.learning.tables.initial_logits`` with seeds ``[0]``)."""
         random = _random_start(self.agents) if any(a.norm == RANDOM for a in self.agents) else {}
-        act = torch.stack([random[j][0] if j in random else action_table(a.kind, a.norm) for j, a in enumerate(self.agents)])
-        sig = torch.stack([random[j][1] if j in random else signal_table(a.norm) for j, a in enumerate(self.agents)])
+        distinct: dict = {}  # each (kind, norm)'s tables built once, then indexed (N up to 10000)
+        rows = []
+        for j, a in enumerate(self.agents):
+            key = ("random", j) if j in random else (a.kind, a.norm)
+            if key not in distinct:
+                distinct[key] = (len(distinct), random[j] if j in random else (action_table(a.kind, a.norm), signal_table(a.norm)))
+            rows.append(distinct[key][0])
+        index = torch.tensor(rows, dtype=torch.int64)
+        act = torch.stack([tables[0] for _, tables in distinct.values()])[index]
+        sig = torch.stack([tables[1] for _, tables in distinct.values()])[index]
         return act.to(DTYPE), sig.to(DTYPE)
 
     def batched_tables(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:

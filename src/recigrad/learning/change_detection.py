@@ -91,12 +91,35 @@ def _detect(new: dict[str, torch.Tensor], touched: torch.Tensor, config: Estimat
     test) or the fast window against the older records; on a change, the long
     memory restarts from the window's last ``tau`` records (the shortest
     significant split, or the whole window when only the fast window saw the
-    change)."""
+    change).
+
+    Only the touched contexts are tested (``_detect_flat`` on a ``(1, M)`` gather of them, every
+    population's in one row): the cost is that of the records, not of ``W``, and each context's
+    numbers are those of the whole table, element for element (``per_population`` pads to whole
+    vector blocks)."""
+    where = touched.reshape(-1).nonzero().squeeze(-1)
+    if where.numel() == 0:
+        return new
+    stats = ("n", "k", "sq", "fast_n", "fast_k", "fast_sq", "bits", "filled", "resets")
+    part = {stat: new[stat].reshape(-1).index_select(0, where).unsqueeze(0) for stat in stats}
+    changed, restart = _detect_flat(part, config)
+    if changed is None:
+        return new
+    for stat, value in restart.items():
+        shape = new[stat].shape
+        kept = torch.where(changed, value, part[stat]).squeeze(0)
+        new[stat] = new[stat].reshape(-1).index_copy(0, where, kept).view(shape)
+    return new
+
+
+def _detect_flat(new: dict[str, torch.Tensor], config: EstimatorConfig):
+    """``_detect`` on the statistics ``(1, M)`` of ``M`` touched contexts: ``(changed, restart)``,
+    the contexts with a change and their restarted statistics, or ``(None, None)`` if none changed."""
     window = config.window
-    device = touched.device
+    device = new["n"].device
     n, k, filled = new["n"], new["k"], new["filled"]
     steps = torch.arange(window, device=device)
-    outcome = ((new["bits"].unsqueeze(-1) >> steps) & 1).to(DTYPE)  # (B, W, window), t-th most recent
+    outcome = ((new["bits"].unsqueeze(-1) >> steps) & 1).to(DTYPE)  # (1, M, window), t-th most recent
     cumulative = outcome.cumsum(-1)
     # the windowed GLR test at the split points of _split_points
     points = _split_points(window, device)
@@ -107,20 +130,19 @@ def _detect(new: dict[str, torch.Tensor], touched: torch.Tensor, config: Estimat
     old_sq = (n - 2.0 * new["fast_n"] + new["fast_sq"]).clamp_min(0.0)
     fast = g_statistic(new["fast_n"], new["fast_k"], new["fast_sq"], old_n, old_k, old_sq)
     by_split = split_max > config.change_threshold
-    changed = touched & (by_split | (fast > config.change_threshold)) & (filled > 0)
+    changed = (by_split | (fast > config.change_threshold)) & (filled > 0)
     if not bool(changed.any()):
-        return new
+        return None, None
     keep = torch.where(by_split, points.gather(0, best.view(-1)).view(best.shape), filled)  # records kept
-    located = changed & by_split
-    rows = located.any(-1).nonzero().squeeze(-1)
-    if rows.numel():
-        # locate the change at every split, in the populations where one was seen: the shortest split that
+    located = (changed & by_split).squeeze(0).nonzero().squeeze(-1)
+    if located.numel():
+        # locate the change at every split, in the contexts where one was seen: the shortest split that
         # is itself evidence of a change (records at the boundary that fit both regimes are left out
         # rather than risk restarting from records of the old one)
-        part = [value.index_select(0, rows) for value in (n, k, cumulative, filled)]
+        part = [value.index_select(1, located) for value in (n, k, cumulative, filled)]
         significant = _split_statistic(*part[:3], steps + 1, part[3]) > config.change_threshold
         shortest = significant.to(torch.int64).argmax(-1) + 1
-        keep = keep.index_copy(0, rows, torch.where(located.index_select(0, rows), shortest, keep.index_select(0, rows)))
+        keep = keep.index_copy(1, located, shortest)
     keep = keep.clamp(min=1)
     position = (keep - 1).unsqueeze(-1)
     decay = _powers(config.fast_decay, window, device)
@@ -134,6 +156,4 @@ def _detect(new: dict[str, torch.Tensor], touched: torch.Tensor, config: Estimat
         "filled": keep,
         "resets": new["resets"] + 1,
     }
-    for stat, value in restart.items():
-        new[stat] = torch.where(changed, value, new[stat])
-    return new
+    return changed, restart

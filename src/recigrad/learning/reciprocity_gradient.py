@@ -48,6 +48,11 @@ def own_payoffs(
     """``J (B, L)``: each learner's per-round payoff in its own model of the
     population, differentiable in its own logits ``(B, L, 2, 2)`` / ``(B, L, 2, 2, 2)``."""
     pc_own, so_own = observable(numerics.sigmoid(logits_act), numerics.sigmoid(logits_sig), game)
+    if solver == "meanfield" and len(learners) > 1 and view.shares_observers(game):
+        # a society: every view's good probabilities at once, O(L N), without the (B, L, N, ...) views
+        # (docs/model.md §6, "Societies at scale"); one learner keeps the per-view solve, bit for bit
+        parts = view.observer_sums(pc_hat, so_hat, learners, pc_own, so_own)
+        return meanfield.own_payoffs(*parts, pc_hat, pc_own, learners, game)
     pc_view, so_view = view.substitute(pc_hat, so_hat, learners, pc_own, so_own)
     batch, n_learners, n = pc_view.shape[:3]
     pc_flat, so_flat = pc_view.flatten(0, 1), so_view.flatten(0, 1)

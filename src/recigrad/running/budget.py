@@ -15,7 +15,13 @@ The estimates are upper-bound fits of measured peak resident memory (Linux, CPU,
 - ``train``: per population, the evaluation's exact chain (``N <= 12``: dense ``2^N x 2^N``
   matrices, about four copies of ``8 * 4^N`` bytes), or the mean-field model's ``O(N)`` vectors;
   the NashConv of all-learner regimes (best responses over 4096 tables); the estimators
-  (4 kB per agent and learner); and the records of one iteration (400 bytes per interaction).
+  (4 kB per agent); the learners' views (4 kB per agent and learner where they are built:
+  one learner, several observers, the recipient out of the pool, the exact model; 16 bytes
+  per agent and learner where a society's views are solved without being built,
+  docs/model.md §6 "Societies at scale": measured 447 MB peak for 1024 learners, 466 MB for one
+  learner among 10,000, both with ``pool = false``); and the records of one iteration
+  (400 bytes per interaction).  The estimators' pooling (``EstimatorConfig.pool``) compares every
+  pair of agents where it is ``O(N^2)``; that is not counted here.
 """
 
 from __future__ import annotations
@@ -81,8 +87,19 @@ def train_bytes(regime, seeds: int) -> int:
     """Peak memory of training ``regime`` with ``seeds`` populations at once (a regime or anything
     with ``population`` and ``train``)."""
     n, learners = regime.population.n, len(regime.population.learners)
-    per_seed = _evaluation_bytes(n, learners) + 400 * regime.train.interactions + 4_000 * n * max(learners, 1)
+    per_seed = _evaluation_bytes(n, learners) + 400 * regime.train.interactions + 4_000 * n
+    per_seed += n * max(learners, 1) * (16 if _views_unbuilt(regime, learners) else 4_000)
     return BASE_BYTES + seeds * per_seed
+
+
+def _views_unbuilt(regime, learners: int) -> bool:
+    """Whether a society's views are solved without being built (``recigrad.learning.view.shares_observers``)."""
+    game = getattr(regime, "game", None)
+    if learners < 2 or game is None:
+        return False
+    from recigrad.learning.view import shares_observers
+
+    return regime.train.learner_model(game, regime.population.n) == "meanfield" and shares_observers(game)
 
 
 def _gib(size: int) -> str:

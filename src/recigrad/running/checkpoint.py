@@ -64,8 +64,8 @@ def regime_dict(regime) -> dict:
     themselves (docs/model.md §10): ``act`` (nested ``[x_own][x_rec]``) and ``sig``
     (``[a][x_donor][x_rec]``) as ``regime.population.tables()`` gives them (a learner's:
     before training), so a population built by hand is recorded as it plays."""
-    act, sig = regime.population.tables()
-    agents = [{"kind": a.kind, "norm": str(a.norm), "warmup": a.warmup, "act": act[j].tolist(), "sig": sig[j].tolist()}
+    act, sig = (t.tolist() for t in regime.population.tables())  # one conversion, not one per agent
+    agents = [{"kind": a.kind, "norm": str(a.norm), "warmup": a.warmup, "act": act[j], "sig": sig[j]}
               for j, a in enumerate(regime.population.agents)]
     return {"name": regime.name, "description": regime.description, "game": asdict(regime.game),
             "population": regime.population.describe(), "agents": agents, "train": asdict(regime.train)}

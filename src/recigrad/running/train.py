@@ -12,7 +12,8 @@ writes a run folder (``recigrad.running.runfolder``):
   per-seed payoff and percent of reference, or society metrics);
 - ``tables.json``: every learner's final tables per seed;
 - ``curve.png``: payoff against interactions, with the reference line;
-- ``result.json``: the summary, as ``recigrad train --json`` prints it.
+- ``result.json``: the summary, as ``recigrad train --json`` prints it (with
+  ``seconds_per_iteration``: the median wall seconds of one training step, evaluation excluded).
 
 The folder is built under a temporary name and renamed when complete.  While
 the run trains, it checkpoints into ``<out>.partial`` (``recigrad.running.checkpoint``):
@@ -28,6 +29,7 @@ from __future__ import annotations
 import math
 import shutil
 import signal
+import statistics
 import threading
 import time
 from contextlib import contextmanager
@@ -178,10 +180,13 @@ def run(
             setting the baseline uses; ``None``: the method's own choice (``tuned.json`` or defaults).
 
     Returns:
-        The summary (``docs/model.md §10``): ``regime``, ``method``, ``seconds`` and ``runs``,
-        one per seed, with the learner's exact payoff, reference and percent of it, adherence,
-        sensitivities, collapse and interactions to 95% and 99% (single learner), or mean
-        payoff, cooperation and NashConv (societies).
+        The summary (``docs/model.md §10``): ``regime``, ``method``, ``seconds``,
+        ``seconds_per_iteration`` (the median wall seconds of one training step, ``step(state)``
+        of every seed at once, over the iterations this call ran; evaluations, NashConv,
+        checkpoints and the start-up reference excluded) and ``runs``, one per seed, with the
+        learner's exact payoff, reference and percent of it, adherence, sensitivities,
+        collapse and interactions to 95% and 99% (single learner), or mean payoff,
+        cooperation and NashConv (societies).
     """
     work = checkpoint.partial_dir(out) if out is not None else None
     record = train_seeds(regime, seeds, method, iterations, eval_every, work=work, resume=resume,
@@ -349,11 +354,14 @@ def train_seeds(
         checkpoint.save(work, header, iteration, driver, state)
 
     last_save = time.monotonic()
+    step_seconds: list[float] = []  # wall seconds of each training step, evaluation excluded
     board = scalars.for_run(regime.name, method, seeds) if scalars is not None else None
     with progress_bar(iterations, f"{regime.name} {method}", "it") as bar, _catch_sigint(work is not None) as sigint:
         bar.update(done)
         for iteration in range(done + 1, iterations + 1):
+            started = time.perf_counter()
             module.step(state)
+            step_seconds.append(time.perf_counter() - started)
             if not (iteration % eval_every and iteration != iterations):
                 _evaluate_into(state, regime, ref, iteration, iteration in nashconv_at, clock, curve, reached,
                                reached_seconds, bar, start)
@@ -372,6 +380,8 @@ def train_seeds(
     seconds = time.perf_counter() - clock
     result = _summary(state, regime, method, seeds, ref, curve[-1], reached, reached_seconds, seconds, initial)
     result["baseline_settings"] = baseline_settings.provenance(method, regime, tuning)  # docs/model.md §7
+    # docs/model.md §10: the training step alone; a resumed run counts the iterations after its checkpoint
+    result["seconds_per_iteration"] = statistics.median(step_seconds) if step_seconds else None
     if ref is not None:  # docs/model.md §8: the share of gain's origin and, per head, whether collapse can be seen
         result["start"] = start
         action, signal = metrics.collapse_measurable(ref)
@@ -416,7 +426,7 @@ def _final_tables(state, regime: Regime, seeds: list[int]) -> dict:
 
 def merge(records: list[RunRecord]) -> RunRecord:
     """One record from the records of seed blocks of the same run (in seed order): per-seed lists
-    concatenated; ``seconds`` the longest block's."""
+    concatenated; ``seconds`` and ``seconds_per_iteration`` the longest block's."""
     if len(records) == 1:
         return records[0]
     curve = []
@@ -433,6 +443,9 @@ def merge(records: list[RunRecord]) -> RunRecord:
     first = records[0]
     result = {**first.result, "runs": [run for r in records for run in r.result["runs"]],
               "seconds": max(r.result["seconds"] for r in records)}
+    per_iteration = [r.result.get("seconds_per_iteration") for r in records]
+    if all(v is not None for v in per_iteration):  # the slowest block's median
+        result["seconds_per_iteration"] = max(per_iteration)
     tables = {**first.tables, "runs": [run for r in records for run in r.tables["runs"]]}
     return RunRecord(result, curve, tables)
 
@@ -445,6 +458,19 @@ def population_dict(population) -> list[dict]:
             groups[-1]["count"] += 1
         else:
             groups.append({"kind": agent.kind, "norm": str(agent.norm), "count": 1})
+    return groups
+
+
+def agent_groups(regime: Regime) -> list[dict]:
+    """``agents`` of the ``train`` JSON (``docs/model.md §10``): the agents as ``config.json`` records them
+    (``kind``, ``norm``, ``warmup``, ``act``, ``sig``), consecutive equal agents as one entry with their
+    ``count``, so that 9999 equal opponents are one line, not 9999."""
+    groups: list[dict] = []
+    for agent in checkpoint.regime_dict(regime)["agents"]:
+        if groups and all(groups[-1][key] == value for key, value in agent.items()):
+            groups[-1]["count"] += 1
+        else:
+            groups.append({**agent, "count": 1})
     return groups
 
 
@@ -495,7 +521,7 @@ def _summary(state, regime, method, seeds, ref, last, reached, reached_seconds, 
         runs.append(entry)
     result = {"regime": regime.name, "method": method, "runs": runs, "seconds": seconds,
               "game": asdict(regime.game), "population": population_dict(regime.population),
-              "agents": checkpoint.regime_dict(regime)["agents"]}
+              "agents": agent_groups(regime)}
     if model is not None:
         result["effects_model"] = model
     if ref is not None:
@@ -522,6 +548,8 @@ def summary_table(result: dict) -> str:
     runs = result["runs"]
     body = table(header, [[run.get(k) for k in keys] for run in runs], digits=4)
     footer = f"{len(runs)} seeds, {runs[0]['interactions']} interactions each, {result['seconds']:.1f} s"
+    if result.get("seconds_per_iteration") is not None:
+        footer += f" ({result['seconds_per_iteration']:.3g} s per training iteration, median)"
     lines = [title, body, footer]
     if result.get("start"):
         start, measurable = result["start"], result.get("collapse_measurable", {})
