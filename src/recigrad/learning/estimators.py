@@ -323,12 +323,7 @@ def _update_table(
     new["bits"] = (kept << shift) | fresh
     new["filled"] = (stats["filled"] + counts).clamp(max=window)
     if config.detect_change:  # only the contexts that got records: O(records), not O(N C), per update
-        touched = (counts.reshape(-1) > 0).nonzero().squeeze(-1)
-        part = {stat: value.reshape(-1).index_select(0, touched).unsqueeze(0) for stat, value in new.items()}
-        tested = _detect(dict(part), torch.ones_like(part["filled"], dtype=torch.bool), config)
-        for stat, value in tested.items():
-            if value is not part[stat]:
-                new[stat] = new[stat].reshape(-1).index_copy(0, touched, value.squeeze(0)).view(shape)
+        new = _detect(new, counts > 0, config)
     return new
 
 
