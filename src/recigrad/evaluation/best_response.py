@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import torch
 
+from recigrad.evaluation import screening
 from recigrad.evaluation.candidates import evaluate_candidates, evaluators, payoff_of
 from recigrad.evaluation.models import resolve_model
 from recigrad.evaluation.parameters import OneHead, deterministic, expand, free_entries
@@ -267,7 +268,8 @@ def _solve(act, sig, learner, random_logits, game, model, order, steps, lr, top)
 
 
 def best_response_gap(
-    act: torch.Tensor, sig: torch.Tensor, game: Game, learners: list[int], model: str = "auto", **options
+    act: torch.Tensor, sig: torch.Tensor, game: Game, learners: list[int], model: str = "auto", screen: bool = True,
+    **options
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Best-response gaps for society metrics (docs/model.md §8).
 
@@ -292,12 +294,35 @@ def best_response_gap(
     act, sig = act.to(DTYPE), sig.to(DTYPE)
     model = resolve_model(model, act.shape[1])
     _check_learners(learners, act.shape[1])
-    stacked_act, stacked_sig, _, source = _problems(act, sig, learners)
+    stacked_act, stacked_sig, population, source = _problems(act, sig, learners)
     current = payoff_of(stacked_act, stacked_sig, 0, stacked_act[:, :1], stacked_sig[:, :1], game, model)[:, 0]
-    current = current.detach()[source]
-    best = best_responses(act, sig, learners, game, model, **options).payoff
+    current = current.detach()
+    if screen and screening.applies(game, model, options.get("order", 3)):
+        best = _screened(act, sig, learners, population, source, stacked_act, stacked_sig, game, **options)
+    else:
+        best = best_responses(act, sig, learners, game, model, **options).payoff
+    current = current[source]
     best = torch.maximum(best, current)
     return (best - current).sum(dim=1), best, current
+
+
+@one_thread()
+def _screened(act, sig, learners, population, source, stacked_act, stacked_sig, game, order=3, starts=16, seed=0,
+              steps=200, lr=0.5, top=4) -> torch.Tensor:
+    """``best_responses(...).payoff`` by ``recigrad.evaluation.screening.screened_best``: ``(B, L)``."""
+    learner = _learner_of(act, sig, learners, population, source)
+    random_logits = _random_logits(act.shape[0], starts, order, seed)[population]
+    payoff, _ = screening.screened_best(act, sig, population, learner, stacked_act, stacked_sig, random_logits, game,
+                                        order, steps, lr, top, (PATIENCE, STALL, BETAS, DECAY, ROUND, IMPROVE))
+    return payoff[source]
+
+
+def _learner_of(act, sig, learners, population, source) -> torch.Tensor:
+    """The agent each problem answers for (the first learner of its population that it answers)."""
+    learner = torch.empty(len(population), dtype=torch.int64)
+    for i in reversed(range(len(learners))):
+        learner[source[:, i]] = learners[i]
+    return learner
 
 
 # ---------------------------------------------------------------------------
