@@ -278,7 +278,10 @@ def best_response_gap(
     are a candidate), ``current[:, j]`` its payoff now.  Returns
     ``(nashconv (B,), best (B, L), current (B, L))`` with
     ``nashconv = sum_j (best - current)``.  ``options`` go to ``best_responses`` (every
-    learner's best response in one batch; the same as ``best_response`` per learner).
+    learner's best response in one batch; the same as ``best_response`` per learner), or, in
+    the mean field of the plain game with ``screen`` (the default), to
+    ``recigrad.evaluation.screening.screened_best`` (the same best payoffs, tested to ``1e-9``;
+    ``O(1)`` per candidate after ``O(N)`` per population; docs/model.md §8, "NashConv screened").
 
     Args:
         act: intended action tables ``(B, N, 2, 2)``, everyone's current ones.
@@ -286,6 +289,8 @@ def best_response_gap(
         game: the game.
         learners: the ``L`` agents whose gaps are summed.
         model: ``auto``, ``exact`` or ``meanfield``, for both payoffs.
+        screen: answer the mean field of the plain game by ``screening.screened_best`` (``False``:
+            ``best_responses`` always).
         **options: ``order``, ``starts``, ``seed``, ``steps``, ``lr``, ``top`` of ``best_response``.
 
     Returns:
@@ -298,7 +303,7 @@ def best_response_gap(
     current = payoff_of(stacked_act, stacked_sig, 0, stacked_act[:, :1], stacked_sig[:, :1], game, model)[:, 0]
     current = current.detach()
     if screen and screening.applies(game, model, options.get("order", 3)):
-        best = _screened(act, sig, learners, population, source, stacked_act, stacked_sig, game, **options)
+        best = _screened(act, sig, learners, population, source, game, **options)
     else:
         best = best_responses(act, sig, learners, game, model, **options).payoff
     current = current[source]
@@ -307,13 +312,17 @@ def best_response_gap(
 
 
 @one_thread()
-def _screened(act, sig, learners, population, source, stacked_act, stacked_sig, game, order=3, starts=16, seed=0,
-              steps=200, lr=0.5, top=4) -> torch.Tensor:
+def _screened(act, sig, learners, population, source, game, order=3, starts=16, seed=0, steps=200, lr=0.5,
+              top=4) -> torch.Tensor:
     """``best_responses(...).payoff`` by ``recigrad.evaluation.screening.screened_best``: ``(B, L)``."""
     learner = _learner_of(act, sig, learners, population, source)
     random_logits = _random_logits(act.shape[0], starts, order, seed)[population]
-    payoff, _ = screening.screened_best(act, sig, population, learner, stacked_act, stacked_sig, random_logits, game,
-                                        order, steps, lr, top, (PATIENCE, STALL, BETAS, DECAY, ROUND, IMPROVE))
+    def full(rows):
+        stacked_act, stacked_sig, _, _ = _problems(act, sig, learners)
+        return _solve(stacked_act[rows], stacked_sig[rows], 0, random_logits[rows], game, "meanfield", order, steps, lr, top)[0]
+
+    payoff, _ = screening.screened_best(act, sig, population, learner, random_logits, game, order, steps, lr, top,
+                                        (PATIENCE, STALL, BETAS, DECAY, ROUND, IMPROVE), full)
     return payoff[source]
 
 

@@ -36,6 +36,8 @@ VERIFY = 8  # candidates evaluated exactly first (the model's best)
 SAFETY = 8.0  # the fitted error model is widened this much
 FLOOR = 1e-11  # and by this much (rounding of the exact and model payoffs)
 EXACT_CHUNK = 256  # candidates per exact evaluation (each holds (N, 2, 2) tables)
+POLISH = 1e-3  # a stochastic answer of the model this near the deterministic best sends its problem to the full solve
+SETTLE = 1e-3  # an ascent's start this near a vertex, every gradient outward, stops
 CHUNK = 2**18  # (problem, candidate) pairs per model evaluation
 
 
@@ -169,13 +171,13 @@ class Problems:
 
         return coefficients
 
-    def payoff(self, rows: torch.Tensor, own_act: torch.Tensor, own_sig: torch.Tensor, gathered=None) -> torch.Tensor:
+    def payoff(self, rows: torch.Tensor, own_act: torch.Tensor, own_sig: torch.Tensor, gathered=None, start=None):
         """The model's payoff of the learner ``(M,)`` with intended tables ``own_act (M, 2, 2)``,
-        ``own_sig (M, 2, 2, 2)`` in problems ``rows``, differentiable in the tables
-        (``gathered``: ``self.gathered(rows)``, when the rows repeat)."""
+        ``own_sig (M, 2, 2, 2)`` in problems ``rows``, differentiable in the tables, and ``dmu (M,)``
+        (``gathered``: ``self.gathered(rows)``, when the rows repeat; ``start``: as for ``solve``)."""
         own_pc, own_so = observable(own_act, own_sig, self.game)
         q0, q1, q2, _ = (gathered or self.gathered(rows))(own_so)
-        return self.solve(rows, q0, q1, q2, own_pc)[0]
+        return self.solve(rows, q0, q1, q2, own_pc, start)
 
     def grid(self, rows: torch.Tensor, own_so: torch.Tensor):
         """``coefficients`` for every problem of ``rows (p,)`` and every observable signal table of
@@ -189,11 +191,11 @@ class Problems:
         q2 = hessian[..., 0, 0].unsqueeze(1).expand_as(q1)
         return q0, q1, q2, v.abs().sum(-1) / (self.n - 1)
 
-    def solve(self, rows, q0, q1, q2, own_pc) -> tuple[torch.Tensor, torch.Tensor]:
+    def solve(self, rows, q0, q1, q2, own_pc, start=None) -> tuple[torch.Tensor, torch.Tensor]:
         """The learner's payoff ``(M,)`` and ``dmu (M,)`` from the models' coefficients ``(M, 3)``
         and its observable action tables ``own_pc (M, 2, 2)``: ``S`` by a scalar Newton iteration
         without a graph, then one step with it (zero in value at the solution) for the implicit
-        gradient."""
+        gradient; ``start``: where Newton starts (default ``dmu = 0``, the population as it is)."""
         n, k = self.n, 1.0 / (self.n - 1)
         sbar = self.sbar[rows]
         s_own = own_pc * sbar[:, 1] + (1.0 - own_pc) * sbar[:, 0]  # (M, 2, 2)
@@ -206,7 +208,7 @@ class Problems:
             return (n - 1) * (mu0 + dmu) - r - g, (n - 1) - dr * (1.0 + slope * k)
 
         with torch.no_grad():
-            dmu = torch.zeros(len(rows), dtype=DTYPE)
+            dmu = torch.zeros(len(rows), dtype=DTYPE) if start is None else start.clone()
             done = torch.zeros(len(rows), dtype=torch.bool)
             args = (q0[:, 0].detach(), q1[:, 0].detach(), q2[:, 0].detach(), s_own.detach())
             for _ in range(NEWTON_STEPS):
@@ -335,10 +337,13 @@ def _exact(prepared, rows, cand_act, cand_sig) -> torch.Tensor:
         return prepared(rows, cand_act, cand_sig)
 
 
-def screened_best(act, sig, population, learner, stacked_act, stacked_sig, random_logits, game: Game, order,
-                  steps: int, lr: float, top: int, constants) -> tuple[torch.Tensor, dict]:
-    """Best payoff ``(P,)`` of learner ``learner[p]`` of population ``population[p]`` (``stacked_*``: its
-    problem with the learner at index 0, as ``best_response._problems`` makes it), and counts of the work.
+def screened_best(act, sig, population, learner, random_logits, game: Game, order, steps: int, lr: float, top: int,
+                  constants, full=None) -> tuple[torch.Tensor, dict]:
+    """Best payoff ``(P,)`` of learner ``learner[p]`` of population ``population[p]`` against the others'
+    fixed tables (populations ``act (B, N, 2, 2)``, ``sig (B, N, 2, 2, 2)``), and counts of the work;
+    ``random_logits (P, starts, E)`` start the ascent, ``constants`` are ``best_response``'s
+    ``(PATIENCE, STALL, BETAS, DECAY, ROUND, IMPROVE)``; ``full(rows) -> (M,)`` the full solve's payoff of
+    problems ``rows`` (``best_response``'s, every candidate exact, the ascent on the exact payoff).
 
     1. The model's payoffs of every deterministic table; the ``VERIFY`` best are evaluated exactly.
     2. The error model: ``|exact - model| <= kappa size^3`` with ``kappa`` the largest ratio seen on the
@@ -347,7 +352,9 @@ def screened_best(act, sig, population, learner, stacked_act, stacked_sig, rando
        exactly, and the fit and the best are updated until no table is left to evaluate.
     3. The ascent (Adam on logits, as ``best_response``) runs on the model, from the ``top`` best
        tables by the model and the random starts; its best tables, entries within ``ROUND`` of 0 or 1
-       rounded, are evaluated exactly and replace the deterministic best when better by more than ``IMPROVE``.
+       rounded, are evaluated exactly and replace the deterministic best when better by more than ``IMPROVE``;
+       where they are stochastic and within ``POLISH`` of the deterministic best (an interior optimum may be
+       there, which only the exact payoff locates), ``full`` answers the problem.
     """
     patience, stall, betas, decay, round_, improve = constants
     count = len(population)
@@ -377,17 +384,22 @@ def screened_best(act, sig, population, learner, stacked_act, stacked_sig, rando
     # the ascent on the model
     ranked = estimate.argsort(dim=1, descending=True)[:, : max(1, min(top, k))]
     logits = torch.cat([8.0 * candidates[ranked] - 4.0, random_logits], dim=1)
-    found = _ascend(problems, logits, order, steps, lr, patience, stall, betas, decay)
+    found = _ascend(problems, logits, order, steps, lr, patience, stall, betas, decay, round_)
     found = torch.where(found < round_, 0.0, torch.where(found > 1 - round_, 1.0, found))
     own_act, own_sig = expand(found, order)
     stochastic = _exact(prepared, torch.arange(count), own_act.contiguous(), own_sig.contiguous())
     payoff = torch.where(stochastic > det_payoff + improve, stochastic, det_payoff)
-    work = {"model": count * k, "exact": int((~exact.isnan()).sum()) + count, "rounds": rounds,
+    # an interior optimum of the model is one of the exact payoff only up to the model's error, and the ascent's
+    # answer there depends on its path: where it could beat the deterministic best, the full solve answers
+    interior = ((found > 0) & (found < 1)).any(1) & (stochastic > det_payoff - POLISH)
+    if interior.any() and full is not None:
+        payoff[interior] = full(interior.nonzero()[:, 0])
+    work = {"model": count * k, "exact": int((~exact.isnan()).sum()) + count, "rounds": rounds, "full": int(interior.sum()),
             "closed_form_residual": float(model.residual)}
     return payoff, work
 
 
-def _ascend(problems: Problems, logits, order, steps, lr, patience, stall, betas, decay) -> torch.Tensor:
+def _ascend(problems: Problems, logits, order, steps, lr, patience, stall, betas, decay, round_) -> torch.Tensor:
     """Adam on the model's payoff from start logits ``(P, K, E)`` (``best_response._ascend``'s rule,
     each problem stopping on its own); the best entries per problem by the model ``(P, E)``."""
     count, k, e = logits.shape
@@ -400,10 +412,11 @@ def _ascend(problems: Problems, logits, order, steps, lr, patience, stall, betas
     history = []
     active = torch.ones(count * k, dtype=torch.bool)
     gathered = problems.blocked(k)
+    dmu = None  # each step's Newton starts from the last step's S
     for step in range(steps + 1):
         theta.requires_grad_(True)
         entries = torch.sigmoid(theta)
-        payoff = problems.payoff(rows, *expand(entries, order), gathered=gathered)
+        payoff, dmu = problems.payoff(rows, *expand(entries, order), gathered=gathered, start=dmu)
         (grad,) = torch.autograd.grad(payoff.sum(), theta)
         theta, entries, payoff = theta.detach(), entries.detach(), payoff.detach()
         better = (payoff > best) & active
@@ -413,6 +426,10 @@ def _ascend(problems: Problems, logits, order, steps, lr, patience, stall, betas
         if step >= patience:
             gain = torch.full((count,), -torch.inf, dtype=DTYPE).scatter_reduce(0, rows, best - history[step - patience], "amax")
             active = active & (gain[rows] >= stall)
+        # a start settled near a vertex (every entry within SETTLE of 0 or 1) where every entry's gradient points
+        # outward only moves on toward that vertex, a deterministic table whose payoff is enumerated
+        settled = ((entries < SETTLE) | (entries > 1 - SETTLE)).all(1) & (grad * (2.0 * entries - 1.0) > 0).all(1)
+        active = active & ~settled
         if step == steps or not active.any():
             break
         first = beta1 * first + (1 - beta1) * grad
