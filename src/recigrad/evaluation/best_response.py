@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import torch
 
 from recigrad.evaluation import screening
-from recigrad.evaluation.candidates import evaluate_candidates, evaluators, payoff_of
+from recigrad.evaluation.candidates import Evaluator, evaluate_candidates, evaluators, payoff_of
 from recigrad.evaluation.models import resolve_model
 from recigrad.evaluation.parameters import OneHead, deterministic, expand, free_entries
 from recigrad.game import DTYPE, ConfigError, Game
@@ -321,8 +321,15 @@ def _screened(act, sig, learners, population, source, game, order=3, starts=16, 
         stacked_act, stacked_sig, _, _ = _problems(act, sig, learners)
         return _solve(stacked_act[rows], stacked_sig[rows], 0, random_logits[rows], game, "meanfield", order, steps, lr, top)[0]
 
+    def outward(rows, entries):
+        stacked_act, stacked_sig, _, _ = _problems(act, sig, learners)
+        payoff = Evaluator("meanfield", None).prepared(stacked_act[rows], stacked_sig[rows], 0, game)
+        entries = entries.clone().requires_grad_(True)
+        (gradient,) = torch.autograd.grad(payoff(torch.arange(len(rows)), *expand(entries, order)).sum(), entries)
+        return (gradient * (2.0 * entries.detach() - 1.0) > 0).all(1)
+
     payoff, _ = screening.screened_best(act, sig, population, learner, random_logits, game, order, steps, lr, top,
-                                        (PATIENCE, STALL, BETAS, DECAY, ROUND, IMPROVE), full)
+                                        (PATIENCE, STALL, BETAS, DECAY, ROUND, IMPROVE), full, outward)
     return payoff[source]
 
 

@@ -32,11 +32,11 @@ from recigrad.evaluation.parameters import deterministic, expand
 from recigrad.game import DTYPE, Game, good_signal_probability, observable
 
 NEWTON_STEPS = 30  # scalar Newton steps for S at most (each candidate stops when its step is below 1e-15)
+NEAR = 0.05  # a stochastic answer of the model this near a vertex with an outward exact gradient is that vertex
 VERIFY = 8  # candidates evaluated exactly first (the model's best)
 SAFETY = 8.0  # the fitted error model is widened this much
 FLOOR = 1e-11  # and by this much (rounding of the exact and model payoffs)
 EXACT_CHUNK = 256  # candidates per exact evaluation (each holds (N, 2, 2) tables)
-POLISH = 1e-3  # a stochastic answer of the model this near the deterministic best sends its problem to the full solve
 SETTLE = 1e-3  # an ascent's start this near a vertex, every gradient outward, stops
 CHUNK = 2**18  # (problem, candidate) pairs per model evaluation
 
@@ -338,12 +338,13 @@ def _exact(prepared, rows, cand_act, cand_sig) -> torch.Tensor:
 
 
 def screened_best(act, sig, population, learner, random_logits, game: Game, order, steps: int, lr: float, top: int,
-                  constants, full=None) -> tuple[torch.Tensor, dict]:
+                  constants, full=None, outward=None) -> tuple[torch.Tensor, dict]:
     """Best payoff ``(P,)`` of learner ``learner[p]`` of population ``population[p]`` against the others'
     fixed tables (populations ``act (B, N, 2, 2)``, ``sig (B, N, 2, 2, 2)``), and counts of the work;
     ``random_logits (P, starts, E)`` start the ascent, ``constants`` are ``best_response``'s
     ``(PATIENCE, STALL, BETAS, DECAY, ROUND, IMPROVE)``; ``full(rows) -> (M,)`` the full solve's payoff of
-    problems ``rows`` (``best_response``'s, every candidate exact, the ascent on the exact payoff).
+    problems ``rows`` (``best_response``'s, every candidate exact, the ascent on the exact payoff); ``outward(rows, entries (M, E))
+    -> (M,)`` whether the exact payoff's gradient at those tables points outward on every entry.
 
     1. The model's payoffs of every deterministic table; the ``VERIFY`` best are evaluated exactly.
     2. The error model: ``|exact - model| <= kappa size^3`` with ``kappa`` the largest ratio seen on the
@@ -353,8 +354,10 @@ def screened_best(act, sig, population, learner, random_logits, game: Game, orde
     3. The ascent (Adam on logits, as ``best_response``) runs on the model, from the ``top`` best
        tables by the model and the random starts; its best tables, entries within ``ROUND`` of 0 or 1
        rounded, are evaluated exactly and replace the deterministic best when better by more than ``IMPROVE``;
-       where they are stochastic and within ``POLISH`` of the deterministic best (an interior optimum may be
-       there, which only the exact payoff locates), ``full`` answers the problem.
+       where they are stochastic and their model payoff, widened by the error model, beats the deterministic
+       best by more than ``IMPROVE`` (an interior optimum may be there, which only the exact payoff locates),
+       ``full`` answers the problem, unless they are within ``NEAR`` of a vertex where the exact payoff's
+       gradient points outward on every entry (``outward``).
     """
     patience, stall, betas, decay, round_, improve = constants
     count = len(population)
@@ -391,7 +394,22 @@ def screened_best(act, sig, population, learner, random_logits, game: Game, orde
     payoff = torch.where(stochastic > det_payoff + improve, stochastic, det_payoff)
     # an interior optimum of the model is one of the exact payoff only up to the model's error, and the ascent's
     # answer there depends on its path: where it could beat the deterministic best, the full solve answers
-    interior = ((found > 0) & (found < 1)).any(1) & (stochastic > det_payoff - POLISH)
+    # answer there depends on its path: where the model's answer, widened by the error model, could beat the
+    # deterministic best by more than IMPROVE, the full solve answers
+    with torch.no_grad():
+        every = torch.arange(count)
+        value, dmu = problems.payoff(every, own_act, own_sig)
+        delta = observable(own_act, own_sig, game)[1] - problems.so
+        size_found = dmu.abs() + (delta[:, 0].abs().sum((1, 2)) + (delta[:, 1] - delta[:, 0]).abs().sum((1, 2))) / (model.n - 1)
+    reach = value + SAFETY * kappa[:, 0] * size_found**3 + FLOOR
+    interior = ((found > 0) & (found < 1)).any(1) & (reach > det_payoff + improve)
+    # ... unless the answer is near a vertex (every entry within NEAR of it) where the exact payoff's gradient
+    # points outward on every entry: the ascent there heads for that vertex, which is enumerated
+    vertex = found.round()
+    near = interior & ((found - vertex).abs() < NEAR).all(1)
+    if near.any() and outward is not None:
+        rows = near.nonzero()[:, 0]
+        interior[rows] = ~outward(rows, vertex[rows])
     if interior.any() and full is not None:
         payoff[interior] = full(interior.nonzero()[:, 0])
     work = {"model": count * k, "exact": int((~exact.isnan()).sum()) + count, "rounds": rounds, "full": int(interior.sum()),
