@@ -11,16 +11,18 @@ The learner's payoff needs only ``R = sum_{d != L} g_d`` and ``A_x = sum_{d != L
 (affine in the ``g_d``), and its own ``g_L`` (a function of ``R`` and its action table).
 
 ``OthersModel`` expands every ``G_d`` to second order around the population as it is
-(everyone's current tables): ``dm = (S - S0) / (N - 1)`` and ``eps_d`` are both ``O(1/N)``,
+(everyone's current tables): ``dmu = (S - S0) / (N - 1)`` and ``eps_d`` are both ``O(1/N)``,
 so the remainder is ``O(N^-3)`` per agent and ``O(N^-3)`` in the payoff.  The sums over
 agents are formed once per population (``O(N)``); one learner's model subtracts its own
 term; a candidate then costs ``O(1)``: three quadratic forms in nine numbers and a scalar
 Newton iteration for ``S``.
 
-``screened_best`` uses the model to *screen* the deterministic tables and to run the
-ascent; the payoffs it reports are always exact mean-field payoffs of actual tables
-(``recigrad.evaluation.candidates``), of every candidate whose model value, widened by
-an error model fitted on the exactly evaluated ones, could beat the best exact value.
+``ExactOthers`` gives the exact mean-field payoff of a candidate by Newton's method on the
+scalar equation for ``S`` (``O(N)`` per step, no linear system).  ``screened_best`` uses the
+model to *screen* the deterministic tables and to run the ascent; the payoffs it reports are
+always exact mean-field payoffs of actual tables, of every candidate whose model value, widened
+by an error model fitted on the exactly evaluated ones, could beat the best exact value; where
+the model's ascent ends at a stochastic table that could matter, the full solve answers.
 """
 
 from __future__ import annotations
