@@ -39,7 +39,7 @@ VERIFY = 8  # candidates evaluated exactly first (the model's best)
 SAFETY = 8.0  # the fitted error model is widened this much
 FLOOR = 1e-11  # and by this much (rounding of the exact and model payoffs)
 EXACT_CHUNK = 256  # candidates per exact evaluation (each holds (N, 2, 2) tables)
-SETTLE = 1e-3  # an ascent's start this near a vertex, every gradient outward, stops
+SETTLE = 1e-2  # an ascent's start this near a vertex, every gradient outward, stops
 CHUNK = 2**18  # (problem, candidate) pairs per model evaluation
 
 
