@@ -303,7 +303,7 @@ def best_response_gap(
     current = payoff_of(stacked_act, stacked_sig, 0, stacked_act[:, :1], stacked_sig[:, :1], game, model)[:, 0]
     current = current.detach()
     if screen and screening.applies(game, model, options.get("order", 3)):
-        best = _screened(act, sig, learners, population, source, game, **options)
+        best = _screened(act, sig, learners, (stacked_act, stacked_sig, population, source), game, **options)
     else:
         best = best_responses(act, sig, learners, game, model, **options).payoff
     current = current[source]
@@ -312,17 +312,17 @@ def best_response_gap(
 
 
 @one_thread()
-def _screened(act, sig, learners, population, source, game, order=3, starts=16, seed=0, steps=200, lr=0.5,
-              top=4) -> torch.Tensor:
-    """``best_responses(...).payoff`` by ``recigrad.evaluation.screening.screened_best``: ``(B, L)``."""
-    learner = _learner_of(act, sig, learners, population, source)
+def _screened(act, sig, learners, problems, game, order=3, starts=16, seed=0, steps=200, lr=0.5, top=4) -> torch.Tensor:
+    """``best_responses(...).payoff`` by ``recigrad.evaluation.screening.screened_best``: ``(B, L)``;
+    ``problems``: what ``_problems`` gives."""
+    stacked_act, stacked_sig, population, source = problems
+    learner = _learner_of(learners, population, source)
     random_logits = _random_logits(act.shape[0], starts, order, seed)[population]
+
     def full(rows):
-        stacked_act, stacked_sig, _, _ = _problems(act, sig, learners)
         return _solve(stacked_act[rows], stacked_sig[rows], 0, random_logits[rows], game, "meanfield", order, steps, lr, top)[0]
 
     def outward(rows, entries):
-        stacked_act, stacked_sig, _, _ = _problems(act, sig, learners)
         payoff = Evaluator("meanfield", None).prepared(stacked_act[rows], stacked_sig[rows], 0, game)
         entries = entries.clone().requires_grad_(True)
         (gradient,) = torch.autograd.grad(payoff(torch.arange(len(rows)), *expand(entries, order)).sum(), entries)
@@ -333,7 +333,7 @@ def _screened(act, sig, learners, population, source, game, order=3, starts=16, 
     return payoff[source]
 
 
-def _learner_of(act, sig, learners, population, source) -> torch.Tensor:
+def _learner_of(learners, population, source) -> torch.Tensor:
     """The agent each problem answers for (the first learner of its population that it answers)."""
     learner = torch.empty(len(population), dtype=torch.int64)
     for i in reversed(range(len(learners))):
