@@ -6,6 +6,8 @@
   tables against the others' fixed tables, with the entries that matter (strict)
   marked; and NashConv;
 - `recigrad.evaluation.candidates`: one learner's payoff for many candidate tables;
+- `recigrad.evaluation.screening`: NashConv in the mean field, candidates screened by a
+  second-order model of the others and judged by one scalar equation;
 - `recigrad.evaluation.lumped`: the exact chain lumped over groups of identical opponents;
 - `recigrad.evaluation.parameters`: a learner's tables as a vector of free entries;
 - `recigrad.evaluation.metrics`: the figures of a learned policy: payoff, percent of
@@ -15,4 +17,4 @@
 
 from recigrad.evaluation.models import evaluate
 
-__all__ = ["evaluate", "best_response", "candidates", "lumped", "metrics", "models", "parameters"]
+__all__ = ["evaluate", "best_response", "candidates", "lumped", "metrics", "models", "parameters", "screening"]

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 
 import torch
 
-from recigrad.evaluation.candidates import evaluate_candidates, evaluators, payoff_of
+from recigrad.evaluation import screening
+from recigrad.evaluation.candidates import Evaluator, evaluate_candidates, evaluators, payoff_of
 from recigrad.evaluation.models import resolve_model
 from recigrad.evaluation.parameters import OneHead, deterministic, expand, free_entries
 from recigrad.game import DTYPE, ConfigError, Game
@@ -267,7 +268,8 @@ def _solve(act, sig, learner, random_logits, game, model, order, steps, lr, top)
 
 
 def best_response_gap(
-    act: torch.Tensor, sig: torch.Tensor, game: Game, learners: list[int], model: str = "auto", **options
+    act: torch.Tensor, sig: torch.Tensor, game: Game, learners: list[int], model: str = "auto", screen: bool = True,
+    **options
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Best-response gaps for society metrics (docs/model.md §8).
 
@@ -276,7 +278,10 @@ def best_response_gap(
     are a candidate), ``current[:, j]`` its payoff now.  Returns
     ``(nashconv (B,), best (B, L), current (B, L))`` with
     ``nashconv = sum_j (best - current)``.  ``options`` go to ``best_responses`` (every
-    learner's best response in one batch; the same as ``best_response`` per learner).
+    learner's best response in one batch; the same as ``best_response`` per learner), or, in
+    the mean field of the plain game with ``screen`` (the default), to
+    ``recigrad.evaluation.screening.screened_best`` (the same best payoffs, tested to ``1e-9``;
+    ``O(1)`` per candidate after ``O(N)`` per population; docs/model.md §8, "NashConv screened").
 
     Args:
         act: intended action tables ``(B, N, 2, 2)``, everyone's current ones.
@@ -284,6 +289,8 @@ def best_response_gap(
         game: the game.
         learners: the ``L`` agents whose gaps are summed.
         model: ``auto``, ``exact`` or ``meanfield``, for both payoffs.
+        screen: answer the mean field of the plain game by ``screening.screened_best`` (``False``:
+            ``best_responses`` always).
         **options: ``order``, ``starts``, ``seed``, ``steps``, ``lr``, ``top`` of ``best_response``.
 
     Returns:
@@ -292,12 +299,46 @@ def best_response_gap(
     act, sig = act.to(DTYPE), sig.to(DTYPE)
     model = resolve_model(model, act.shape[1])
     _check_learners(learners, act.shape[1])
-    stacked_act, stacked_sig, _, source = _problems(act, sig, learners)
+    stacked_act, stacked_sig, population, source = _problems(act, sig, learners)
     current = payoff_of(stacked_act, stacked_sig, 0, stacked_act[:, :1], stacked_sig[:, :1], game, model)[:, 0]
-    current = current.detach()[source]
-    best = best_responses(act, sig, learners, game, model, **options).payoff
+    current = current.detach()
+    if screen and screening.applies(game, model, options.get("order", 3)):
+        best = _screened(act, sig, learners, (stacked_act, stacked_sig, population, source), game, **options)
+    else:
+        best = best_responses(act, sig, learners, game, model, **options).payoff
+    current = current[source]
     best = torch.maximum(best, current)
     return (best - current).sum(dim=1), best, current
+
+
+@one_thread()
+def _screened(act, sig, learners, problems, game, order=3, starts=16, seed=0, steps=200, lr=0.5, top=4) -> torch.Tensor:
+    """``best_responses(...).payoff`` by ``recigrad.evaluation.screening.screened_best``: ``(B, L)``;
+    ``problems``: what ``_problems`` gives."""
+    stacked_act, stacked_sig, population, source = problems
+    learner = _learner_of(learners, population, source)
+    random_logits = _random_logits(act.shape[0], starts, order, seed)[population]
+
+    def full(rows):
+        return _solve(stacked_act[rows], stacked_sig[rows], 0, random_logits[rows], game, "meanfield", order, steps, lr, top)[0]
+
+    def outward(rows, entries):
+        payoff = Evaluator("meanfield", None).prepared(stacked_act[rows], stacked_sig[rows], 0, game)
+        entries = entries.clone().requires_grad_(True)
+        (gradient,) = torch.autograd.grad(payoff(torch.arange(len(rows)), *expand(entries, order)).sum(), entries)
+        return (gradient * (2.0 * entries.detach() - 1.0) > 0).all(1)
+
+    payoff, _ = screening.screened_best(act, sig, population, learner, random_logits, game, order, steps, lr, top,
+                                        (PATIENCE, STALL, BETAS, DECAY, ROUND, IMPROVE), full, outward)
+    return payoff[source]
+
+
+def _learner_of(learners, population, source) -> torch.Tensor:
+    """The agent each problem answers for (the first learner of its population that it answers)."""
+    learner = torch.empty(len(population), dtype=torch.int64)
+    for i in reversed(range(len(learners))):
+        learner[source[:, i]] = learners[i]
+    return learner
 
 
 # ---------------------------------------------------------------------------
