@@ -354,12 +354,14 @@ def test_cuda_start_draws_the_same_numbers_as_cpu(method):
 
 
 @needs_cuda
-def test_cuda_checkpoint_resumes_on_cuda(tmp_path, cached_reference):
-    regime = small("discriminative-sh", iterations=4, interactions=400)
+@pytest.mark.parametrize("method", ["rg", "ppo", "a2c-mlp"])
+def test_cuda_checkpoint_resumes_on_cuda(method, tmp_path, cached_reference):
+    regime = small("discriminative-sh", iterations=4, interactions=400 if method == "rg" else 1600)
     work = tmp_path / "work"
     with devices.using(GPU):
-        whole = train.train_seeds(regime, [0], "ppo", eval_every=1, work=work, checkpoint_every=2)  # leaves iteration 2
-        resumed = train.train_seeds(regime, [0], "ppo", eval_every=1, work=work, resume=True)
+        whole = train.train_seeds(regime, [0], method, eval_every=1, work=work, checkpoint_every=2)  # leaves iteration 2
+        assert sorted(p.name for p in work.glob("state-*.npz")) == ["state-000002.npz"]
+        resumed = train.train_seeds(regime, [0], method, eval_every=1, work=work, resume=True)
     assert [line["iteration"] for line in resumed.curve] == [1, 2, 3, 4]
     _close(resumed.tables["runs"][0]["act"], whole.tables["runs"][0]["act"], "act after resuming")
     _close(resumed.tables["runs"][0]["sig"], whole.tables["runs"][0]["sig"], "sig after resuming")
