@@ -17,7 +17,8 @@ It writes a JSON summary to ``--out`` and prints a table.  Run from the reposito
 
     PYTHONPATH=src python benchmarks/gpu_check.py --out gpu_check.json
 
-(``--budget 420`` leaves more time to the slow CPU cases; ``--case-seconds`` limits each.)
+(``--budget 420`` leaves more time to the slow CPU cases; ``--case-seconds`` limits each;
+``--dry-run`` runs every part without CUDA, the CPU standing in for it, to try the script.)
 
 Without CUDA it still runs (the CUDA parts say "no CUDA"), so it can be tried anywhere.
 Needs torch, numpy and numba; pytest and hypothesis for step 2; no gymnasium, Ray,
@@ -83,6 +84,7 @@ for part in reversed(os.environ["PYTHONPATH"].split(os.pathsep)):
 import torch  # noqa: E402
 
 BASES = {"single": "discriminative-sh", "society": "society-L3"}
+GPU = "cuda"  # the device timed against the CPU; --dry-run sets "cpu" (tries the script's logic without CUDA)
 
 
 def _sync(device: str) -> None:
@@ -131,7 +133,8 @@ def child(kind: str, n: int, device: str, method: str, seeds: int, repeats: int,
 
 def time_case(kind: str, n: int, device: str, args, seconds: float) -> dict:
     """Run one case in a child process for at most ``seconds``; its last line, or why there is none."""
-    command = [sys.executable, __file__, "--child", kind, str(n), device, "--method", args.method, "--seeds",
+    actual = GPU if device == "cuda" else "cpu"  # the device the child runs on (the CPU in a dry run)
+    command = [sys.executable, __file__, "--child", kind, str(n), actual, "--method", args.method, "--seeds",
                str(args.seeds), "--repeats", str(args.repeats), "--cpu-threads", str(args.cpu_threads),
                "--case-seconds", str(seconds)]
     try:
@@ -141,7 +144,7 @@ def time_case(kind: str, n: int, device: str, args, seconds: float) -> dict:
         output = err.stdout.decode() if isinstance(err.stdout, bytes) else (err.stdout or "")
         status, why = None, f"stopped after {seconds:.0f} s"
     lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
-    row = lines[-1] if lines else {"kind": kind, "n": n, "device": device}
+    row = {**(lines[-1] if lines else {"kind": kind, "n": n}), "device": device}
     if status not in (0, None):
         tail = [line for line in (done.stderr or "").splitlines() if line.strip()][-1:] if status is not None else []
         why = f"exit {status}" + (f": {tail[0][:200]}" if tail else "")
@@ -176,7 +179,8 @@ def run_tests(seconds: float, files: list[str]) -> dict:
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:xdist", "-p", "no:cacheprovider", "-k", "cuda", *files]
     clock = time.perf_counter()
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=seconds, cwd=ROOT)
+        environment = {**os.environ, **({"RECIGRAD_TEST_DEVICE": "cpu"} if GPU == "cpu" else {})}
+        done = subprocess.run(command, capture_output=True, text=True, timeout=seconds, cwd=ROOT, env=environment)
     except subprocess.TimeoutExpired:
         return {"summary": f"stopped after {seconds:.0f} s", "status": None, "seconds": seconds}
     lines = [line for line in done.stdout.splitlines() if line.strip()]
@@ -203,7 +207,7 @@ def compare(seconds: float) -> list[dict]:
             regime = replace(base, train=TrainConfig(**{**base.train.__dict__, "iterations": 5, "interactions": interactions}))
             records = {}
             for device in ("cpu", "cuda"):
-                with devices.using(device):
+                with devices.using(GPU if device == "cuda" else "cpu"):
                     start = time.perf_counter()
                     records[device] = (train.train_seeds(regime, [0, 1, 2, 3], method), time.perf_counter() - start)
             (cpu, cpu_s), (gpu, gpu_s) = records["cpu"], records["cuda"]
@@ -224,7 +228,7 @@ def compare(seconds: float) -> list[dict]:
 
 def timings(args, deadline: float) -> list[dict]:
     rows = []
-    devices = ["cuda", "cpu"] if torch.cuda.is_available() else ["cpu"]
+    devices = ["cuda", "cpu"] if torch.cuda.is_available() or GPU == "cpu" else ["cpu"]
     # the smallest single learner first, then the societies, then the larger single learners
     sizes = [("single", n) for n in args.single_ns[:1]] + [("society", n) for n in args.society_ns] + \
         [("single", n) for n in args.single_ns[1:]]
@@ -271,6 +275,8 @@ def main() -> int:
     parser.add_argument("--tests", default="tests/test_device.py", help="comma-separated test files for -k cuda")
     parser.add_argument("--test-seconds", type=float, default=110.0, help="time limit of the CUDA tests (default 110)")
     parser.add_argument("--skip-tests", action="store_true", help="do not run the CUDA tests")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="without CUDA: run every part with the CPU standing in for CUDA (tries the script, measures nothing)")
     parser.add_argument("--child", nargs=3, metavar=("KIND", "N", "DEVICE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -278,13 +284,19 @@ def main() -> int:
         child(kind, int(n), device, args.method, args.seeds, args.repeats, args.cpu_threads, args.case_seconds)
         return 0
 
+    global GPU
+    if args.dry_run:
+        GPU = "cpu"
     clock = time.perf_counter()
     deadline = clock + args.budget
     summary: dict = {"card": card()}
     info = summary["card"]
     print(f"card: {info.get('device_name', 'no CUDA')} | torch {info['torch']} (CUDA {info['cuda_build']}) | "
           f"python {info['python']} | {info['cpu_count']} CPUs", flush=True)
-    cuda = info["cuda_available"]
+    cuda = info["cuda_available"] or args.dry_run
+    if args.dry_run:
+        print("dry run: the CPU stands in for CUDA; nothing here measures CUDA", flush=True)
+        summary["dry_run"] = True
     if cuda and not args.skip_tests:
         print("CUDA tests ...", flush=True)
         summary["tests"] = run_tests(min(args.test_seconds, args.budget * 0.5), args.tests.split(","))
@@ -303,8 +315,8 @@ def main() -> int:
             if "error" in row:
                 print(f"  error: {row['error']}")
             else:
-                print(f"  {row['method']:>9}: max |figure diff| {row['max_figure_diff']:.3g}, max |table diff| "
-                      f"{row['max_table_diff']:.3g} (cpu {row['cpu_s']:.1f} s, cuda {row['cuda_s']:.1f} s)", flush=True)
+                print(f"  {row['method']:>9}: max |figure diff| {row['max_figure_diff']}, max |table diff| "
+                      f"{row['max_table_diff']} (cpu {row['cpu_s']:.1f} s, cuda {row['cuda_s']:.1f} s)", flush=True)
     print(f"seconds per iteration of {args.method} ({args.seeds} seeds; CPU on {args.cpu_threads} threads) ...", flush=True)
     summary["timings"] = timings(args, deadline - 5)
     summary["ratios"] = ratios(summary["timings"])
