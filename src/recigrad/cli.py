@@ -45,6 +45,7 @@ from recigrad.game.rules import AGGREGATIONS, ASSESSMENTS, SCHEDULES
 from recigrad.learning.contract import METHODS
 from recigrad.running import budget, outdir
 from recigrad.running.suite import QUICK_REGIMES
+from recigrad.util import device as devices
 from recigrad.util import threads
 from recigrad.util.progress import progress_bar
 from recigrad.util.text import table
@@ -155,6 +156,12 @@ def _add_durable_flags(p: argparse.ArgumentParser, where: str) -> None:
                    help="iterations between checkpoints (default 25, and every 60 s; 0: only at SIGINT)")
 
 
+def _add_device_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default=None, metavar="cpu|cuda[:N]",
+                   help="where the learners, their models and the baselines compute (default: RECIGRAD_DEVICE, else cpu); "
+                        "the world and the evaluation stay on the CPU")
+
+
 def _add_tensorboard_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tensorboard", default=None, metavar="DIR",
                    help="also write TensorBoard scalars into DIR (a new folder; needs the tensorboard extra)")
@@ -223,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a baseline's settings from a tuning result (recigrad tune --out FILE)")
     _add_durable_flags(p, "OUT.partial")
     _add_tensorboard_flag(p)
+    _add_device_flag(p)
     _add_output_flags(p)
     p.set_defaults(run=cmd_train)
 
@@ -236,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="FILE", help="the tuning result (JSON; a new file, or one recigrad "
                    "tune wrote, with --overwrite)")
     p.add_argument("--overwrite", action="store_true", help="replace a previous tuning result at OUT")
+    _add_device_flag(p)
     _add_output_flags(p)
     p.set_defaults(run=cmd_tune)
 
@@ -260,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="scaling: the study across N (one learner among N - 1 fixed agents; societies with NashConv)")
     p.add_argument("--ns", type=_sizes, default=None, help="scaling: comma-separated N (default 8,16,32,64,128)")
     p.add_argument("--society-ns", type=_sizes, default=None, help="scaling: N of the societies (default 8,32)")
+    _add_device_flag(p)
     _add_output_flags(p)
     p.set_defaults(run=cmd_bench)
 
@@ -596,6 +606,8 @@ def _bench_runs(args: argparse.Namespace, prefix: str) -> tuple[list[str], list[
     seeds = list(range(args.seed, args.seed + args.seeds))
     if args.backend == "local" and (args.address or args.num_cpus or args.seed_block):
         raise ConfigError("--address, --num-cpus and --seed-block need --backend ray")
+    if args.backend == "ray" and not devices.is_cpu(devices.current()):
+        raise ConfigError(f"--device {devices.current()} needs --backend local (Ray tasks train on the CPU); allowed with ray: cpu")
     if args.tensorboard is not None:
         if args.backend == "ray":
             raise ConfigError("--tensorboard needs --backend local (Ray tasks write no TensorBoard scalars)")
@@ -721,7 +733,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         torch.set_num_threads(threads.from_environment())  # RECIGRAD_THREADS, validated; default 1
         args = parser.parse_args(argv)
-        result = args.run(args)
+        device = devices.resolve(args.device) if "device" in args else None  # --device > RECIGRAD_DEVICE > cpu
+        with devices.using(device):
+            result = args.run(args)
         if args.json:
             try:
                 text = json.dumps(result, allow_nan=False)  # standard JSON only

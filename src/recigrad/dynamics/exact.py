@@ -27,10 +27,10 @@ from recigrad.util.threads import one_thread
 MAX_N = 12
 
 
-def state_bits(n: int) -> torch.Tensor:
-    """``X[s, j]``: reputation of agent ``j`` (bit ``j`` of ``s``) in state ``s``, ``(2^N, N)``."""
-    s = torch.arange(2**n).unsqueeze(1)
-    return ((s >> torch.arange(n)) & 1).to(DTYPE)
+def state_bits(n: int, device=None) -> torch.Tensor:
+    """``X[s, j]``: reputation of agent ``j`` (bit ``j`` of ``s``) in state ``s``, ``(2^N, N)`` (on ``device``)."""
+    s = torch.arange(2**n, device=device).unsqueeze(1)
+    return ((s >> torch.arange(n, device=device)) & 1).to(DTYPE)
 
 
 def _check_size(n: int) -> None:
@@ -48,7 +48,8 @@ def _turn_good(pc: torch.Tensor, so: torch.Tensor, game: Game, bits: torch.Tenso
         bad_donor = (1 - m) * s[:, None, :, 0, 0] + m * s[:, None, :, 0, 1]
         good_donor = (1 - m) * s[:, None, :, 1, 0] + m * s[:, None, :, 1, 1]
     else:  # the pool depends on the recipient: sum over recipients r != d
-        s = pair_good_probability(pc, so, game) * (1.0 - torch.eye(n, dtype=pc.dtype))[:, :, None, None]  # (B, d, r, x_d, x_r)
+        off = 1.0 - torch.eye(n, dtype=pc.dtype, device=pc.device)
+        s = pair_good_probability(pc, so, game) * off[:, :, None, None]  # (B, d, r, x_d, x_r)
         bad_donor = (s[..., 0, 0].sum(-1).unsqueeze(1) + torch.einsum("sr,bdr->bsd", bits, s[..., 0, 1] - s[..., 0, 0])) / (n - 1)
         good_donor = (s[..., 1, 0].sum(-1).unsqueeze(1) + torch.einsum("sr,bdr->bsd", bits, s[..., 1, 1] - s[..., 1, 0])) / (n - 1)
     return (1 - own) * bad_donor + own * good_donor
@@ -60,11 +61,11 @@ def generator_matrix(pc: torch.Tensor, so: torch.Tensor, game: Game | None = Non
     batch, n = pc.shape[:2]
     _check_size(n)
     size = 2**n
-    bits = state_bits(n)  # (S, N)
+    bits = state_bits(n, pc.device)  # (S, N)
     q = _turn_good(pc, so, game or Game(), bits)  # (B, S, N): P(x_d <- good)
 
-    state = torch.arange(size).unsqueeze(1)
-    flag = 1 << torch.arange(n)
+    state = torch.arange(size, device=pc.device).unsqueeze(1)
+    flag = 1 << torch.arange(n, device=pc.device)
     set_good = (state | flag).expand(size, n).reshape(-1)
     set_bad = (state & ~flag).expand(size, n).reshape(-1)
     rows = state.expand(size, n).reshape(-1)
@@ -72,9 +73,9 @@ def generator_matrix(pc: torch.Tensor, so: torch.Tensor, game: Game | None = Non
     cols2 = torch.cat([set_good, set_bad])
     values = torch.cat([q.reshape(batch, -1), (1 - q).reshape(batch, -1)], dim=1) / n
     flat = rows2 * size + cols2
-    transition = torch.zeros(batch, size * size, dtype=values.dtype).index_add(1, flat, values)
+    transition = torch.zeros(batch, size * size, dtype=values.dtype, device=values.device).index_add(1, flat, values)
     transition = transition.reshape(batch, size, size)
-    return transition - torch.eye(size, dtype=values.dtype)
+    return transition - torch.eye(size, dtype=values.dtype, device=values.device)
 
 
 class _Solve(torch.autograd.Function):
@@ -122,7 +123,7 @@ def stationary_law(generator: torch.Tensor) -> torch.Tensor:
     size = generator.shape[-1]
     a = generator.transpose(1, 2).clone()
     a[:, -1, :] = 1.0  # replace one balance equation by sum(pi) = 1
-    rhs = torch.zeros(generator.shape[0], size, 1, dtype=generator.dtype)
+    rhs = torch.zeros(generator.shape[0], size, 1, dtype=generator.dtype, device=generator.device)
     rhs[:, -1] = 1.0
     pi = _Solve.apply(a, rhs).squeeze(-1)
     if not torch.isfinite(pi).all():
@@ -168,7 +169,7 @@ def solve(pc: torch.Tensor, so: torch.Tensor, game: Game) -> Solution:
     game.require_public("the exact chain of public reputations")
     n = pc.shape[1]
     pi = stationary(pc, so, game)
-    bits = state_bits(n)
+    bits = state_bits(n, pi.device)
     good = pi @ bits  # (B, N)
     both = torch.einsum("bs,sd,sr->bdr", pi, bits, bits)  # P(x_d = 1, x_r = 1)
     g_d, g_r = good.unsqueeze(2), good.unsqueeze(1)
@@ -176,7 +177,7 @@ def solve(pc: torch.Tensor, so: torch.Tensor, game: Game) -> Solution:
         [torch.stack([1 - g_d - g_r + both, g_r - both], -1), torch.stack([g_d - both, both], -1)], -2
     )  # (B, d, r, x_d, x_r)
     coop = (joint * pc.unsqueeze(2)).sum((-1, -2))  # coop[b, d, r]
-    off = 1.0 - torch.eye(n, dtype=coop.dtype)
+    off = 1.0 - torch.eye(n, dtype=coop.dtype, device=coop.device)
     given = (coop * off).sum(2) / (n - 1)
     received = (coop * off).sum(1) / (n - 1)
     return Solution(game.b * received - game.c * given, good, given, received)

@@ -82,14 +82,15 @@ def _pair_phi(c: torch.Tensor, a: torch.Tensor, g: torch.Tensor) -> tuple[torch.
 def _stationary_good_pairs(pc: torch.Tensor, so: torch.Tensor, game: Game) -> torch.Tensor:
     """``stationary_good`` when the pool of observers depends on the recipient: dense solves."""
     n = pc.shape[1]
-    s = pair_good_probability(pc, so, game) * (1.0 - torch.eye(n, dtype=pc.dtype))[:, :, None, None]  # (B, d, r, x_d, x_r)
+    off = 1.0 - torch.eye(n, dtype=pc.dtype, device=pc.device)
+    s = pair_good_probability(pc, so, game) * off[:, :, None, None]  # (B, d, r, x_d, x_r)
     c = s[..., 0].sum(2).permute(0, 2, 1) / (n - 1)  # (B, x_d, d): every recipient bad
     a = (s[..., 1] - s[..., 0]).permute(0, 3, 1, 2) / (n - 1)  # (B, x_d, d, r)
-    eye = torch.eye(n, dtype=pc.dtype)
+    eye = torch.eye(n, dtype=pc.dtype, device=pc.device)
     with torch.no_grad():
         cd, ad = c.detach(), a.detach()
-        g = torch.ones(s.shape[:2], dtype=s.dtype)
-        done = torch.zeros(s.shape[0], 1, dtype=torch.bool)
+        g = torch.ones(s.shape[:2], dtype=s.dtype, device=s.device)
+        done = torch.zeros(s.shape[0], 1, dtype=torch.bool, device=s.device)
         for _ in range(MAX_STEPS):
             phi, jacobian = _pair_phi(cd, ad, g)
             step = torch.linalg.solve(eye - jacobian, (g - phi).unsqueeze(-1)).squeeze(-1)
@@ -130,9 +131,9 @@ def stationary_good_of(s: torch.Tensor) -> torch.Tensor:
     n = s.shape[1]
     with torch.no_grad():
         sd = s.detach()
-        g = torch.ones(s.shape[:2], dtype=s.dtype)
+        g = torch.ones(s.shape[:2], dtype=s.dtype, device=s.device)
         # each population stops on its own, so its answer does not depend on the batch
-        done = torch.zeros(s.shape[0], 1, dtype=torch.bool)
+        done = torch.zeros(s.shape[0], 1, dtype=torch.bool, device=s.device)
         for _ in range(MAX_STEPS):
             phi, slope = _phi(sd, _others_mean(g))
             residual = g - phi

@@ -44,13 +44,13 @@ import torch
 from recigrad.game.rules import ConfigError, Game, good_signal_probability
 
 
-def aggregation_weights(game: Game, dtype=torch.float64) -> tuple[torch.Tensor, torch.Tensor]:
+def aggregation_weights(game: Game, dtype=torch.float64, device=None) -> tuple[torch.Tensor, torch.Tensor]:
     """``(good, tie)``, each ``(k + 1,)``: for ``G = 0..k`` good signals, whether the new reputation is
     good (1/0), and whether it is a tie that keeps the old one (``majority`` with ``G = k/2``)."""
     k = game.observers
-    count = torch.arange(k + 1, dtype=dtype)
+    count = torch.arange(k + 1, dtype=dtype, device=device)
     if game.aggregation == "quorum":
-        return (count >= game.quorum).to(dtype), torch.zeros(k + 1, dtype=dtype)
+        return (count >= game.quorum).to(dtype), torch.zeros(k + 1, dtype=dtype, device=device)
     return (2 * count > k).to(dtype), (2 * count == k).to(dtype)
 
 
@@ -98,7 +98,7 @@ def count_distribution(p: torch.Tensor, k: int, leave_out_recipient: bool, pairs
         raise ConfigError(f"observers = {k} needs at least {k} possible observers; N = {n} gives {pool}")
     scale = 1.0 / n  # keeps the coefficients of y^j near 1/j! rather than C(N, j)
     size = k + 1
-    poly = torch.zeros(*p.shape[:-1], size, size, dtype=p.dtype)
+    poly = torch.zeros(*p.shape[:-1], size, size, dtype=p.dtype, device=p.device)
     poly[..., 0, 0] = 1.0
     for o in range(n):
         poly = _times(poly, p[..., o], scale)
@@ -123,8 +123,8 @@ def _update_by_action(pc: torch.Tensor, so: torch.Tensor, game: Game, pairs: boo
     (``u[B, P, a, x_d, x_r]`` for the ``chosen`` pairs ``(donors, recipients)``)."""
     p = so.permute(0, 2, 3, 4, 1)  # (B, a, x_d, x_r, N): observer o's good signal in each context
     distribution = count_distribution(p, game.observers, not game.recipient_observes, chosen)
-    good, tie = aggregation_weights(game, so.dtype)
-    x_d = torch.tensor([0.0, 1.0], dtype=so.dtype).reshape(2, 1, *([1] * (2 if pairs and chosen is None else 1)))
+    good, tie = aggregation_weights(game, so.dtype, so.device)
+    x_d = torch.tensor([0.0, 1.0], dtype=so.dtype, device=so.device).reshape(2, 1, *([1] * (2 if pairs and chosen is None else 1)))
     u = (distribution * good).sum(-1) + (distribution * tie).sum(-1) * x_d
     return _donor_first(u, pairs and chosen is None)
 
@@ -134,7 +134,7 @@ def _observed(s: torch.Tensor, game: Game) -> torch.Tensor:
     q = game.observation
     if q == 1.0:
         return s
-    x_d = torch.tensor([0.0, 1.0], dtype=s.dtype).unsqueeze(-1)
+    x_d = torch.tensor([0.0, 1.0], dtype=s.dtype, device=s.device).unsqueeze(-1)
     return q * s + (1.0 - q) * x_d
 
 

@@ -62,7 +62,7 @@ def own_payoffs(
     else:
         payoff = SOLVERS[solver](pc_flat, so_flat, game).payoff
     payoff = payoff.reshape(batch, n_learners, n)
-    return payoff[:, torch.arange(n_learners), torch.tensor(learners)]
+    return payoff[:, torch.arange(n_learners, device=payoff.device), torch.tensor(learners, device=payoff.device)]
 
 
 @dataclass
@@ -105,7 +105,7 @@ class Learners(LearnerTables):
         if bool((counts["interactions"] != interactions).any()):
             raise contract.StateError(f"tensor estimator.interactions is {counts['interactions'].tolist()}; "
                                       f"allowed: the state's interactions, {interactions}, for every seed")
-        self.estimator = estimators.EstimatorState.from_dict(counts)
+        self.estimator = estimators.EstimatorState.from_dict({k: v.to(self.device) for k, v in counts.items()})
 
 
 def start(regime: Regime, seeds: list[int], estimator_config: estimators.EstimatorConfig | None = None) -> Learners:
@@ -122,9 +122,10 @@ def start(regime: Regime, seeds: list[int], estimator_config: estimators.Estimat
         up at their norm (+-3) or random (standard normal), Adam over the heads that
         learn, empty estimators, everyone good.
     """
+    shared = start_fields(regime, seeds, regime.train.lr)  # the logits on recigrad.util.device.current()
     return Learners(
-        **start_fields(regime, seeds, regime.train.lr),
-        estimator=estimators.init_state(len(seeds), regime.population.n),
+        **shared,
+        estimator=estimators.init_state(len(seeds), regime.population.n, device=shared["logits_act"].device),
         estimator_config=estimator_config or estimators.EstimatorConfig(),
     )
 

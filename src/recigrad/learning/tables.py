@@ -25,6 +25,7 @@ from recigrad.game.contexts import CONTEXTS, split_tables
 from recigrad.game.norms import action_table, signal_table
 from recigrad.game.regime import Regime
 from recigrad.learning import contract
+from recigrad.util import device as devices
 from recigrad.util import numerics
 
 WARMUP_LOGIT = 3.0
@@ -60,10 +61,13 @@ def start_fields(regime: Regime, seeds: list[int], lr: float) -> dict:
     """What every method's state starts with (docs/model.md §11): the population's true tables
     ``fixed_act``/``fixed_sig`` ``(B, N, ...)``, the learners' initial logits (``initial_logits``),
     an Adam of rate ``lr`` over the heads that learn (``trainable``), everyone good, and the world's
-    random streams; as keyword arguments of the state."""
+    random streams; as keyword arguments of the state.  The logits (hence the optimiser and all the
+    method computes from them) are on ``recigrad.util.device.current()``; the rest on the CPU."""
     batch, population = len(seeds), regime.population
     fixed_act, fixed_sig = population.batched_tables(batch)
-    logits_act, logits_sig = initial_logits(regime, seeds)
+    # the learners' logits on the chosen device (drawn on the CPU: a seed gives the same start anywhere);
+    # the fixed tables, the reputations and the streams stay with the world, on the CPU
+    logits_act, logits_sig = (t.to(devices.current()) for t in initial_logits(regime, seeds))
     params = trainable(logits_act, logits_sig, regime.train.components)
     return {"regime": regime, "seeds": list(seeds), "fixed_act": fixed_act, "fixed_sig": fixed_sig,
             "logits_act": logits_act, "logits_sig": logits_sig, "optimizer": torch.optim.Adam(params, lr=lr),
@@ -77,6 +81,13 @@ def trainable(logits_act: torch.Tensor, logits_sig: torch.Tensor, components: st
     for p in params:
         p.requires_grad_(True)
     return params
+
+
+def records_to(records: Records, device: torch.device) -> Records:
+    """``records`` with every field on ``device`` (the same object when they are there already)."""
+    if records is None or records.donor.device == torch.device(device):
+        return records
+    return Records(*(getattr(records, f).to(device) for f in Records.FIELDS))
 
 
 class LearnerTables:
@@ -93,11 +104,18 @@ class LearnerTables:
     def game(self) -> Game:
         return self.regime.game
 
+    @property
+    def device(self) -> torch.device:
+        """Where the learners' tensors live (``recigrad.util.device``); the world is on the CPU."""
+        return self.logits_act.device
+
     def tables(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Everyone's current true intended tables ``(B, N, ...)`` (for the world and for evaluation only)."""
-        act, sig = self.fixed_act.clone(), self.fixed_sig.clone()
-        act[:, self.learners] = numerics.sigmoid(self.logits_act.detach())
-        sig[:, self.learners] = numerics.sigmoid(self.logits_sig.detach())
+        """Everyone's current true intended tables ``(B, N, ...)`` (for the world and for evaluation only),
+        on the CPU whatever the learners' device (the sigmoid of the logits is taken there, so given the
+        logits the world plays the same tables on every device)."""
+        act, sig = self.fixed_act.clone(), self.fixed_sig.clone()  # on the CPU, with the world
+        act[:, self.learners] = numerics.sigmoid(self.logits_act.detach().cpu())
+        sig[:, self.learners] = numerics.sigmoid(self.logits_sig.detach().cpu())
         return act, sig
 
     def play(self, interactions: int) -> Records:
@@ -105,7 +123,7 @@ class LearnerTables:
         (the one place a method uses them); returns the public records ``(B, T)``."""
         pc, so = observable(*self.tables(), self.game)
         self.reputation, _, records = play(pc, so, self.reputation, self.streams, interactions, record=True, game=self.game)
-        return records
+        return records_to(records, self.device)
 
     # -- checkpoints ----------------------------------------------------------------------------
 

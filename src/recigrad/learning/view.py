@@ -34,7 +34,7 @@ def substitute(
     """
     n = pc_hat.shape[1]
     mask = torch.zeros(len(learners), n, dtype=pc_hat.dtype, device=pc_hat.device)
-    mask[torch.arange(len(learners)), torch.tensor(learners, dtype=torch.int64)] = 1.0
+    mask[torch.arange(len(learners), device=mask.device), torch.tensor(learners, dtype=torch.int64, device=mask.device)] = 1.0
 
     def mix(hat: torch.Tensor, own: torch.Tensor) -> torch.Tensor:
         m = mask.reshape(1, len(learners), n, *(1,) * (hat.dim() - 2))

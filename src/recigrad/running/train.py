@@ -45,6 +45,7 @@ from recigrad.learning import contract
 from recigrad.learning.baselines import settings as baseline_settings
 from recigrad.learning.tables import warmup_logits
 from recigrad.running import checkpoint, outdir, runfolder
+from recigrad.util import device as devices
 from recigrad.util import numerics
 from recigrad.util.progress import progress_bar
 from recigrad.util.text import table
@@ -154,6 +155,7 @@ def run(
     checkpoint_seconds: float = CHECKPOINT_SECONDS,
     scalars=None,
     tuning: dict | None = None,
+    device=None,
 ) -> dict:
     """Train ``method`` on ``regime`` for every seed at once; returns the summary
     (the ``train`` JSON of docs/model.md §10) and writes the run folder to ``out``.
@@ -178,6 +180,9 @@ def run(
             run appends those after its checkpoint); ``None``: no TensorBoard scalars.
         tuning: a tuning result (``recigrad.learning.baselines.settings.read_result``) whose best
             setting the baseline uses; ``None``: the method's own choice (``tuned.json`` or defaults).
+        device: where the learners' state lives (``recigrad.util.device``: ``"cpu"``, ``"cuda[:N]"`` or a
+            ``torch.device``); ``None``: ``recigrad.util.device.current()`` (the CPU unless chosen).  The world
+            and the evaluation stay on the CPU.
 
     Returns:
         The summary (``docs/model.md §10``): ``regime``, ``method``, ``seconds``,
@@ -189,9 +194,10 @@ def run(
         cooperation and NashConv (societies).
     """
     work = checkpoint.partial_dir(out) if out is not None else None
-    record = train_seeds(regime, seeds, method, iterations, eval_every, work=work, resume=resume,
-                         checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds, scalars=scalars,
-                         tuning=tuning)
+    with devices.using(device):  # the methods' start creates the learners' state on this device
+        record = train_seeds(regime, seeds, method, iterations, eval_every, work=work, resume=resume,
+                             checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds, scalars=scalars,
+                             tuning=tuning)
     if out is not None:
         runfolder.write_run_folder(Path(out), regime, method, seeds, record)
         shutil.rmtree(work, ignore_errors=True)

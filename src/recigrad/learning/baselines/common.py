@@ -98,7 +98,8 @@ class Events:
 def decision_events(records: Records, learners: list[int], game: Game) -> Events:
     """Turn the public records ``(B, T)`` into each learner's decision events and credited rewards."""
     batch, slots = records.donor.shape
-    who = torch.tensor(learners, dtype=torch.long).view(1, -1, 1)
+    device = records.donor.device  # the learners' device (recigrad.util.device)
+    who = torch.tensor(learners, dtype=torch.long, device=device).view(1, -1, 1)
     field_ = lambda name: getattr(records, name).to(torch.long).unsqueeze(1)  # noqa: E731  (B, 1, T[, K])
     donor, recipient = field_("donor"), field_("recipient")
     x_d, x_r, action = field_("donor_rep"), field_("recipient_rep"), field_("action")
@@ -115,13 +116,13 @@ def decision_events(records: Records, learners: list[int], game: Game) -> Events
     dump = slots  # an extra slot that collects what belongs to no event of this batch
     slot = torch.where(decision, order, dump)
     shape = (batch, len(learners), slots + 1)
-    context = torch.zeros(shape, dtype=torch.long).scatter_(-1, slot, context_t)[..., :slots]
-    outcome = torch.zeros(shape, dtype=DTYPE).scatter_(-1, slot, outcome_t)[..., :slots]
+    context = torch.zeros(shape, dtype=torch.long, device=device).scatter_(-1, slot, context_t)[..., :slots]
+    outcome = torch.zeros(shape, dtype=DTYPE, device=device).scatter_(-1, slot, outcome_t)[..., :slots]
     owner = torch.where(order >= 0, order, dump)
-    reward = torch.zeros(shape, dtype=DTYPE).scatter_add_(-1, owner, reward_t)[..., :slots]
+    reward = torch.zeros(shape, dtype=DTYPE, device=device).scatter_add_(-1, owner, reward_t)[..., :slots]
     count = decision.sum(-1)
-    valid = torch.arange(slots).view(1, 1, -1) < count.unsqueeze(-1)
-    zero = torch.zeros((), dtype=torch.long)
+    valid = torch.arange(slots, device=device).view(1, 1, -1) < count.unsqueeze(-1)
+    zero = torch.zeros((), dtype=torch.long, device=device)
     return Events(torch.where(valid, context, zero), outcome * valid, reward * valid, valid, count)
 
 
@@ -148,7 +149,8 @@ def outcome_log_probs(logits: torch.Tensor, game: Game) -> torch.Tensor:
     donor = torch.arange(CONTEXTS).view(-1, 1) < ACTION_CONTEXTS  # (12, 1)
     lo = torch.where(donor, torch.tensor([[_log(1.0), _log(0.0)]]), torch.tensor([[_log(1.0 - mu), _log(mu)]]))
     hi = torch.where(donor, torch.tensor([[_log(e), _log(1.0 - e)]]), torch.tensor([[_log(mu), _log(1.0 - mu)]]))
-    return numerics.per_population(torch.logaddexp, lo.to(logits.dtype) + log_not_q, hi.to(logits.dtype) + log_q)
+    lo, hi = lo.to(logits.device, logits.dtype), hi.to(logits.device, logits.dtype)  # built on the CPU, used on the logits' device
+    return numerics.per_population(torch.logaddexp, lo + log_not_q, hi + log_q)
 
 
 def log_prob(logits: torch.Tensor, events: Events, game: Game) -> torch.Tensor:
@@ -177,8 +179,8 @@ def context_means(values: torch.Tensor, events: Events) -> tuple[torch.Tensor, t
     """Per learner and context: the mean of ``values (B, L, T)`` over the events, and the counts ``(B, L, 12)``."""
     shape = (*events.count.shape, CONTEXTS)
     weight = events.valid.to(DTYPE)
-    sums = torch.zeros(shape, dtype=DTYPE).scatter_add_(-1, events.context, values * weight)
-    counts = torch.zeros(shape, dtype=DTYPE).scatter_add_(-1, events.context, weight)
+    sums = torch.zeros(shape, dtype=DTYPE, device=values.device).scatter_add_(-1, events.context, values * weight)
+    counts = torch.zeros(shape, dtype=DTYPE, device=values.device).scatter_add_(-1, events.context, weight)
     return sums / counts.clamp_min(1.0), counts
 
 
@@ -196,9 +198,9 @@ class ValueTable:
     seen: torch.Tensor
 
     @staticmethod
-    def zeros(batch: int, learners: int) -> ValueTable:
-        return ValueTable(torch.zeros(batch, learners, CONTEXTS, dtype=DTYPE),
-                          torch.zeros(batch, learners, CONTEXTS, dtype=torch.bool))
+    def zeros(batch: int, learners: int, device=None) -> ValueTable:
+        return ValueTable(torch.zeros(batch, learners, CONTEXTS, dtype=DTYPE, device=device),
+                          torch.zeros(batch, learners, CONTEXTS, dtype=torch.bool, device=device))
 
     def fit(self, targets: torch.Tensor, events: Events, rate: float) -> None:
         mean, counts = context_means(targets, events)
@@ -329,8 +331,8 @@ class BaselineState(LearnerTables):
             if bool(((fields_["donor"] == fields_["recipient"]) | observes).any()):
                 raise contract.StateError("tensor buffer.donor equals the recipient or the observer of a record; "
                                           "allowed: a donor distinct from both")
-            buffer = [Records(*(fields_[f] for f in Records.FIELDS))]
-        self.values = ValueTable(value, seen)
+            buffer = [Records(*(fields_[f].to(self.device) for f in Records.FIELDS))]
+        self.values = ValueTable(value.to(self.device), seen.to(self.device))
         self.sampler.set_state(meta["sampler"])
         self.updates, self.buffered, self.buffer = updates, buffered, buffer
 
@@ -340,10 +342,11 @@ def start_state(regime: Regime, seeds: list[int], config, purpose: str, steps_pe
     heads that learn (``recigrad.learning.tables.trainable``), an empty value table."""
     if not regime.population.learners:
         raise ValueError(f"regime {regime.name!r} has no learner")
+    shared = start_fields(regime, seeds, config.lr)  # the logits on recigrad.util.device.current()
     return BaselineState(
-        **start_fields(regime, seeds, config.lr),
+        **shared,
         config=config,
-        values=ValueTable.zeros(len(seeds), len(regime.population.learners)),
+        values=ValueTable.zeros(len(seeds), len(regime.population.learners), shared["logits_act"].device),
         sampler=Streams(seeds, purpose),
         steps_per_update=steps_per_update,
     )
@@ -382,7 +385,7 @@ def _play_and_update(state: BaselineState, update) -> torch.Tensor:
 
 def payoff_per_round(records: Records, learners: list[int], game: Game, n: int) -> torch.Tensor:
     """``(B, L)``: each learner's mean payoff per round (``N`` interactions) over the records."""
-    who = torch.tensor(learners, dtype=torch.long).view(1, -1, 1)
+    who = torch.tensor(learners, dtype=torch.long, device=records.donor.device).view(1, -1, 1)
     action = records.action.to(DTYPE).unsqueeze(1)
     gets = (records.recipient.to(torch.long).unsqueeze(1) == who).to(DTYPE)
     gives = (records.donor.to(torch.long).unsqueeze(1) == who).to(DTYPE)

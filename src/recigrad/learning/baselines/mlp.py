@@ -61,8 +61,9 @@ from recigrad.util import numerics
 FEATURES = 4  # role, x_d, x_r, a
 
 
-def context_features() -> torch.Tensor:
-    """``(12, 4)``: the features ``(role, x_d, x_r, a)`` of each decision context, ``-1/+1`` (``a`` 0 for a donor)."""
+def context_features(device=None) -> torch.Tensor:
+    """``(12, 4)``: the features ``(role, x_d, x_r, a)`` of each decision context, ``-1/+1`` (``a`` 0 for a donor),
+    on ``device``."""
     rows = []
     for c in range(CONTEXTS):
         _, fields_ = decision_fields(c)
@@ -72,7 +73,7 @@ def context_features() -> torch.Tensor:
         else:
             a, x_d, x_r = fields_
             rows.append((-1.0, 2.0 * x_d - 1, 2.0 * x_r - 1, 2.0 * a - 1))
-    return torch.tensor(rows, dtype=DTYPE)
+    return torch.tensor(rows, dtype=DTYPE, device=device)
 
 
 # ---------------------------------------------------------------------------
@@ -80,18 +81,19 @@ def context_features() -> torch.Tensor:
 
 
 def init_network(streams: Streams, learners: int, hidden: int, layers: int, prefix: str,
-                 outputs: tuple[str, ...]) -> dict[str, torch.Tensor]:
+                 outputs: tuple[str, ...], device=None) -> dict[str, torch.Tensor]:
     """A batch of networks: trunk ``{prefix}.w{k}`` ``(B, L, fan_in, hidden)`` (LeCun normal from
     ``streams``) and ``{prefix}.b{k}`` (zeros), then per output ``{prefix}.{out}.w`` ``(B, L, hidden)``
-    and ``{prefix}.{out}.b`` ``(B, L)``, zeros."""
+    and ``{prefix}.{out}.b`` ``(B, L)``, zeros; on ``device`` (the weights drawn on the CPU, so a seed gives
+    the same network on any device)."""
     batch, params, fan_in = len(streams), {}, FEATURES
     for k in range(layers):
-        params[f"{prefix}.w{k}"] = streams.normal(learners, fan_in, hidden) / math.sqrt(fan_in)
-        params[f"{prefix}.b{k}"] = torch.zeros(batch, learners, hidden, dtype=DTYPE)
+        params[f"{prefix}.w{k}"] = (streams.normal(learners, fan_in, hidden) / math.sqrt(fan_in)).to(device)
+        params[f"{prefix}.b{k}"] = torch.zeros(batch, learners, hidden, dtype=DTYPE, device=device)
         fan_in = hidden
     for out in outputs:
-        params[f"{prefix}.{out}.w"] = torch.zeros(batch, learners, fan_in, dtype=DTYPE)
-        params[f"{prefix}.{out}.b"] = torch.zeros(batch, learners, dtype=DTYPE)
+        params[f"{prefix}.{out}.w"] = torch.zeros(batch, learners, fan_in, dtype=DTYPE, device=device)
+        params[f"{prefix}.{out}.b"] = torch.zeros(batch, learners, dtype=DTYPE, device=device)
     return params
 
 
@@ -100,7 +102,7 @@ def trunk(params: dict[str, torch.Tensor], prefix: str, layers: int) -> torch.Te
     if layers < 1:
         raise ValueError(f"an MLP has at least one hidden layer, got layers={layers}")
     batch, learners = params[f"{prefix}.w0"].shape[:2]
-    h = context_features().expand(batch * learners, CONTEXTS, FEATURES)
+    h = context_features(params[f"{prefix}.w0"].device).expand(batch * learners, CONTEXTS, FEATURES)
     for k in range(layers):
         w = params[f"{prefix}.w{k}"].flatten(0, 1)
         b = params[f"{prefix}.b{k}"].flatten(0, 1).unsqueeze(1)
@@ -221,16 +223,16 @@ def start_state(regime: Regime, seeds: list[int], config, method: str, critic: b
     shared = start_fields(regime, seeds, config.lr)
     start = common.flat_logits(shared["logits_act"], shared["logits_sig"]).detach().clone()
     heads = heads_that_learn(regime.train.components)
-    init = Streams(seeds, f"{method}-init")
-    params = init_network(init, learners, config.hidden, config.layers, "actor", ("action", "signal"))
+    init, device = Streams(seeds, f"{method}-init"), start.device  # the device of recigrad.util.device.current()
+    params = init_network(init, learners, config.hidden, config.layers, "actor", ("action", "signal"), device)
     if critic:
-        params.update(init_network(init, learners, config.hidden, config.layers, "critic", ("value",)))
+        params.update(init_network(init, learners, config.hidden, config.layers, "critic", ("value",), device))
     learning = [p for name, p in params.items() if learns(name, heads)]
     for p in learning:
         p.requires_grad_(True)
     shared.update(logits_act=shared["logits_act"].detach().clone(), logits_sig=shared["logits_sig"].detach().clone(),
                   optimizer=torch.optim.Adam(learning, lr=config.lr))
-    state = MLPState(**shared, config=config, values=ValueTable.zeros(len(seeds), learners),
+    state = MLPState(**shared, config=config, values=ValueTable.zeros(len(seeds), learners, device),
                      sampler=Streams(seeds, f"{method}-sampling"), steps_per_update=steps_per_update,
                      start=start, params=params, heads=heads, layers=config.layers)
     state.refresh()

@@ -95,8 +95,9 @@ def advantage_sums(events: common.Events, advantage: torch.Tensor, mask: torch.T
     the negative advantages of the events in ``mask``, and the events in ``mask`` ``(B, L)``."""
     shape = (*events.count.shape, 2 * common.CONTEXTS)
     weight = mask.to(advantage.dtype)
-    positive = torch.zeros(shape, dtype=advantage.dtype).scatter_add_(-1, events.pair, advantage.clamp_min(0) * weight)
-    negative = torch.zeros(shape, dtype=advantage.dtype).scatter_add_(-1, events.pair, advantage.clamp_max(0) * weight)
+    zeros = lambda: torch.zeros(shape, dtype=advantage.dtype, device=advantage.device)  # noqa: E731
+    positive = zeros().scatter_add_(-1, events.pair, advantage.clamp_min(0) * weight)
+    negative = zeros().scatter_add_(-1, events.pair, advantage.clamp_max(0) * weight)
     return positive, negative, weight.sum(-1)
 
 
@@ -121,7 +122,7 @@ def minibatch_ids(state: common.BaselineState, events: common.Events) -> torch.T
     """``(B, L, T)``: each event's minibatch (0..minibatches-1) for one epoch, from a random
     permutation of the learner's own events (``-1`` on padding)."""
     batch, learners, slots = events.context.shape
-    uniforms = state.sampler.uniform(learners, slots)  # per population, the same size in any batch
+    uniforms = state.sampler.uniform(learners, slots).to(events.context.device)  # drawn on the CPU: the same on any device
     key = torch.where(events.valid, uniforms, torch.full_like(uniforms, 2.0))
     rank = key.argsort(dim=-1, stable=True).argsort(dim=-1, stable=True)
     ids = rank * state.config.minibatches // events.count.clamp_min(1).unsqueeze(-1)
