@@ -126,6 +126,13 @@ def summary(rows: list[dict]) -> list[dict]:
     return list(out.values())
 
 
+def write_json(path: str, grid: str, total: int, seeds: list[int], rows: list[dict]) -> None:
+    tmp = Path(path + ".tmp")
+    tmp.write_text(json.dumps({"grid": grid, "total": total, "seeds": seeds, "rows": rows, "summary": summary(rows)},
+                              indent=1) + "\n")
+    tmp.replace(path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--grid", default="final", choices=sorted(GRIDS))
@@ -144,14 +151,13 @@ def main() -> None:
             with configured():
                 rows.append(run_setting(name, seeds, s, args.total, refs))
             print_rows(rows[-1:])
+            if args.json:  # after every row: an interrupted search keeps what it measured
+                write_json(args.json, args.grid, args.total, seeds, rows)
     print()
     print(f"{'setting':>44} {'worst to 99%':>12} {'<= 16,000':>9} {'lowest mean':>11} {'lowest min':>10}")
     for e in summary(rows):
         print(f"{e['setting']:>44} {fmt(e['worst_to_99']):>12} {e['under_16000']:>5}/{e['regimes']:<3} "
               f"{e['lowest_final_mean']:11.3f} {e['lowest_final_min']:10.3f}")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"grid": args.grid, "total": args.total, "seeds": seeds,
-                                               "rows": rows, "summary": summary(rows)}, indent=1) + "\n")
 
 
 if __name__ == "__main__":
