@@ -3,14 +3,19 @@
 For every setting of a grid (interactions per iteration, learning rate, the estimators' prior),
 every single-learner regime of docs/model.md §9 (``learner_speed.SINGLE`` and ``hybrid-standing``)
 is trained on 10 seeds together for the same total interactions per population (120,000, the
-defaults' ``iterations * interactions``), evaluated exactly after every iteration, and the table
+defaults' ``iterations * interactions``), evaluated exactly after every iteration (every 10th
+once every seed has reached 99%, and the last), and the table
 gives per regime: the interactions per population until the slowest seed first reached 95% and
 99% of the reference (as ``benchmarks/learner_speed.py``), and the final percent of reference
 (mean and worst seed).  The worst regime decides: a setting is better when its slowest
 (regime, seed) reaches 99% sooner, without a lower final percent.
 
 Usage: .venv/bin/python benchmarks/defaults_search.py [--grid NAME] [--regimes a,b] [--total N]
+       [--seeds K] [--first-seed S] [--setting interactions=100,lr=0.15,prior_strength=3 ...]
        [--json FILE]   (grids: ``GRIDS``; default ``final``: the old and the new defaults)
+The searches run: ``--grid steps --total 30000``, ``--grid prior --total 30000`` (stopped after
+8 regimes: results/defaults_search_prior.txt) and ``--grid final``, each with ``--json
+results/defaults_search_GRID.json``.
 """
 
 from __future__ import annotations
