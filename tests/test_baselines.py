@@ -47,7 +47,7 @@ def with_train(regime, **changes):
     ],
 )
 def test_solves_degenerate_allc(method, config):
-    regime = load_regime("degenerate-allc")
+    regime = with_train(load_regime("degenerate-allc"), interactions=400)  # 150 iterations of 400 below
     act0, sig0 = regime.population.batched_tables(1)
     ref = best_response(act0, sig0, 0, regime.game)
     module = MODULES[method]

@@ -44,6 +44,7 @@ MODULES = {"reinforce-mlp": reinforce_mlp, "a2c-mlp": a2c_mlp, "ppo-mlp": ppo_ml
 )
 def test_solves_degenerate_allc(method, config):
     regime = load_regime("degenerate-allc")
+    regime = dataclasses.replace(regime, train=dataclasses.replace(regime.train, interactions=400))  # 150 iterations of 400 below
     act0, sig0 = regime.population.batched_tables(1)
     ref = best_response(act0, sig0, 0, regime.game)
     module = MODULES[method]

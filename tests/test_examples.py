@@ -131,7 +131,7 @@ def test_example_tensorboard_scalars():
     assert len(pairs) == 2  # one per seed
     for evaluations, step, board, metrics in pairs:
         assert int(evaluations) == 4  # 20 iterations, an evaluation every 5
-        assert int(step) == 20 * 400  # the x axis: interactions per population (400 per iteration)
+        assert int(step) == 20 * 100  # the x axis: interactions per population (100 per iteration, the default)
         assert board == metrics  # the same number, to the 12 digits printed
         assert float(board) <= 4.0253  # at most the reference (the best response at N = 8)
 

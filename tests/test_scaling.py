@@ -21,7 +21,7 @@ from recigrad.evaluation.best_response import best_response
 from recigrad.evaluation.candidates import payoff_of
 from recigrad.game import DTYPE, observable
 from recigrad.game.regime import load_regime
-from recigrad.game.scaling import DECISIONS, scaled_origin, scaled_population, scaled_regime
+from recigrad.game.scaling import DECISIONS, ITERATIONS, scaled_origin, scaled_population, scaled_regime
 from recigrad.learning import contract
 from recigrad.learning.baselines import common, ppo, reinforce
 
@@ -66,8 +66,8 @@ def test_budget_per_learner_decision():
     for n in (8, 16, 128):
         regime = scaled_regime(SJ, n)
         assert regime.train.interactions * 2 / n == DECISIONS  # a learner decides in 2/N of the interactions
-        assert regime.train.iterations == SJ.train.iterations
-    assert scaled_regime(SJ, 8).train.interactions == SJ.train.interactions  # N = 8: the shipped regime's budget
+        assert regime.train.iterations == ITERATIONS
+    assert scaled_regime(SJ, 8).train.interactions == 400  # N = 8: the budget the study was measured with
 
 
 def test_baselines_update_batch_scales_with_n():

@@ -46,9 +46,12 @@ class TrainConfig:
 
     components: str = "joint"
     model: str = "auto"
-    iterations: int = 300
-    interactions: int = 400  # interactions played per iteration, per population
-    lr: float = 0.2
+    # docs/model.md §6 "Defaults: the search" (benchmarks/defaults_search.py): smaller, more frequent
+    # updates take the slowest of 10 seeds to 99% of the reference in under 16,000 interactions in every
+    # single-learner regime; 1,200 x 100 keeps the 120,000 interactions per run
+    iterations: int = 1200
+    interactions: int = 100  # interactions played per iteration, per population
+    lr: float = 0.15
 
     def learner_model(self, game: Game, n: int) -> str:
         """The model the learner solves: ``exact`` or ``meanfield`` (``auto``: the exact chain when several

@@ -1,6 +1,6 @@
 """Populations of any size built from a shipped regime (docs/model.md §9, "The scaling study").
 
-``scaled_regime(base, n)`` keeps the base regime's game, norms and training settings and
+``scaled_regime(base, n)`` keeps the base regime's game, norms and training settings (but the budget) and
 changes the number of agents to ``n``:
 
 - one learner among fixed agents: still one learner, the ``n - 1`` others split among the
@@ -11,7 +11,7 @@ changes the number of agents to ``n``:
   interaction, as in every shipped regime), so ``2/N`` of the
   interactions are its decisions; ``train.interactions = DECISIONS * n / 2`` per iteration
   gives every ``n`` the same ``DECISIONS`` learner decisions per iteration (400 interactions
-  at ``N = 8``, as the shipped regimes) and the same iterations.
+  at ``N = 8``) and the same ``ITERATIONS`` at the rate ``LR``.
 
 The scaled regime is named ``BASE-N<n>``; ``scaled_origin`` reads that name back, so that
 the baselines take the base regime's tuned settings with their update batch (interactions
@@ -29,6 +29,10 @@ from recigrad.game.regime import Regime, load_regime, regime_names
 from recigrad.game.rules import ConfigError
 
 DECISIONS = 100  # learner decisions per iteration, in expectation: 400 interactions at N = 8
+# the study's iterations and Adam rate, as its figures were measured (docs/model.md §9), whatever the
+# base's [train] says (the single-learner defaults are 1,200 iterations of 100 at lr 0.15, §6)
+ITERATIONS = 300
+LR = 0.2
 MIN_N = 3
 _NAME = re.compile(r"^(?P<base>.+)-N(?P<n>[0-9]+)$")
 
@@ -88,8 +92,9 @@ def scaled_population(population: Population, n: int) -> Population:
 
 def scaled_regime(base: Regime, n: int) -> Regime:
     """``base`` with ``n`` agents (``scaled_population``), named ``BASE-N<n>``, with
-    ``interactions_per_iteration(n)`` interactions per iteration and the base's iterations."""
-    train = replace(base.train, interactions=interactions_per_iteration(n))
+    ``interactions_per_iteration(n)`` interactions per iteration, ``ITERATIONS`` iterations and
+    the rate ``LR`` (the base's other ``[train]`` settings)."""
+    train = replace(base.train, interactions=interactions_per_iteration(n), iterations=ITERATIONS, lr=LR)
     return Regime(f"{base.name}-N{n}", f"{base.description} (scaled to N = {n})", base.game,
                   scaled_population(base.population, n), train)
 

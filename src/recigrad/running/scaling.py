@@ -51,14 +51,15 @@ CSV_FIELDS = ("regime", "n", "method", "seeds", "iterations", "interactions", "l
 
 def study(bases: list[str], ns=NS, society_ns=SOCIETY_NS, iterations: int | None = None) -> list[tuple[str, int, Regime]]:
     """``(base, N, regime)`` of the study: each single-learner base at ``ns``, each society at
-    ``society_ns`` (``iterations`` overrides the base's)."""
+    ``society_ns`` (``iterations`` overrides the study's ``scaling.ITERATIONS``)."""
     out = []
     for name in bases:
         base = load_regime(name)
-        if iterations is not None:
-            base = replace(base, train=replace(base.train, iterations=iterations))
         for n in (ns if len(base.population.learners) == 1 else society_ns):
-            out.append((name, n, scaled_regime(base, n)))
+            regime = scaled_regime(base, n)
+            if iterations is not None:
+                regime = replace(regime, train=replace(regime.train, iterations=iterations))
+            out.append((name, n, regime))
     return out
 
 
@@ -249,7 +250,7 @@ def run_scaling(bases: list[str], methods: list[str], seeds: list[int], out: str
         out: the report folder.
         ns: the population sizes of single-learner regimes.
         society_ns: the population sizes of societies.
-        iterations: overrides the bases' ``train.iterations`` (the cheap variant).
+        iterations: overrides the study's iterations (``scaling.ITERATIONS``; the cheap variant).
 
     Returns:
         The suite's summary (``bench.json``) with ``scaling`` rows.
