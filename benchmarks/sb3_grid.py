@@ -214,10 +214,10 @@ def summarise(jobs: list, done: dict, seeds: list[int], iterations: int | None) 
         if any(r is None for r in runs):
             complete[(method, name)] = False
             continue
-        regime, _ = _regime(name, iterations)
+        train = load_regime(name).train
         scores = [r["score"] for r in runs]
         row = {"method": method, "regime": name, **setting, "seeds": " ".join(map(str, seeds)),
-               "budget": regime.train.iterations * regime.train.interactions, "score": round(sum(scores) / len(scores), 4),
+               "budget": (iterations or train.iterations) * train.interactions, "score": round(sum(scores) / len(scores), 4),
                "score_kind": "percent_of_reference", "score_min": round(min(scores), 4),
                "payoff_mean": round(sum(r["payoff"] for r in runs) / len(runs), 6),
                "seconds": round(sum(r["seconds"] for r in runs), 2)}
