@@ -33,7 +33,8 @@ reads it), ``tuned-patch.json`` (``scores``, ``best``, ``overall`` and ``runs`` 
 and ``bench/`` (the report folder: ``summary.md``, ``runs.csv``, ``bench.json``, plots, ``runs/``).
 
 **merge** applies ``DIR/tuned-patch.json`` to ``src/recigrad/learning/baselines/tuned.json`` (the
-sb3 methods' ``scores`` and ``best`` per regime, ``overall`` and ``runs``; every other entry stays)
+sb3 methods' ``scores`` and ``best`` per regime, ``overall`` and ``runs``, the replaced ``runs`` entry kept
+under ``before``; every other entry stays)
 and ``DIR/tuning.csv`` to ``benchmarks/results/tuning-sb3-ppo-sb3-a2c.csv`` (the rows of its
 (method, regime) pairs replaced).
 
@@ -174,9 +175,13 @@ class Clock:
         return math.ceil(bench_jobs / self.workers) * self.run_seconds() + 20.0
 
 
-def run_grid(jobs: list, done: dict, workers: int, clock: Clock, iterations: int | None, bench_jobs: float) -> dict:
+def run_grid(jobs: list, done: dict, workers: int, clock: Clock, iterations: int | None, bench_jobs: float,
+             failed: list) -> dict:
     """The grid's jobs not in ``done`` in ``workers`` processes; returns ``done`` with the new runs.  No job starts
-    unless it can end before the bench's estimated start."""
+    unless it can end before the bench's estimated start.  A job that fails is appended to ``failed`` (job, error);
+    if the pool breaks (a worker killed), no job starts after it."""
+    from concurrent.futures.process import BrokenProcessPool
+
     todo = [job for job in jobs if key_of(*job) not in done]
     if not todo:
         return done
@@ -193,7 +198,14 @@ def run_grid(jobs: list, done: dict, workers: int, clock: Clock, iterations: int
             finished, _ = wait(list(waiting), return_when=FIRST_COMPLETED)
             for future in finished:
                 job = waiting.pop(future)
-                result = {**future.result(), "source": "run"}
+                try:
+                    result = {**future.result(), "source": "run"}
+                except Exception as err:  # noqa: BLE001 (recorded in report.md; the other jobs go on)
+                    failed.append((job, f"{type(err).__name__}: {err}"))
+                    print(f"[{clock.now():6.0f} s] {job} failed: {type(err).__name__}: {err}", file=sys.stderr, flush=True)
+                    if isinstance(err, BrokenProcessPool):
+                        todo.clear()
+                    continue
                 done[key_of(*job)] = result
                 clock.measured.append(result["seconds"])
                 print(f"[{clock.now():6.0f} s] {job[0]} {job[1]} {job[2]} seed {job[3]}: {result['score']:.4f} "
@@ -283,8 +295,9 @@ def cmd_run(args) -> int:
     bench_jobs = len(BENCH_REGIMES) * 2 * args.bench_seeds + len(BENCH_REGIMES) * 3  # sb3 seed-jobs + the MLPs' (one each)
     print(f"grid: {len(jobs)} runs, {reused} from the shipped CSV; {args.workers} workers; budget {args.time_budget:.0f} s",
           file=sys.stderr, flush=True)
+    failed: list = []
     if not args.no_grid:
-        done = run_grid(jobs, done, args.workers, clock, args.iterations, bench_jobs)
+        done = run_grid(jobs, done, args.workers, clock, args.iterations, bench_jobs, failed)
     grid_seconds = clock.now()
     missing = [job for job in jobs if key_of(*job) not in done]
     grid_rows = [{"method": m, "regime": n, **s, "seed": seed, **done[key_of(m, n, s, seed)]}
@@ -326,6 +339,8 @@ def cmd_run(args) -> int:
         except Exception as err:  # the grid's files are written: say what failed, keep them
             bench_error = f"{type(err).__name__}: {err}"
         bench_seconds = clock.now() - bench_start
+    reasons = {key_of(*job): why for job, why in failed}
+    missing = [(job, reasons.get(key_of(*job), "time budget")) for job in missing]
     (out / "report.md").write_text(report_text(args, jobs, done, reused, missing, rows, winners, patch, summary,
                                                bench_error, grid_seconds, clock.now() - grid_seconds if not args.no_bench else 0.0,
                                                clock))
@@ -351,13 +366,13 @@ def report_text(args, jobs, done, reused, missing, rows, winners, patch, summary
              f"{len(jobs)} runs (PPO `n_steps` x `gamma`, A2C `learning_rate` x `gamma`; regimes {', '.join(args.regimes)}; "
              f"seeds {', '.join(map(str, args.seeds))}), each one seed with the regime's budget: {len(done) - reused} run here "
              f"in {grid_seconds:.0f} s, {reused} taken from the shipped `{SHIPPED_CSV.relative_to(ROOT)}`"
-             f"{'' if not missing else f', {len(missing)} not run (time budget)'}.", ""]
+             f"{'' if not missing else f', {len(missing)} not run'}.", ""]
     measured = [v["seconds"] for v in done.values() if v["source"] == "run"]
     if measured:
         lines += [f"Seconds per run here: median {sorted(measured)[len(measured) // 2]:.1f}, min {min(measured):.1f}, "
                   f"max {max(measured):.1f}.", ""]
     if missing:
-        lines += ["Not run: " + "; ".join(f"{m} {n} {s} seed {seed}" for m, n, s, seed in missing), ""]
+        lines += ["Not run: " + "; ".join(f"{m} {n} {s} seed {seed} ({why})" for (m, n, s, seed), why in missing), ""]
     lines += ["| method | regime | setting | score (mean % of reference) | per seed | winner |",
               "| --- | --- | --- | --- | --- | --- |"]
     for m, n, s, _ in dict.fromkeys((m, n, tuple(s.items()), 0) for m, n, s, _ in jobs):
@@ -408,15 +423,18 @@ def cmd_merge(args) -> int:
 
 
 def merge_patch(tuned: dict, patch: dict) -> dict:
-    """``tuned`` with the patch's sb3 entries: ``scores`` and ``best`` per regime replaced, ``overall`` and ``runs``
-    per method replaced (without the ``regimes`` helper key in ``overall``); every other entry as it was."""
+    """``tuned`` with the patch's sb3 entries: ``scores`` and ``best`` per regime replaced, ``overall`` per method
+    replaced (with the regimes it is the best mean over), ``runs`` per method replaced, the entry it replaces kept
+    under ``before``; every other entry as it was."""
     out = json.loads(json.dumps(tuned))
     for key in ("scores", "best"):
         for method, by in patch[key].items():
             out.setdefault(key, {}).setdefault(method, {}).update(by)
     for method, entry in patch["overall"].items():
-        out.setdefault("overall", {})[method] = {k: v for k, v in entry.items() if k != "regimes"}
-    out.setdefault("runs", {}).update(patch["runs"])
+        out.setdefault("overall", {})[method] = dict(entry)
+    for method, entry in patch["runs"].items():
+        before = out.setdefault("runs", {}).get(method)
+        out["runs"][method] = {**entry, **({"before": before} if before is not None else {})}
     return out
 
 

@@ -323,5 +323,7 @@ def test_sb3_grid_scores_complete_pairs_only_and_merges_its_patch():
     assert merged["best"]["sb3-ppo"] == {"hybrid-alld": {"n_steps": 256, "gamma": 0.5},
                                          "discriminative-sj": {"n_steps": 2048, "gamma": 0.5}}
     assert merged["best"]["ppo"] == {"a": {"lr": 1}}
-    assert merged["overall"]["sb3-ppo"] == {"mean_score": 86.0, "n_steps": 2048, "gamma": 0.5}
+    assert merged["overall"]["sb3-ppo"] == {"mean_score": 86.0, "n_steps": 2048, "gamma": 0.5, "regimes": ["discriminative-sj"]}
     assert merged["runs"] == {"sb3-a2c": {"seeds": [100]}, "sb3-ppo": {"seeds": [100, 101]}}
+    tuned["runs"]["sb3-ppo"] = {"seeds": [100]}
+    assert grid.merge_patch(tuned, patch)["runs"]["sb3-ppo"] == {"seeds": [100, 101], "before": {"seeds": [100]}}
