@@ -242,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="the benchmark suite: methods x regimes x seeds; a table and a report folder")
     p.add_argument("--regimes", default=None, help="comma-separated regime names (default: the whole suite)")
     p.add_argument("--methods", default=None, help="comma-separated methods (default: "
-                   f"{','.join(m for m in METHODS if not m.startswith('sb3-'))}; the sb3-* methods when named)")
+                   f"{','.join(m for m in METHODS if not m.startswith('sb3-'))}; --quick: and sb3-ppo; other sb3-* when named)")
     p.add_argument("--seeds", type=_count, default=5, help="number of seeds per (regime, method)")
     p.add_argument("--seed", type=_seed, default=0, help="first seed")
     p.add_argument("--quick", action="store_true", help="the quick suite: " + ", ".join(QUICK_REGIMES)

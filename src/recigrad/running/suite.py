@@ -31,6 +31,7 @@ per regime the methods that ran there.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -45,7 +46,8 @@ QUICK_REGIMES = ("discriminative-sj", "hybrid-alld", "discriminative-sh", "hybri
 METHOD_ORDER = tuple(m for m in METHODS if not m.startswith("sb3-"))
 # the quick suite's library baseline and where it runs: discriminative-sh, where both heads of the reference are
 # context-sensitive (collapse measurable in both) and SB3's learners failed on some seeds (README, "Stable-Baselines3
-# baselines"); one regime of 5 seeds, about 2.5 CPU minutes, keeps `make bench` under 5 minutes on 2 workers
+# baselines"); one regime of 5 seeds adds about 3 CPU minutes: the quick suite took 383 s of CPU in all, which
+# 2 workers share (under 5 minutes of wall time on 2 cores; README, "The benchmark")
 QUICK_LIBRARY = ("sb3-ppo",)
 QUICK_ONLY = {"sb3-ppo": ("discriminative-sh",), "sb3-a2c": ("discriminative-sh",),
               "sb3-ppo-default": ("discriminative-sh",), "sb3-a2c-default": ("discriminative-sh",)}
@@ -139,8 +141,6 @@ def run_suite(regimes: list[str], methods: list[str], seeds: list[int], out: str
         raise ValueError("tuning results need the local or the processes backend")
     not_run: list = []
     if backend == "processes":
-        import os
-
         from recigrad.running import pool
         from recigrad.util.threads import configured
 
