@@ -40,7 +40,8 @@ and ``DIR/tuning.csv`` to ``benchmarks/results/tuning-sb3-ppo-sb3-a2c.csv`` (the
 
 Needs the package (``PYTHONPATH=src`` or installed) and the extra ``sb3``; not Ray, not tqdm.
 Measured here (one core, an idle machine): one SB3 run at the regimes' budget takes 22-33 s of
-CPU (PPO 22, A2C 33), so the 60 runs of the default grid are about 5 waves of 14 workers.
+CPU (PPO 22, A2C 33), so the 60 runs of the default grid are about 5 waves of 14 workers (about 170 s),
+and the bench's 48 jobs (30 single-seed SB3 jobs, 18 five-seed ones) about 3 (about 120 s): some 5 minutes.
 """
 
 from __future__ import annotations
