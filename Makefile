@@ -1,7 +1,8 @@
 # Set-up, tests and the benchmark.  Every target creates .venv and installs what
 # it needs when missing: torch's pinned CPU build first, so that the package's
 # general requirement (torch>=2.4) installs nothing more; then the package.
-# `make bench` needs the core and Stable-Baselines3 (extra sb3, for the sb3-* methods); `make test`
+# `make bench` needs the core and Stable-Baselines3 (extra sb3: the quick suite runs sb3-ppo on
+# discriminative-sh) and runs its jobs in 2 processes (--backend processes --workers 2); `make test`
 # adds the optional extras whose tests it runs (PettingZoo and Gymnasium, Ray, TensorBoard, pandas,
 # Stable-Baselines3) and pdoc, since the suite checks the API reference; `make docs` writes that
 # reference into site/.  Stable-Baselines3 installs after the pinned torch, which satisfies it.
@@ -37,7 +38,7 @@ test: $(FULL)
 	$(PY) -m pytest -q -n 2
 
 bench: $(SB3)
-	$(VENV)/bin/recigrad bench --quick --out reports/quick --overwrite
+	$(VENV)/bin/recigrad bench --quick --backend processes --workers 2 --out reports/quick --overwrite
 
 $(DOCS): $(CORE)
 	$(PIP) -e '.[docs,envs]'

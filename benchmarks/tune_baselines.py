@@ -24,6 +24,16 @@ methods tuned in this run replace their own rows and entries; every other method
 
     python benchmarks/tune_baselines.py [--quick] [--methods reinforce ppo] [--regimes ...]
     python benchmarks/tune_baselines.py --methods reinforce-mlp a2c-mlp ppo-mlp
+
+``--merge`` adds regimes to methods already tuned: only the (method, regime) pairs of this run
+replace their rows and their ``scores`` and ``best`` entries; every other regime's stay, and so do
+the grid, ``overall`` (the methods' defaults follow it: adding a regime changes no default) and
+``seconds_per_method``; the run is recorded under ``merges`` (methods, regimes, seeds, seconds, and
+the ``overall`` setting the added regimes would have given).  The Stable-Baselines3 methods write
+their rows to ``benchmarks/results/tuning-sb3-ppo-sb3-a2c.csv``::
+
+    python benchmarks/tune_baselines.py --merge --methods reinforce ppo reinforce-mlp a2c-mlp ppo-mlp \
+        --regimes hybrid-standing
 """
 
 from __future__ import annotations
@@ -103,6 +113,53 @@ def merged(path: Path, methods: list[str]) -> tuple[dict, list[dict]]:
     return old, rows
 
 
+def csv_of(method: str) -> Path:
+    """The grid results' file of ``method``: the Stable-Baselines3 methods' own, else ``tuning.csv``."""
+    return CSV.with_name("tuning-sb3-ppo-sb3-a2c.csv") if method in LIBRARY else CSV
+
+
+def read_rows(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def write_rows(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for row in rows for k in row)), restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def merge_pairs(tuned: dict, rows: list[dict], record: dict) -> dict:
+    """``tuned`` (a ``tuned.json`` document) with the (method, regime) pairs of ``rows`` replaced: their
+    ``scores`` and ``best`` (the best row of each pair; ties to the first in grid order), every other entry
+    kept; ``record`` appended to ``merges``.  Refuses a method whose grid differs from the recorded one."""
+    out = json.loads(json.dumps(tuned))
+    best: dict = {}
+    for row in rows:
+        method, regime, score = row["method"], row["regime"], float(row["score"])
+        axes = out.get("grid", {}).get(method)
+        if axes is None or any(row.get(k) is None or row[k] not in values for k, values in axes.items()):
+            raise ValueError(f"{method} row {row} is not a setting of the recorded grid {axes}")
+        current = best.setdefault(method, {}).get(regime)
+        if current is None or score > current[0]:
+            best[method][regime] = (score, {k: row[k] for k in axes})
+    for method, by in best.items():
+        out.setdefault("scores", {}).setdefault(method, {}).update({r: round(s, 4) for r, (s, _) in by.items()})
+        out.setdefault("best", {}).setdefault(method, {}).update({r: setting for r, (_, setting) in by.items()})
+    out.setdefault("merges", []).append(record)
+    return out
+
+
+def typed(row: dict, method: str) -> dict:
+    """A CSV row's grid values as the grid's numbers (``tuning.csv`` holds text)."""
+    axes = axes_of(method)
+    return {**row, **{k: type(axes[k][0])(float(row[k])) if isinstance(axes[k][0], float) else int(row[k]) for k in axes}}
+
+
 def grid(method: str) -> list[dict]:
     """Every setting of ``method``'s grid (``recigrad.running.tune.grid``; ``recigrad tune`` reads it from tuned.json)."""
     return grid_of(axes_of(method))
@@ -115,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"default: {' '.join(REGIMES)}; for the neural baselines {' '.join(NEURAL_REGIMES)}")
     parser.add_argument("--seeds", nargs="+", type=int, default=SEEDS)
     parser.add_argument("--quick", action="store_true", help="a tenth of the budget, no files written (smoke test)")
+    parser.add_argument("--merge", action="store_true",
+                        help="replace only the (method, regime) pairs of this run in tuned.json and the CSV; keep the rest")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
 
@@ -157,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps({"best": summary, "overall": overall}, indent=1))
     if args.quick:
         return 0
+    if args.merge:
+        return _merge(args, rows, seconds)
 
     old, kept = merged(TUNED, args.methods)
     rows = kept + rows
@@ -182,6 +243,33 @@ def main(argv: list[str] | None = None) -> int:
     }
     TUNED.write_text(json.dumps(tuned, indent=1) + "\n")
     print(f"wrote {CSV.relative_to(ROOT)} and {TUNED.relative_to(ROOT)}", file=sys.stderr)
+    return 0
+
+
+def _merge(args, rows: list[dict], seconds: float) -> int:
+    """``--merge``: the pairs of this run replace their rows and entries; everything else stays."""
+    tuned = json.loads(TUNED.read_text())
+    pairs = {(r["method"], r["regime"]) for r in rows}
+    # what ``overall`` would be with the added regimes (recorded, not applied: the defaults follow ``overall``)
+    would = {}
+    for method in dict.fromkeys(r["method"] for r in rows):
+        every = [typed(r, method) for r in read_rows(csv_of(method)) if r["method"] == method and (method, r["regime"]) not in pairs]
+        every += [r for r in rows if r["method"] == method]
+        names = sorted({r["regime"] for r in every})
+        means = [(sum(float(r["score"]) for r in every if all(r[k] == v for k, v in setting.items())) / len(names), setting)
+                 for setting in grid(method)]
+        score, setting = max(means, key=lambda pair: pair[0])
+        would[method] = {"regimes": names, "mean_score": round(score, 4), **setting}
+    record = {"methods": sorted({m for m, _ in pairs}), "regimes": sorted({r for _, r in pairs}), "seeds": args.seeds,
+              "seconds": round(seconds, 1), "by": "benchmarks/tune_baselines.py --merge",
+              "overall_with_these_regimes": would}
+    tuned = merge_pairs(tuned, rows, record)
+    for path in dict.fromkeys(csv_of(m) for m, _ in pairs):
+        kept = [r for r in read_rows(path) if (r["method"], r["regime"]) not in pairs]
+        write_rows(path, kept + [r for r in rows if csv_of(r["method"]) == path])
+    TUNED.write_text(json.dumps(tuned, indent=1) + "\n")
+    print(f"merged {len(rows)} runs into {TUNED.relative_to(ROOT)}; overall with the added regimes "
+          f"(recorded, not applied): {json.dumps(would)}", file=sys.stderr)
     return 0
 
 

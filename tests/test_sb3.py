@@ -223,7 +223,7 @@ def test_command_line_refuses_a_society_before_any_work(tmp_path, capsys):
     from recigrad.cli import main
     from recigrad.running import suite
 
-    for argv in (["bench", "--methods", "rg,sb3-ppo", "--quick", "--out", str(tmp_path / "bench")],
+    for argv in (["bench", "--methods", "rg,sb3-ppo", "--regimes", "discriminative-sj,society-L6", "--out", str(tmp_path / "bench")],
                  ["train", "--method", "sb3-a2c-default", "--regime", "society-L6", "--out", str(tmp_path / "train")]):
         assert main(argv) == 2
         err = capsys.readouterr().err
@@ -231,3 +231,23 @@ def test_command_line_refuses_a_society_before_any_work(tmp_path, capsys):
                        "(they train on the single-learner Gymnasium environment)\n")
     assert list(tmp_path.iterdir()) == []
     assert suite.METHOD_ORDER == tuple(m for m in contract.METHODS if not m.startswith("sb3-"))  # bench's default
+
+
+def test_a_tuning_result_sets_the_run_and_says_so():
+    """``sb3-ppo`` and ``sb3-a2c`` are tunable: a tuning result's best setting is the model's (SB3's own ``n_steps``,
+    ``gamma``), and the run's ``baseline_settings`` names it; without one, the settings ``start`` picks."""
+    from recigrad.learning.baselines import settings as baseline_settings
+    from recigrad.running import train
+
+    regime = with_train(load_regime("discriminative-sj"), interactions=100)
+    doc = {"best": {"n_steps": 64, "gamma": 0.7}, "population": {"name": "elsewhere", "key": "0"}, "file": "t.json"}
+    record = train.train_seeds(regime, [0], "sb3-ppo", iterations=1, tuning=doc)
+    assert record.result["baseline_settings"] == {"source": "other", "tuned_for": "elsewhere", "file": "t.json",
+                                                  "settings": {"learning_rate": None, "n_steps": 64, "gamma": 0.7}}
+    state = sb3_ppo.start(regime, [0], baseline_settings.config_for("sb3-ppo", regime, doc))
+    assert (state.models[0].model.n_steps, state.models[0].model.gamma) == (64, 0.7)
+    for method, algorithm in (("sb3-ppo", "ppo"), ("sb3-a2c", "a2c")):
+        for name in ("discriminative-sj", "hybrid-standing"):  # tuned there; not tuned there (overall)
+            assert baseline_settings.config_for(method, load_regime(name)) == sb3.settings(algorithm, True, load_regime(name))
+    with pytest.raises(ConfigError, match="n_steps is 32.5; allowed: a positive integer"):
+        baseline_settings.check_setting("sb3-ppo", {"n_steps": 32.5}, "best")

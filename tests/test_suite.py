@@ -67,3 +67,65 @@ def test_interval():
     assert mean == 2.0
     assert half == pytest.approx(4.303 * 1.0 / 3 ** 0.5, rel=0, abs=1e-9)
     assert json.dumps(stats.interval([5.0])[0]) == "5.0"
+
+
+def _metrics_without_time(folder):
+    from helpers import without_seconds
+
+    return [without_seconds(json.loads(x)) for x in (folder / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_processes_backend_gives_the_local_report_for_the_pairs_run(tmp_path):
+    """The processes backend (seed blocks of 1, merged) on some (regime, method) pairs gives, pair by pair, the
+    local backend's rows, CSV rows, curves and tables (all but wall-clock seconds); the report has those pairs only."""
+    from helpers import without_seconds
+
+    regimes, methods, seeds = ["degenerate-allc", "discriminative-sj"], ["rg", "reinforce"], [3, 4]
+    pairs = [("degenerate-allc", "rg"), ("degenerate-allc", "reinforce"), ("discriminative-sj", "reinforce")]
+    local = bench.run_suite(regimes, methods, seeds, tmp_path / "local", iterations=6)
+    apart = bench.run_suite(regimes, methods, seeds, tmp_path / "apart", iterations=6, backend="processes", workers=2,
+                            seed_block=1, pairs=pairs)
+    kept = [r for r in local["rows"] if (r["regime"], r["method"]) in pairs]
+    assert without_seconds(apart["rows"]) == without_seconds(kept)
+    assert apart["pairs"] == [list(p) for p in pairs]
+    assert _runs_without_time(tmp_path / "apart" / "runs.csv") == [
+        r for r in _runs_without_time(tmp_path / "local" / "runs.csv") if (r["regime"], r["method"]) in pairs]
+    for name, method in pairs:
+        a, b = tmp_path / "local" / "runs" / f"{name}-{method}", tmp_path / "apart" / "runs" / f"{name}-{method}"
+        assert _metrics_without_time(a) == _metrics_without_time(b)
+        for part in ("tables.json", "config.json"):
+            assert json.loads((a / part).read_text()) == json.loads((b / part).read_text())
+    assert not (tmp_path / "apart" / "runs" / "discriminative-sj-rg").exists()
+    assert {"curves-degenerate-allc.png", "curves-discriminative-sj.png"} <= {p.name for p in (tmp_path / "apart").iterdir()}
+
+
+def test_processes_backend_starts_nothing_after_its_deadline(tmp_path):
+    import time
+
+    summary = bench.run_suite(["degenerate-allc"], ["rg", "reinforce"], [0], tmp_path / "r", iterations=2, backend="processes",
+                              workers=2, deadline=time.monotonic() - 1.0)
+    assert summary["not_run"] == [["degenerate-allc", "reinforce"], ["degenerate-allc", "rg"]]
+    assert summary["rows"] == []
+    assert list(csv.DictReader(open(tmp_path / "r" / "runs.csv"))) == []
+
+
+def test_job_blocks_and_quick_pairs():
+    from recigrad.running import pool
+
+    assert pool.job_blocks("rg", [0, 1, 2]) == [[0, 1, 2]]
+    assert pool.job_blocks("sb3-ppo", [0, 1, 2]) == [[0], [1], [2]]
+    assert pool.job_blocks("ppo-mlp", [0, 1, 2], 2) == [[0, 1], [2]]
+    regimes = ["discriminative-sj", "discriminative-sh"]
+    assert bench.quick_pairs(regimes, ["rg", "sb3-ppo"]) == [("discriminative-sj", "rg"), ("discriminative-sh", "rg"),
+                                                             ("discriminative-sh", "sb3-ppo")]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--workers", "2"], "--workers needs --backend processes"),
+    (["--backend", "processes", "--address", "x:1"], "--address and --num-cpus need --backend ray"),
+    (["--backend", "processes", "--tensorboard", "tb"], "--tensorboard needs --backend local (processes jobs write"),
+])
+def test_cli_bench_processes_refusals(tmp_path, capsys, argv, message):
+    assert main(["bench", "--regimes", "degenerate-allc", "--methods", "rg", "--out", str(tmp_path / "b"), *argv]) == 2
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

@@ -255,3 +255,75 @@ def test_check_setting_accepts_what_the_dataclass_holds():
     assert baseline_settings.check_setting("ppo", {"epochs": config.epochs, "lr": 1, "normalize": False}, "best")
     with pytest.raises(ConfigError, match="best.normalize"):
         baseline_settings.check_setting("ppo", {"normalize": 1}, "best")
+
+
+# ---------------------------------------------------------------------------
+# hybrid-standing's tuning and merging tuning runs into tuned.json (benchmarks/tune_baselines.py --merge)
+
+
+def _benchmark(name):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root / "benchmarks"))
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", root / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("method", ["reinforce", "ppo", "reinforce-mlp", "a2c-mlp", "ppo-mlp"])
+def test_hybrid_standing_runs_take_settings_tuned_for_it(method):
+    from importlib import resources
+
+    shipped = json.loads((resources.files("recigrad.learning.baselines") / "tuned.json").read_text())
+    best = shipped["best"][method]["hybrid-standing"]
+    where = baseline_settings.provenance(method, load_regime("hybrid-standing"))
+    assert where["source"] == "tuned"
+    assert {k: where["settings"][k] for k in best} == best
+
+
+def test_merge_replaces_only_the_pairs_run():
+    tb = _benchmark("tune_baselines")
+    tuned = {"grid": {"ppo": {"lr": [0.1, 0.3], "gamma": [0.5]}}, "overall": {"ppo": {"lr": 0.1, "gamma": 0.5}},
+             "scores": {"ppo": {"a": 90.0, "b": 80.0}},
+             "best": {"ppo": {"a": {"lr": 0.1, "gamma": 0.5}, "b": {"lr": 0.3, "gamma": 0.5}}}}
+    rows = [{"method": "ppo", "regime": "b", "lr": 0.1, "gamma": 0.5, "score": 70.0},
+            {"method": "ppo", "regime": "b", "lr": 0.3, "gamma": 0.5, "score": 70.0},  # a tie: the first in grid order wins
+            {"method": "ppo", "regime": "c", "lr": 0.3, "gamma": 0.5, "score": 99.0}]
+    merged = tb.merge_pairs(tuned, rows, {"note": "x"})
+    assert merged["best"]["ppo"] == {"a": {"lr": 0.1, "gamma": 0.5}, "b": {"lr": 0.1, "gamma": 0.5}, "c": {"lr": 0.3, "gamma": 0.5}}
+    assert merged["scores"]["ppo"] == {"a": 90.0, "b": 70.0, "c": 99.0}
+    assert merged["overall"] == tuned["overall"]
+    assert merged["merges"] == [{"note": "x"}]
+    with pytest.raises(ValueError, match="not a setting of the recorded grid"):
+        tb.merge_pairs(tuned, [{"method": "ppo", "regime": "b", "lr": 0.2, "gamma": 0.5, "score": 1.0}], {})
+
+
+def test_sb3_grid_scores_complete_pairs_only_and_merges_its_patch():
+    grid = _benchmark("sb3_grid")
+    jobs = grid.grid_jobs(["discriminative-sj"], [100, 101])
+    assert len(jobs) == 2 * 4 * 2  # two methods x 4 settings x 2 seeds
+    score = {100: 90.0, 101: 80.0}
+    done = {grid.key_of(*job): {"score": score[job[3]] + (job[2] == {"n_steps": 2048, "gamma": 0.5}), "payoff": 1.0,
+                                "seconds": 1.0, "source": "run"} for job in jobs if job[0] == "sb3-ppo"}
+    rows, winners = grid.summarise(jobs, done, [100, 101], None)
+    assert [r["score"] for r in rows] == [85.0, 85.0, 86.0, 85.0]  # the means over seeds; A2C has no run: no row
+    assert list(winners) == [("sb3-ppo", "discriminative-sj")]
+    assert winners[("sb3-ppo", "discriminative-sj")][1] == {"n_steps": 2048, "gamma": 0.5}
+    tuned = {"best": {"ppo": {"a": {"lr": 1}}, "sb3-ppo": {"hybrid-alld": {"n_steps": 256, "gamma": 0.5}}}, "scores": {},
+             "overall": {"sb3-ppo": {"n_steps": 256}}, "runs": {"sb3-a2c": {"seeds": [100]}}}
+    patch = {"best": {"sb3-ppo": {"discriminative-sj": {"n_steps": 2048, "gamma": 0.5}}},
+             "scores": {"sb3-ppo": {"discriminative-sj": 86.0}},
+             "overall": {"sb3-ppo": {"mean_score": 86.0, "n_steps": 2048, "gamma": 0.5, "regimes": ["discriminative-sj"]}},
+             "runs": {"sb3-ppo": {"seeds": [100, 101]}}}
+    merged = grid.merge_patch(tuned, patch)
+    assert merged["best"]["sb3-ppo"] == {"hybrid-alld": {"n_steps": 256, "gamma": 0.5},
+                                         "discriminative-sj": {"n_steps": 2048, "gamma": 0.5}}
+    assert merged["best"]["ppo"] == {"a": {"lr": 1}}
+    assert merged["overall"]["sb3-ppo"] == {"mean_score": 86.0, "n_steps": 2048, "gamma": 0.5, "regimes": ["discriminative-sj"]}
+    assert merged["runs"] == {"sb3-a2c": {"seeds": [100]}, "sb3-ppo": {"seeds": [100, 101]}}
+    tuned["runs"]["sb3-ppo"] = {"seeds": [100]}
+    assert grid.merge_patch(tuned, patch)["runs"]["sb3-ppo"] == {"seeds": [100, 101], "before": {"seeds": [100]}}

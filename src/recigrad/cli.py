@@ -251,20 +251,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="the benchmark suite: methods x regimes x seeds; a table and a report folder")
     p.add_argument("--regimes", default=None, help="comma-separated regime names (default: the whole suite)")
     p.add_argument("--methods", default=None, help="comma-separated methods (default: "
-                   f"{','.join(m for m in METHODS if not m.startswith('sb3-'))}; the sb3-* methods when named)")
+                   f"{','.join(m for m in METHODS if not m.startswith('sb3-'))}; --quick: and sb3-ppo; other sb3-* when named)")
     p.add_argument("--seeds", type=_count, default=5, help="number of seeds per (regime, method)")
     p.add_argument("--seed", type=_seed, default=0, help="first seed")
-    p.add_argument("--quick", action="store_true", help="the quick suite: " + ", ".join(QUICK_REGIMES))
+    p.add_argument("--quick", action="store_true", help="the quick suite: " + ", ".join(QUICK_REGIMES)
+                   + "; sb3-ppo (extra sb3) on discriminative-sh only")
     p.add_argument("--iterations", type=_positive_int, default=None, help="default: each regime's train.iterations")
     p.add_argument("--out", default=None, help="report folder (default reports/bench-TIME)")
     _add_durable_flags(p, "OUT.partial")
     _add_tensorboard_flag(p)
-    p.add_argument("--backend", choices=("local", "ray"), default="local",
-                   help="local: in this process; ray: (regime, method, seed block) jobs as Ray tasks")
+    p.add_argument("--backend", choices=("local", "ray", "processes"), default="local",
+                   help="local: in this process; ray: (regime, method, seed block) jobs as Ray tasks; "
+                        "processes: the same jobs in --workers processes of this machine")
+    p.add_argument("--workers", type=_positive_int, default=None,
+                   help="--backend processes: jobs side by side (default: the machine's cores)")
     p.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
     p.add_argument("--num-cpus", type=_positive_int, default=None, help="CPUs of the local Ray (default: all)")
     p.add_argument("--seed-block", type=_positive_int, default=None,
-                   help="seeds per Ray task (default: all seeds of a (regime, method) in one task)")
+                   help="seeds per job of --backend ray or processes (default: all seeds of a (regime, method) in one job; "
+                        "processes: one seed per job for the sb3 methods)")
     p.add_argument("--suite", choices=("standard", "scaling"), default="standard",
                    help="scaling: the study across N (one learner among N - 1 fixed agents; societies with NashConv)")
     p.add_argument("--ns", type=_sizes, default=None, help="scaling: comma-separated N (default 8,16,32,64,128)")
@@ -601,16 +606,21 @@ def _bench_runs(args: argparse.Namespace, prefix: str) -> tuple[list[str], list[
     refuses Ray's flags without ``--backend ray`` and TensorBoard with it."""
     from recigrad.running import suite
 
-    methods = _names(args.methods, sorted(METHODS), "--methods") or [m for m in suite.METHOD_ORDER if m in METHODS]
+    default = suite.quick_methods() if args.quick and prefix == "bench" else [m for m in suite.METHOD_ORDER if m in METHODS]
+    methods = _names(args.methods, sorted(METHODS), "--methods") or default
     out = args.out or f"reports/{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
     seeds = list(range(args.seed, args.seed + args.seeds))
     if args.backend == "local" and (args.address or args.num_cpus or args.seed_block):
-        raise ConfigError("--address, --num-cpus and --seed-block need --backend ray")
-    if args.backend == "ray" and not devices.is_cpu(devices.current()):
-        raise ConfigError(f"--device {devices.current()} needs --backend local (Ray tasks train on the CPU); allowed with ray: cpu")
+        raise ConfigError("--address, --num-cpus and --seed-block need --backend ray (--seed-block: or processes)")
+    if args.backend == "processes" and (args.address or args.num_cpus):
+        raise ConfigError("--address and --num-cpus need --backend ray")
+    if args.workers is not None and args.backend != "processes":
+        raise ConfigError("--workers needs --backend processes")
+    if args.backend != "local" and not devices.is_cpu(devices.current()):
+        raise ConfigError(f"--device {devices.current()} needs --backend local ({args.backend} jobs train on the CPU); allowed with {args.backend}: cpu")
     if args.tensorboard is not None:
-        if args.backend == "ray":
-            raise ConfigError("--tensorboard needs --backend local (Ray tasks write no TensorBoard scalars)")
+        if args.backend != "local":
+            raise ConfigError(f"--tensorboard needs --backend local ({args.backend} jobs write no TensorBoard scalars)")
         from recigrad.running import tensorboard
 
         tensorboard.require()
@@ -633,7 +643,8 @@ def cmd_bench_scaling(args: argparse.Namespace) -> dict:
         try:
             summary = scaling.run_scaling(bases, methods, seeds, out, ns, society_ns, iterations, resume=args.resume,
                                           checkpoint_every=args.checkpoint_every, backend=args.backend, address=args.address,
-                                          num_cpus=args.num_cpus, seed_block=args.seed_block, scalars=scalars)
+                                          num_cpus=args.num_cpus, seed_block=args.seed_block, scalars=scalars,
+                                          workers=args.workers)
         except KeyboardInterrupt as err:
             message = str(err) or "interrupted; finished runs are kept"
             raise _interrupted(KeyboardInterrupt(f"{message}; report folder in progress: {out}.partial"), "bench", out) from None
@@ -659,13 +670,18 @@ def cmd_bench(args: argparse.Namespace) -> dict:
     loaded = [load_regime(name) for name in regimes]
     if args.iterations is not None:  # the same bound as train.iterations in a regime (TrainConfig checks it)
         loaded = [replace(r, train=TrainConfig(**{**r.train.__dict__, "iterations": args.iterations})) for r in loaded]
-    budget.require("bench", max(budget.train_bytes(r, block) for r in loaded), args.max_memory)
-    _check_single_learner(methods, loaded)
+    pairs = suite.quick_pairs(regimes, methods) if args.quick else None  # sb3 methods on QUICK_ONLY's regimes
+    side_by_side = min(args.workers or os.cpu_count() or 1, len(pairs or regimes) * len(methods)) if args.backend == "processes" else 1
+    budget.require("bench", side_by_side * max(budget.train_bytes(r, block) for r in loaded), args.max_memory)
+    by_name = dict(zip(regimes, loaded))
+    for method in methods:
+        _check_single_learner([method], [by_name[n] for n in regimes if pairs is None or (n, method) in pairs])
     with outdir.claim(out, "bench", overwrite=args.overwrite, resume=args.resume), _scalars(args, out) as scalars:
         try:
             summary = suite.run_suite(regimes, methods, seeds, out, iterations=args.iterations, resume=args.resume,
                                       checkpoint_every=args.checkpoint_every, backend=args.backend, address=args.address,
-                                      num_cpus=args.num_cpus, seed_block=args.seed_block, scalars=scalars)
+                                      num_cpus=args.num_cpus, seed_block=args.seed_block, scalars=scalars,
+                                      workers=args.workers, pairs=pairs)
         except KeyboardInterrupt as err:
             message = str(err) or "interrupted; finished runs are kept"
             raise _interrupted(KeyboardInterrupt(f"{message}; report folder in progress: {out}.partial"), "bench", out) from None

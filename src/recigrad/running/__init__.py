@@ -12,6 +12,8 @@
   `recigrad.running.report`: its report files;
 - `recigrad.running.distributed`: the suite's Ray backend (Ray is imported
   only when it is used);
+- `recigrad.running.pool`: the suite's processes backend (`--backend processes
+  --workers N`: the Ray backend's jobs in processes of this machine);
 - `recigrad.running.scaling`: the study across N (`recigrad bench --suite scaling`).
 
 

@@ -60,12 +60,13 @@ def seed_blocks(seeds: list[int], size: int | None) -> list[list[int]]:
 
 
 def train_block(regime: Regime, method: str, seeds: list[int], iterations: int | None, threads: int,
-                dtype: str) -> dict:
-    """One Ray task: train ``method`` on ``regime`` for ``seeds``; the run's record as plain data."""
+                dtype: str, tuning: dict | None = None) -> dict:
+    """One Ray task (or one job of ``recigrad.running.pool``): train ``method`` on ``regime`` for ``seeds``
+    (with the best setting of the tuning result ``tuning`` if given); the run's record as plain data."""
     os.environ.setdefault("RECIGRAD_PROGRESS", "0")
     torch.set_num_threads(threads)
     torch.set_default_dtype(getattr(torch, dtype))
-    return asdict(train.train_seeds(regime, seeds, method, iterations))
+    return asdict(train.train_seeds(regime, seeds, method, iterations, tuning=tuning))
 
 
 def run_jobs(jobs: dict[tuple[str, str], Regime], seeds: list[int], iterations: int | None, runs: Path,

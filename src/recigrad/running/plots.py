@@ -75,8 +75,8 @@ def percent_bars(path: Path, rows: list[dict]) -> None:
     width = 0.8 / len(methods)
     fig, ax = plt.subplots(figsize=(max(6.4, 0.9 * len(regimes) + 2), 4.2))
     for k, method in enumerate(methods):
-        values = [next((r["percent_of_reference_mean"] for r in rows if r["regime"] == g and r["method"] == method), 0.0)
-                  for g in regimes]
+        values = [next((r["percent_of_reference_mean"] for r in rows if r["regime"] == g and r["method"] == method),
+                       float("nan")) for g in regimes]  # a method not run on a regime: no bar
         ax.bar([i + (k - (len(methods) - 1) / 2) * width for i in range(len(regimes))], values, width, label=method,
                color=f"C{k}")
     ax.axhline(100, color="k", lw=1, ls="--")

@@ -142,8 +142,13 @@ def _curve(folder: Path) -> list[dict]:
 
 
 def plot_curves(work: Path, regimes: list[str], methods: list[str]) -> None:
-    """``curves-REGIME.png`` per regime: every method's learning curve (``plots.learning_curves``)."""
+    """``curves-REGIME.png`` per regime: every method's learning curve (``plots.learning_curves``); a method
+    that did not run on a regime (the quick suite's ``QUICK_ONLY``, a deadline) is left out of its plot."""
+    every = methods
     for name in regimes:
+        methods = [m for m in every if (work / "runs" / f"{name}-{m}" / "result.json").is_file()]
+        if not methods:
+            continue
         curves = {method: _curve(work / "runs" / f"{name}-{method}") for method in methods}
         results = [json.loads((work / "runs" / f"{name}-{method}" / "result.json").read_text()) for method in methods]
         reference = next((r["reference"]["payoff"] for r in reversed(results) if "reference" in r), None)

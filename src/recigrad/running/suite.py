@@ -19,12 +19,19 @@ Statistics over seeds are in ``recigrad.running.stats``, the report's files in
 The folder is built in ``<out>.partial`` and renamed when complete; finished
 (regime, method) runs stay there, so ``--resume`` after an interrupt skips them
 and resumes the run in progress from its checkpoint.  ``backend="ray"`` runs the
-jobs on a Ray cluster (``recigrad.running.distributed``).
+jobs on a Ray cluster (``recigrad.running.distributed``), ``backend="processes"`` in processes
+of this machine (``recigrad.running.pool``).
+
+The quick suite (``recigrad bench --quick``, ``make bench``) runs every method on every quick regime
+but the Stable-Baselines3 ones, which take half a minute per seed: those run on the regimes of
+``QUICK_ONLY`` (``quick_pairs``), where a library baseline's collapse can be seen; the report lists
+per regime the methods that ran there.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -37,6 +44,28 @@ QUICK_REGIMES = ("discriminative-sj", "hybrid-alld", "discriminative-sh", "hybri
 # the bench's default methods: all but the Stable-Baselines3 ones (extra sb3), which need a regime with one
 # learner and take seconds per run; name them with --methods
 METHOD_ORDER = tuple(m for m in METHODS if not m.startswith("sb3-"))
+# the quick suite's library baseline and where it runs: discriminative-sh, where both heads of the reference are
+# context-sensitive (collapse measurable in both) and SB3's learners failed on some seeds (README, "Stable-Baselines3
+# baselines"); one regime of 5 seeds adds about 3 CPU minutes: the quick suite took 383 s of CPU in all, which
+# 2 workers share (under 5 minutes of wall time on 2 cores; README, "The benchmark")
+QUICK_LIBRARY = ("sb3-ppo",)
+QUICK_ONLY = {"sb3-ppo": ("discriminative-sh",), "sb3-a2c": ("discriminative-sh",),
+              "sb3-ppo-default": ("discriminative-sh",), "sb3-a2c-default": ("discriminative-sh",)}
+
+
+def quick_methods() -> list[str]:
+    """The quick suite's default methods: ``METHOD_ORDER`` and, where Stable-Baselines3 is installed (extra
+    ``sb3``), ``QUICK_LIBRARY``."""
+    import importlib.util
+
+    library = [m for m in QUICK_LIBRARY if m in METHODS] if importlib.util.find_spec("stable_baselines3") else []
+    return [m for m in METHOD_ORDER if m in METHODS] + library
+
+
+def quick_pairs(regimes: list[str], methods: list[str]) -> list[tuple[str, str]]:
+    """The quick suite's (regime, method) pairs, regime by regime: every method on every regime, but a method of
+    ``QUICK_ONLY`` on its regimes only."""
+    return [(name, method) for name in regimes for method in methods if name in QUICK_ONLY.get(method, (name,))]
 
 
 def suite_regimes() -> list[str]:
@@ -49,7 +78,9 @@ def suite_regimes() -> list[str]:
 def run_suite(regimes: list[str], methods: list[str], seeds: list[int], out: str | Path,
               iterations: int | None = None, resume: bool = False, checkpoint_every: int | None = None,
               backend: str = "local", address: str | None = None, num_cpus: int | None = None,
-              seed_block: int | None = None, scalars=None, loaded: dict | None = None, extend=None) -> dict:
+              seed_block: int | None = None, scalars=None, loaded: dict | None = None, extend=None,
+              workers: int | None = None, pairs: list[tuple[str, str]] | None = None, tunings: dict | None = None,
+              deadline: float | None = None) -> dict:
     """Train every method on every regime; write the report folder; return ``{"rows": [...]}``.
     ``iterations`` overrides the regimes' own (for smoke runs).
 
@@ -57,7 +88,8 @@ def run_suite(regimes: list[str], methods: list[str], seeds: list[int], out: str
     stays there, so ``resume`` skips finished runs and resumes the one in progress from its
     checkpoint.  ``backend="ray"`` trains the (regime, method, block of ``seed_block`` seeds)
     jobs as Ray tasks (``recigrad.running.distributed``; ``address`` of a cluster, else a local Ray
-    of ``num_cpus``); the results are the same as the local backend's.
+    of ``num_cpus``); ``backend="processes"`` trains the same jobs in ``workers`` processes here
+    (``recigrad.running.pool``; blocks ``pool.job_blocks``).  The results are the local backend's.
 
     Args:
         regimes: shipped regime names.
@@ -67,13 +99,21 @@ def run_suite(regimes: list[str], methods: list[str], seeds: list[int], out: str
         iterations: overrides every regime's ``train.iterations``.
         resume: continue the report in ``<out>.partial``.
         checkpoint_every: iterations between checkpoints of a run (default ``train.CHECKPOINT_EVERY``).
-        backend: ``local`` or ``ray``; ``address``, ``num_cpus``, ``seed_block``: Ray's.
+        backend: ``local``, ``ray`` or ``processes``; ``address``, ``num_cpus``: Ray's; ``seed_block``: Ray's
+            and the processes'.
         scalars: a ``recigrad.running.tensorboard.Scalars`` for every run's evaluations (tags
             ``REGIME/METHOD/seed-K/...``); local backend only.
         loaded: ``{name: Regime}`` for regimes that are not shipped (the scaling study's,
             ``recigrad.running.scaling``); default: ``regimes`` loaded by name.
         extend: ``extend(work, summary, results)``, called before the report is written, may add
             fields to the summary (``bench.json``) and files of its own to the folder.
+        workers: processes of ``backend="processes"`` (default: the machine's cores).
+        pairs: the ``(regime, method)`` pairs to run (default: every method on every regime), e.g.
+            ``quick_pairs``; the report has a row per pair.
+        tunings: ``{(regime, method): tuning result}`` (``recigrad.learning.baselines.settings.read_result``):
+            those runs take the result's best setting; local and processes backends.
+        deadline: processes backend: a ``time.monotonic()`` after which no job starts; the report then holds
+            the pairs finished, and ``not_run`` in the summary lists the others.
 
     Returns:
         ``{"rows", "seeds", "methods", "regimes", "seconds"}``: one row per (regime, method)
@@ -82,16 +122,32 @@ def run_suite(regimes: list[str], methods: list[str], seeds: list[int], out: str
     out = Path(out).resolve()
     work = checkpoint.partial_dir(out)
     loaded = loaded or {name: load_regime(name) for name in regimes}
+    every = [(name, method) for name in regimes for method in methods]
+    pairs = every if pairs is None else [tuple(pair) for pair in pairs]
+    tunings = tunings or {}
+    extra = {} if pairs == every else {"pairs": [list(pair) for pair in pairs]}
+    if tunings:
+        extra["tunings"] = {f"{name}/{method}": doc["best"] for (name, method), doc in sorted(tunings.items())}
     header = checkpoint.header("bench", regimes=list(regimes), methods=list(methods), seeds=[int(s) for s in seeds],
-                               iterations=iterations, regime_hashes=[checkpoint.regime_hash(loaded[name]) for name in regimes])
+                               iterations=iterations, regime_hashes=[checkpoint.regime_hash(loaded[name]) for name in regimes],
+                               **extra)
     _open_work(work, header, resume)
     clock = time.perf_counter()
     folder = lambda name, method: work / "runs" / f"{name}-{method}"  # noqa: E731
-    pending = [(name, method) for name in regimes for method in methods
-               if not (folder(name, method) / "result.json").exists()]
-    if backend == "ray" and scalars is not None:
+    pending = [(name, method) for name, method in pairs if not (folder(name, method) / "result.json").exists()]
+    if backend != "local" and scalars is not None:
         raise ValueError("TensorBoard scalars need the local backend")
-    if backend == "ray":
+    if backend == "ray" and tunings:
+        raise ValueError("tuning results need the local or the processes backend")
+    not_run: list = []
+    if backend == "processes":
+        from recigrad.running import pool
+        from recigrad.util.threads import configured
+
+        with configured():  # the library's thread count, for the workers to run as the local backend does
+            not_run = pool.run_jobs({job: loaded[job[0]] for job in pending}, seeds, iterations, work / "runs",
+                                    workers or os.cpu_count() or 1, seed_block=seed_block, tunings=tunings, deadline=deadline)
+    elif backend == "ray":
         from recigrad.running import distributed
 
         distributed.run_jobs({job: loaded[job[0]] for job in pending}, seeds, iterations, work / "runs",
@@ -100,17 +156,22 @@ def run_suite(regimes: list[str], methods: list[str], seeds: list[int], out: str
         every = train.CHECKPOINT_EVERY if checkpoint_every is None else checkpoint_every
         for name, method in pending:
             train.run(loaded[name], seeds, method=method, iterations=iterations, out=folder(name, method),
-                      resume=resume, checkpoint_every=every, scalars=scalars)
+                      resume=resume, checkpoint_every=every, scalars=scalars, tuning=tunings.get((name, method)))
     else:
-        raise ValueError(f"unknown backend {backend!r}; allowed: local, ray")
+        raise ValueError(f"unknown backend {backend!r}; allowed: local, ray, processes")
     results, rows = [], []
-    for name in regimes:
-        for method in methods:
-            result = json.loads((folder(name, method) / "result.json").read_text())
-            results.append(result)
-            rows.append(stats.summary_row(result, seeds))
+    for name, method in pairs:
+        if (name, method) in not_run:
+            continue
+        result = json.loads((folder(name, method) / "result.json").read_text())
+        results.append(result)
+        rows.append(stats.summary_row(result, seeds))
     summary = {"rows": rows, "seeds": seeds, "methods": methods, "regimes": regimes,
                "seconds": time.perf_counter() - clock}
+    if pairs != every:
+        summary["pairs"] = [list(pair) for pair in pairs]
+    if not_run:
+        summary["not_run"] = [list(pair) for pair in not_run]
     if extend is not None:
         extend(work, summary, results)
     report.write(work, summary, results)

@@ -4,3 +4,10 @@
 from recigrad.learning.baselines import sb3
 
 start, step = sb3.variant("ppo", tuned=True)
+CONFIG = sb3.SB3Config  # tunable (recigrad tune, --baseline-settings); the grid is in tuned.json
+
+
+def settings_for(regime):
+    """The settings a run takes without a tuning result (``sb3.settings``: ``tuned.json``'s best for the regime,
+    else its ``overall``)."""
+    return sb3.settings("ppo", True, regime)

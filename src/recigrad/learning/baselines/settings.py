@@ -10,6 +10,9 @@ A *tunable* method (REINFORCE, PPO and any later baseline) has a settings datacl
 3. the dataclass defaults (the ``overall`` setting of ``tuned.json``: the best mean over
    the regimes tuned there).
 
+A method module with a ``settings_for(regime)`` of its own (the tuned Stable-Baselines3 methods,
+whose defaults are read from ``overall``) gives steps 2 and 3 itself.
+
 ``provenance`` says which, and whether the setting was **tuned for this population**
 (same game, agents and tables, components and budget: ``population_key``) or taken
 from **another** population (which one); ``None`` for a method without settings (``rg``).
@@ -83,7 +86,9 @@ def check_setting(method: str, setting, where: str) -> dict:
         if key not in fields:
             raise ConfigError(f"{where}: unknown {method} setting {key!r}; allowed: {', '.join(fields)}")
         default = getattr(defaults, key)
-        want_int = isinstance(default, int) and not isinstance(default, bool) or key == "interactions"
+        declared = str(fields[key].type).split("|")[0].strip()  # a default of None (SB3's own): the declared type
+        want_int = isinstance(default, int) and not isinstance(default, bool) or key == "interactions" or (
+            default is None and declared == "int")
         ok = (not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value) and value > 0
               and (not want_int or (isinstance(value, int) and value <= MAX_INTERACTIONS)))
         if isinstance(default, bool):
@@ -134,7 +139,8 @@ def config_for(method: str, regime: Regime, result: dict | None = None):
         return None
     if result is not None:
         return dataclasses.replace(cls(), **result["best"])
-    return common.settings_for(cls(), method, regime)
+    own = getattr(contract.method(method), "settings_for", None)
+    return own(regime) if own is not None else common.settings_for(cls(), method, regime)
 
 
 def provenance(method: str, regime: Regime, result: dict | None = None) -> dict | None:
