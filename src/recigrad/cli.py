@@ -617,7 +617,8 @@ def _bench_runs(args: argparse.Namespace, prefix: str) -> tuple[list[str], list[
     if args.workers is not None and args.backend != "processes":
         raise ConfigError("--workers needs --backend processes")
     if args.backend != "local" and not devices.is_cpu(devices.current()):
-        raise ConfigError(f"--device {devices.current()} needs --backend local ({args.backend} jobs train on the CPU); allowed with {args.backend}: cpu")
+        raise ConfigError(f"--device {devices.current()} needs --backend local ({args.backend} jobs train on the CPU); "
+                          f"allowed with {args.backend}: cpu")
     if args.tensorboard is not None:
         if args.backend != "local":
             raise ConfigError(f"--tensorboard needs --backend local ({args.backend} jobs write no TensorBoard scalars)")
