@@ -1,4 +1,4 @@
-"""Figures of a private-assessment run (docs/model.md §1, "Private assessment: the measures"),
+"""Figures of a private-assessment run (docs/model.md §1, "Private assessment: one interaction", the measures),
 time averages over the counted interactions of a ``recigrad.dynamics.private.PrivateTally``
 (the burn-in is whatever the caller played before counting).
 
