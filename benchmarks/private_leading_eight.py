@@ -62,7 +62,7 @@ def main() -> None:
         public, _ = world.simulate(pc, so, seeds, args.rounds * n, burn_in=args.burn_in * n, game=public_game)
         cells = [_mean_se(measures.cooperation(tally)), _mean_se(measures.good_views(tally)), _mean_se(measures.agreement(tally)),
                  _mean_se(public.given.sum(1) / public.interactions), _mean_se(public.good_fraction().mean(1))]
-        text = [f"{m:.3f} ± {s:.3f}" for m, s in cells]
+        text = [f"{m:.3f} ± {s:.4f}" for m, s in cells]
         print(f"| L{k} | " + " | ".join(text) + " |" if args.markdown else f"L{k}: private cooperation {text[0]}, good views "
               f"{text[1]}, agreement {text[2]}; public cooperation {text[3]}, good {text[4]}", flush=True)
     print(f"{time.perf_counter() - start:.1f} s")

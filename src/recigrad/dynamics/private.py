@@ -216,8 +216,8 @@ def play(
     act_flat = np.ascontiguousarray(act64.reshape(batch, n * 4).numpy())
     pc_flat = np.ascontiguousarray(observable_action(act64, game.e).reshape(batch, n * 4).numpy())
     so_flat = np.ascontiguousarray(observable_signal(sig.detach().to(DTYPE), game.mu).reshape(batch, n * 8).numpy())
-    state = PrivateState(state.views.to(torch.int8).numpy().copy(), state.round_pairs.copy(), state.position)
-    views = state.views
+    views = state.views.to(torch.int8).numpy().copy()  # played in place, shared with the new state
+    state = PrivateState(torch.from_numpy(views), state.round_pairs.copy(), state.position)
     given, received, donated, good = (np.zeros((batch, n)) for _ in range(4))
     agree = np.zeros(batch)
     width = private_kernel.private_uniforms(n, game.gossip)
@@ -247,7 +247,6 @@ def play(
                                  action=rec[3].to(torch.uint8),
                                  assessment=torch.from_numpy(np.concatenate([p[1] for p in parts], axis=1)),
                                  perceived=torch.from_numpy(np.concatenate([p[2] for p in parts], axis=1)))
-    state.views = torch.from_numpy(views)
     return state, tally, records
 
 
