@@ -381,6 +381,8 @@ def _summary_line(figures: dict, model: str = "") -> str:
 def cmd_simulate(args: argparse.Namespace) -> dict:
     regime = resolve(args)
     game, n = regime.game, regime.population.n
+    if game.private:
+        return _simulate_private(args, regime)
     budget.require("simulate", budget.simulate_bytes(n, args.batch, game), args.max_memory)
     pc, so = _tables(regime, args.batch)
     seeds = list(range(args.seed, args.seed + args.batch))
@@ -422,6 +424,59 @@ def cmd_simulate(args: argparse.Namespace) -> dict:
         if not game.plain_formation:
             print(_formation_line(game))
     return result
+
+
+def _simulate_private(args: argparse.Namespace, regime: Regime) -> dict:
+    """``simulate`` under private assessment (``recigrad.dynamics.private``): payoffs, each agent's
+    standing, and the measures of ``recigrad.evaluation.private_measures`` (docs/model.md §10)."""
+    from recigrad.dynamics import private
+    from recigrad.evaluation import private_measures as measures
+
+    game, n = regime.game, regime.population.n
+    budget.require("simulate", budget.BASE_BYTES + private.private_bytes(n, args.batch, game), args.max_memory)
+    act, sig = regime.population.batched_tables(args.batch)
+    seeds = list(range(args.seed, args.seed + args.batch))
+    private.simulate(act, sig, seeds, 1, game)  # compile (or load from numba's cache) before timing
+    start = time.perf_counter()
+    with progress_bar(total=args.burn_in + args.interactions, desc="simulate", unit="int") as bar:
+        tally, _ = private.simulate(act, sig, seeds, args.interactions, game, args.burn_in, progress=bar.update)
+    seconds = time.perf_counter() - start
+    payoff = tally.payoff_per_round(game.b, game.c)
+    good = measures.standing(tally)
+    labels = [f"{a.kind}:{a.norm}" for a in regime.population.agents]
+    figures = {"cooperation": measures.cooperation(tally), "welfare": payoff.mean(1), "good_views": measures.good_views(tally),
+               "agreement": measures.agreement(tally)}
+    per_norm = measures.class_cooperation(tally, labels)
+    result = {"payoff": _floats(payoff.mean(0)), "good": _floats(good.mean(0)), "interactions": args.interactions * args.batch,
+              "seconds": seconds, "seeds": seeds, "n": n, "agents": _agents(regime), "game": asdict(game)}
+    result.update({key: float(value.mean()) for key, value in figures.items()})
+    result["per_norm"] = {label: {"cooperation": _finite_or_none(value.mean())} for label, value in per_norm.items()}
+    if args.batch > 1:
+        se = args.batch**0.5
+        result["payoff_se"] = _floats(payoff.std(0) / se)
+        result["good_se"] = _floats(good.std(0) / se)
+        result.update({f"{key}_se": float(value.std() / se) for key, value in figures.items()})
+        for label, value in per_norm.items():
+            result["per_norm"][label]["cooperation_se"] = _finite_or_none(value.std() / se)
+    if not args.json:
+        header, rows = _strategy_rows(regime.population.agents, [result["payoff"], result["good"]])
+        print(table(header + ["payoff/round", "viewed good"], rows))
+        print(_summary_line(result))
+        print(f"private views: good {result['good_views']:.6g} (views of others), agreement {result['agreement']:.6g}; "
+              f"observed with probability {game.observation:g}, perception error {game.perception_error:g}, "
+              f"schedule {game.schedule}, gossip {game.gossip:g} (trust {game.gossip_trust:g})")
+        if len(per_norm) > 1:
+            print("cooperation by donors of each strategy: "
+                  + ", ".join(f"{label} {result['per_norm'][label]['cooperation']:.6g}" for label in per_norm))
+        rate = result["interactions"] / max(seconds, 1e-9)
+        print(f"{result['interactions']} interactions in {seconds:.2f} s ({rate:,.0f}/s); b - c = {game.b - game.c:g}")
+    return result
+
+
+def _finite_or_none(value: torch.Tensor) -> float | None:
+    """A float, or None (JSON null) where it is NaN (a strategy that never donated)."""
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def _formation_line(game: Game) -> str:

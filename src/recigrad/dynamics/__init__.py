@@ -8,7 +8,11 @@ Sampled play (docs/model.md §1):
 - `recigrad.dynamics.streams`: one random stream per population, so that a seed
   gives the same run alone or in a batch;
 - `recigrad.dynamics.plain`: the same game as a literal plain-Python loop, an
-  independent check of the world.
+  independent check of the world;
+- `recigrad.dynamics.private`: the world under private assessment (every agent
+  keeps its own view of every agent; gossip; the permutation schedule), with its
+  compiled loop `recigrad.dynamics.private_kernel` and the plain-Python replay
+  `recigrad.dynamics.private_plain`.
 
 Theory, both returning a `recigrad.dynamics.solution.Solution` of per-agent
 payoffs, reputations and cooperation:

@@ -12,9 +12,12 @@
 - `recigrad.evaluation.parameters`: a learner's tables as a vector of free entries;
 - `recigrad.evaluation.metrics`: the figures of a learned policy: payoff, percent of
   reference, adherence to the strict entries, sensitivity to reputations, the
-  collapse rule, and a society's mean payoff and cooperation.
+  collapse rule, and a society's mean payoff and cooperation;
+- `recigrad.evaluation.private_measures`: the figures of a private-assessment run
+  (cooperation, share of good views, agreement, cooperation per class of donors).
 """
 
 from recigrad.evaluation.models import evaluate
 
-__all__ = ["evaluate", "best_response", "candidates", "lumped", "metrics", "models", "parameters", "screening"]
+__all__ = ["evaluate", "best_response", "candidates", "lumped", "metrics", "models", "parameters", "private_measures",
+           "screening"]
