@@ -32,18 +32,21 @@ Jacobian of ``N^6`` entries: meant for ``N <= MAX_N_PAIRS`` (``MAX_N`` without p
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from functools import lru_cache
 
 import torch
 
 from recigrad.dynamics.private_exact import PrivateSolution, check_private
 from recigrad.game import DTYPE, ConfigError, Game
+from recigrad.util.threads import one_thread
 
-MAX_N_PAIRS = 12
+MAX_N_PAIRS = 8
 MAX_N = 32
 TOLERANCE = 1e-13
-BLOCK = 100  # interactions followed between tries of Newton's method
-MAX_BLOCKS = 400
+BLOCK = 200  # rounds followed between tries of Newton's method
+MAX_BLOCKS = 50
+APPROACH = 1e-7  # rounds stop when they move the state less than this
 NEWTON_STEPS = 12
 _TINY = 1e-300
 
@@ -102,7 +105,8 @@ def _gossip_matrix(n: int, gossip: float, trust: float) -> torch.Tensor:
         total = basis.sum(1)  # S[b, m] = sum_s Z[s, m]
         listen = torch.ones(n, dtype=DTYPE)
         listen[t] = 0.0  # a listener never hears about itself
-        step = kappa * (listen[None, :, None] * (total[:, None, :] - n * basis) + listen[None, None, :] * (total[:, :, None] - n * basis))
+        step = kappa * (listen[None, :, None] * (total[:, None, :] - n * basis)
+                        + listen[None, None, :] * (total[:, :, None] - n * basis))
         trace = basis.diagonal(dim1=1, dim2=2).sum(1, keepdim=True)
         diag = kappa * listen[None, :] * (trace - n * basis.diagonal(dim1=1, dim2=2))  # Delta g[l] = kappa (sum_s g[s] - N g[l])
         step = step * (1 - torch.eye(n, dtype=DTYPE)) + torch.diag_embed(diag)
@@ -160,8 +164,23 @@ def _step(x: torch.Tensor, pc: torch.Tensor, so: torch.Tensor, game: Game, pairs
     return _gossip(_independent(g), game).diagonal(dim1=0, dim2=1).T
 
 
-def _fixed_point(pc: torch.Tensor, so: torch.Tensor, game: Game, pairs: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """Newton's method for ``Z = Phi(Z)`` from the initial views; returns ``(Z, J)``."""
+def _round(x: torch.Tensor, pc: torch.Tensor, so: torch.Tensor, game: Game, pairs: bool) -> torch.Tensor:
+    """About one round of the expected dynamics, to approach the fixed point fast: every column
+    moves as if its agent were the donor (``N`` times one interaction's expected change), then
+    ``N`` interactions' gossip.  Its fixed point is not ``Phi``'s; Newton's method finishes."""
+    n = x.shape[0]
+    plain = replace(game, gossip=0.0)
+    moved = x + n * (_step(x, pc, so, plain, pairs) - x)
+    if game.gossip == 0:
+        return moved
+    z = moved if pairs else _independent(moved)
+    mats = torch.linalg.matrix_power(_gossip_matrix(n, float(game.gossip), float(game.gossip_trust)), n)
+    z = (z.permute(2, 0, 1).reshape(n, 1, n * n) @ mats).reshape(n, n, n).permute(1, 2, 0)
+    return z if pairs else z.diagonal(dim1=0, dim2=1).T
+
+
+def _fixed_point(pc: torch.Tensor, so: torch.Tensor, game: Game, pairs: bool) -> torch.Tensor:
+    """``Z = Phi(Z)`` from the initial views: Newton's method, after rounds of the expected dynamics if needed."""
     n = pc.shape[0]
     shape = (n, n, n) if pairs else (n, n)
     eye = torch.eye(math.prod(shape), dtype=DTYPE)
@@ -171,15 +190,21 @@ def _fixed_point(pc: torch.Tensor, so: torch.Tensor, game: Game, pairs: bool) ->
     def phi(flat):
         return _step(flat.reshape(shape), pc, so, game, pairs).reshape(-1)
 
-    flat = z.reshape(-1)
+    polished = _newton(phi, z.reshape(-1), eye)
+    if polished is not None:
+        return polished.reshape(shape)
     for _ in range(MAX_BLOCKS):
-        for _ in range(BLOCK):  # follow the expected dynamics from the initial views ...
-            flat = phi(flat)
-        polished = _newton(phi, flat, eye)  # ... until Newton's method converges from there
+        for _ in range(BLOCK):  # follow the expected dynamics, N interactions per step ...
+            moved = _round(z, pc, so, game, pairs)
+            change = float((moved - z).abs().max())
+            z = moved
+            if change < APPROACH:
+                break
+        polished = _newton(phi, z.reshape(-1), eye)  # ... until Newton's method converges from there
         if polished is not None:
-            return polished.reshape(shape), torch.func.jacfwd(phi)(polished)
-    raise ConfigError("the mean field of private views did not converge (the expected dynamics from the initial views, then Newton's method); "
-                      "use the exact chain for N <= 4")
+            return polished.reshape(shape)
+    raise ConfigError("the mean field of private views did not converge (the expected dynamics from the initial "
+                      "views, then Newton's method); use the exact chain for N <= 4")
 
 
 def _newton(phi, flat: torch.Tensor, eye: torch.Tensor) -> torch.Tensor | None:
@@ -187,7 +212,7 @@ def _newton(phi, flat: torch.Tensor, eye: torch.Tensor) -> torch.Tensor | None:
     residual and the last step is below ``TOLERANCE``."""
     residual = phi(flat) - flat
     for _ in range(NEWTON_STEPS):
-        step = torch.linalg.solve(torch.func.jacfwd(phi)(flat) - eye, -residual)
+        step = torch.linalg.solve(torch.func.jacrev(phi)(flat) - eye, -residual)
         trial = flat + step
         if float(trial.min()) < -1e-9 or float(trial.max()) > 1 + 1e-9:
             return None
@@ -200,14 +225,17 @@ def _newton(phi, flat: torch.Tensor, eye: torch.Tensor) -> torch.Tensor | None:
     return None
 
 
-def _attach(z: torch.Tensor, jac: torch.Tensor, pc: torch.Tensor, so: torch.Tensor, game: Game, pairs: bool) -> torch.Tensor:
+def _attach(z: torch.Tensor, pc: torch.Tensor, so: torch.Tensor, game: Game, pairs: bool) -> torch.Tensor:
     """``Phi(Z*)`` with ``Z*`` held constant and the implicit gradient as a backward hook."""
     out = _step(z, pc, so, game, pairs)
     if out.requires_grad:
-        system = (torch.eye(jac.shape[0], dtype=DTYPE) - jac).T
+        tables = pc.detach(), so.detach()
 
         def hook(grad):
-            return torch.linalg.solve(system, grad.reshape(-1)).reshape(grad.shape)
+            with one_thread():
+                jac = torch.func.jacrev(lambda flat: _step(flat.reshape(z.shape), *tables, game, pairs).reshape(-1))(z.reshape(-1))
+                system = (torch.eye(jac.shape[0], dtype=DTYPE) - jac).T
+                return torch.linalg.solve(system, grad.reshape(-1)).reshape(grad.shape)
 
         out.register_hook(hook)
     return out if pairs else _independent(out)
@@ -235,7 +263,7 @@ def solve(pc: torch.Tensor, so: torch.Tensor, game: Game, pairs: bool = True) ->
         so: observable signal tables ``(B, N, 2, 2, 2)`` (perception and assessment errors folded in).
         game: a private game (uniform schedule): ``b``, ``c``, ``observation``, ``initial_good``,
             ``gossip``, ``gossip_trust``.
-        pairs: keep the pair probabilities ``g2`` (``N <= 12``); ``False``: views of one subject
+        pairs: keep the pair probabilities ``g2`` (``N <= 8``); ``False``: views of one subject
             independent across observers (``N <= 32``).
 
     Returns:
@@ -254,7 +282,8 @@ def solve(pc: torch.Tensor, so: torch.Tensor, game: Game, pairs: bool = True) ->
     from recigrad.dynamics.private_exact import solution
 
     results = []
-    for b in range(pc.shape[0]):
-        z, jac = _fixed_point(pc[b].detach(), so[b].detach(), game, pairs)
-        results.append(_measures(_attach(z, jac, pc[b], so[b], game, pairs), pc[b]))
+    with one_thread():  # many small tensor operations: extra threads only contend
+        for b in range(pc.shape[0]):
+            z = _fixed_point(pc[b].detach(), so[b].detach(), game, pairs)
+            results.append(_measures(_attach(z, pc[b], so[b], game, pairs), pc[b]))
     return solution(results, game)
