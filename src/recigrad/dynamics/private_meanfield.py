@@ -22,7 +22,8 @@ expected ``E[L^K]`` of ``K = floor(gossip) + Bernoulli(frac(gossip))`` events, o
 ``g[i, j] g[l, j]`` (views independent given the subject: RSP's infinite-population closure).
 
 The stationary state solves ``Z = Phi(Z)`` (one interaction, then gossip) by Newton's method
-with a dense Jacobian (``torch.func.jacfwd``) from the initial views, per population.  The
+with a dense Jacobian (``torch.func.jacrev``), started from where rounds of the expected dynamics
+lead from the initial views (Newton from the initial views can land on another fixed point), per population.  The
 gradient is implicit: ``dZ/dtheta = (I - J)^{-1} dPhi/dtheta`` at the solution, applied as a
 backward hook (``recigrad.dynamics.meanfield`` does the same).  Cost per population: state
 ``N^3`` (``N^2`` with ``pairs=False``), ``O(N^4)`` per evaluation of ``Phi`` and a dense
@@ -190,9 +191,6 @@ def _fixed_point(pc: torch.Tensor, so: torch.Tensor, game: Game, pairs: bool) ->
     def phi(flat):
         return _step(flat.reshape(shape), pc, so, game, pairs).reshape(-1)
 
-    polished = _newton(phi, z.reshape(-1), eye)
-    if polished is not None:
-        return polished.reshape(shape)
     for _ in range(MAX_BLOCKS):
         for _ in range(BLOCK):  # follow the expected dynamics, N interactions per step ...
             moved = _round(z, pc, so, game, pairs)
