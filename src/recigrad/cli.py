@@ -490,6 +490,8 @@ def _formation_line(game: Game) -> str:
 def cmd_exact(args: argparse.Namespace) -> dict:
     regime = resolve(args)
     game, n = regime.game, regime.population.n
+    if game.private:
+        return _exact_private(args, regime)
     budget.require("exact", budget.exact_bytes(n), args.max_memory)
     act, sig = regime.population.batched_tables(1)
     result: dict = {"n": n, "agents": _agents(regime)}
@@ -520,6 +522,62 @@ def cmd_exact(args: argparse.Namespace) -> dict:
                 print(_summary_line(result[name], name))
         if "exact" not in result:
             print(f"N = {n} > {MAX_N}: exact chain skipped")
+    return result
+
+
+def _exact_private(args: argparse.Namespace, regime: Regime) -> dict:
+    """``exact --assessment private`` (docs/model.md §3, §4, private views): the exact chain of views
+    for N <= 4 and the mean field (with pairs for N <= 8, without up to 32), with their measures."""
+    from recigrad.dynamics import private_exact, private_meanfield
+
+    game, n = regime.game, regime.population.n
+    private_exact.check_private(game, n, "exact --assessment private")
+    if n > private_meanfield.MAX_N:
+        raise ConfigError(f"exact --assessment private needs N <= {private_meanfield.MAX_N} (the exact chain N <= "
+                          f"{private_exact.MAX_N}, the mean field above), got N = {n}")
+    act, sig = regime.population.batched_tables(1)
+    pc, so = observable(act, sig, game)
+    agents = regime.population.agents
+    result: dict = {"n": n, "agents": _agents(regime), "game": asdict(game)}
+    solutions = {}
+    if n <= private_exact.MAX_N:
+        solutions["exact"] = private_exact.solve(pc, so, game)
+    pairs = n <= private_meanfield.MAX_N_PAIRS
+    solutions["meanfield"] = private_meanfield.solve(pc, so, game, pairs=pairs)
+    for name, sol in solutions.items():
+        groups: dict[str, list[int]] = {}
+        for j, agent in enumerate(agents):
+            groups.setdefault(f"{agent.kind}:{agent.norm}", []).append(j)
+        result[name] = {"payoff": _floats(sol.payoff[0]), "good": _floats(sol.good[0]), "given": _floats(sol.given[0]),
+                        "cooperation": float(sol.cooperation[0]), "welfare": float(sol.payoff[0].mean()),
+                        "good_views": float(sol.good_views[0]), "agreement": float(sol.agreement[0]),
+                        "per_norm": {key: float(sol.given[0, members].mean()) for key, members in groups.items()}}
+    result["meanfield"]["pairs"] = pairs
+    if "exact" in solutions:
+        ex, mf = solutions["exact"], solutions["meanfield"]
+        result["meanfield_error"] = {"payoff": float((mf.payoff - ex.payoff).abs().max()),
+                                     "cooperation": float((mf.cooperation - ex.cooperation).abs().max()),
+                                     "good_views": float((mf.good_views - ex.good_views).abs().max()),
+                                     "agreement": float((mf.agreement - ex.agreement).abs().max())}
+    if not args.json:
+        header, columns = [], []
+        for name, short in (("exact", "exact"), ("meanfield", "mf")):
+            if name in result:
+                header += [f"{short} payoff", f"{short} good", f"{short} coop"]
+                columns += [result[name]["payoff"], result[name]["good"], result[name]["given"]]
+        first, rows = _strategy_rows(agents, columns)
+        print(table(first + header, rows))
+        for name in ("exact", "meanfield"):
+            if name in result:
+                figures = result[name]
+                per_norm = ", ".join(f"{key} {value:.6g}" for key, value in figures["per_norm"].items())
+                print(f"{_summary_line(figures, name)}; good views {figures['good_views']:.6g}, "
+                      f"agreement {figures['agreement']:.6g}; cooperation by strategy: {per_norm}")
+        if "exact" not in result:
+            print(f"N = {n} > {private_exact.MAX_N}: exact chain of private views skipped")
+        print(f"private views: observed with probability {game.observation:g}, perception error {game.perception_error:g}, "
+              f"initial views good with probability {game.initial_good:g}, gossip {game.gossip:g} (trust {game.gossip_trust:g}); "
+              f"mean field {'with' if pairs else 'without'} pairs")
     return result
 
 

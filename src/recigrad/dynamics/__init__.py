@@ -21,4 +21,13 @@ payoffs, reputations and cooperation:
   states (N <= 12), differentiable (docs/model.md §4);
 - `recigrad.dynamics.meanfield`: the mean-field reputation chain, `O(N)` per
   population, with an implicit gradient (docs/model.md §3).
+
+Theory of private views (``assessment = "private"``), both returning a
+`recigrad.dynamics.private_exact.PrivateSolution` (the `Solution` fields with the views,
+their share of good ones and the agreement):
+
+- `recigrad.dynamics.private_exact`: the exact chain on the `2^(N^2)` view matrices
+  (N <= 4), not differentiable (docs/model.md §4);
+- `recigrad.dynamics.private_meanfield`: the mean field over the views and their pair
+  probabilities, with an implicit gradient (docs/model.md §3).
 """
