@@ -216,7 +216,7 @@ def own_payoffs(slope: torch.Tensor, base: torch.Tensor, own: torch.Tensor, own_
     """
     game.require_public("the mean-field model of public reputations")
     if slope.device.type == "cpu" and _compiled() is not None:
-        index = torch.tensor(learners, dtype=torch.int64)
+        index = torch.tensor(learners, dtype=torch.int64, device=slope.device)
         return _OwnPayoffs.apply(slope, base, own, pc_own, own_term.detach(), pc_hat.detach(), index, float(game.observation),
                                  float(game.b), float(game.c))
     s = view_good_probability(slope, base, own, own_term, pc_hat, learners, game)
