@@ -256,6 +256,17 @@ def _fill_view(r, p, i, slope, base, own, own_term, pc_hat, q, s):
                 s[d, x, y] = value if q == 1.0 else q * value + (1.0 - q) * x
 
 
+def _terms(s, d, m, n1):
+    """Agent ``d``'s ``h0, h1`` of (6) at the others' mean ``m``, ``den = 1 + h0 - h1`` and ``u``, its
+    entry of the rank-one part of ``J`` (12) (``dphi_d / dg_o`` for ``o != d``), in the compiled loops."""
+    ds0 = s[d, 0, 1] - s[d, 0, 0]
+    ds1 = s[d, 1, 1] - s[d, 1, 0]
+    h0 = s[d, 0, 0] + m * ds0
+    h1 = s[d, 1, 0] + m * ds1
+    den = 1.0 + h0 - h1
+    return h0, h1, den, (ds0 * den - h0 * (ds0 - ds1)) / den**2 / n1
+
+
 def _views_forward(slope, base, own, own_term, pc_hat, pc_own, index, q, tolerance, max_steps, b, c, g_last, g_out,
                    payoff):
     """Per view ``r = (population, learner)`` with parts ``slope, base, own (R, 2, 2)`` (``own_payoffs``):
@@ -282,14 +293,8 @@ def _views_forward(slope, base, own, own_term, pc_hat, pc_own, index, q, toleran
             sum_dy = 0.0
             sum_du = 0.0
             for d in range(n):
-                m = (total - g[d]) / n1
-                ds0 = s[d, 0, 1] - s[d, 0, 0]
-                ds1 = s[d, 1, 1] - s[d, 1, 0]
-                h0 = s[d, 0, 0] + m * ds0
-                h1 = s[d, 1, 0] + m * ds1
-                den = 1.0 + h0 - h1
+                h0, _, den, u = _terms(s, d, (total - g[d]) / n1, n1)
                 phi = h0 / den
-                u = (ds0 * den - h0 * (ds0 - ds1)) / den**2 / n1
                 d_inv = 1.0 / (1.0 + u)
                 dy[d] = d_inv * (g[d] - phi)
                 du[d] = d_inv * u
@@ -308,10 +313,8 @@ def _views_forward(slope, base, own, own_term, pc_hat, pc_own, index, q, toleran
             total += g[d]
         out = g_out[r]
         for d in range(n):
-            m = (total - g[d]) / n1
-            h0 = s[d, 0, 0] + m * (s[d, 0, 1] - s[d, 0, 0])
-            h1 = s[d, 1, 0] + m * (s[d, 1, 1] - s[d, 1, 0])
-            out[d] = h0 / (1.0 + h0 - h1)
+            h0, _, den, _ = _terms(s, d, (total - g[d]) / n1, n1)
+            out[d] = h0 / den
         total = 0.0
         others0 = 0.0
         others1 = 0.0
@@ -380,13 +383,7 @@ def _views_backward(slope, base, own, own_term, pc_hat, pc_own, index, q, b, c, 
         sum_udy = 0.0
         sum_ud = 0.0
         for d in range(n):
-            m = (total - g[d]) / n1
-            ds0 = s[d, 0, 1] - s[d, 0, 0]
-            ds1 = s[d, 1, 1] - s[d, 1, 0]
-            h0 = s[d, 0, 0] + m * ds0
-            h1 = s[d, 1, 0] + m * ds1
-            den = 1.0 + h0 - h1
-            u = (ds0 * den - h0 * (ds0 - ds1)) / den**2 / n1
+            _, _, _, u = _terms(s, d, (total - g[d]) / n1, n1)
             d_inv[d] = 1.0 / (1.0 + u)
             y[d] = d_inv[d] * y[d]
             sum_udy += u * y[d]
@@ -395,9 +392,8 @@ def _views_backward(slope, base, own, own_term, pc_hat, pc_own, index, q, b, c, 
         for d in range(n):
             lam = y[d] + d_inv[d] * factor
             m = (total - g[d]) / n1
-            h0 = s[d, 0, 0] + m * (s[d, 0, 1] - s[d, 0, 0])
-            h1 = s[d, 1, 0] + m * (s[d, 1, 1] - s[d, 1, 0])
-            den2 = (1.0 + h0 - h1) ** 2
+            h0, h1, den, _ = _terms(s, d, m, n1)
+            den2 = den**2
             w0 = lam * (1.0 - h1) / den2
             w1 = lam * h0 / den2
             grad_s[d, 0, 0] = w0 * (1.0 - m)
@@ -430,7 +426,8 @@ def _compiled():
             _KERNELS.append(None)
         else:
             jit = numba.njit(cache=True, nogil=True)
-            globals()["_fill_view"] = jit(_fill_view)  # the kernels call the compiled one
+            globals()["_fill_view"] = jit(_fill_view)  # the kernels call the compiled ones
+            globals()["_terms"] = jit(_terms)
             _KERNELS.append((jit(_views_forward), jit(_views_backward)))
     return _KERNELS[0]
 

@@ -38,20 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recigrad.dynamics.kernel import PARALLEL_BATCH
-from recigrad.game import contexts
-
-try:
-    import numba
-except ImportError:  # pragma: no cover - numba is a dependency
-    numba = None
-
-ACTION_CONTEXTS, SIGNAL_CONTEXTS = contexts.ACTION_CONTEXTS, contexts.SIGNAL_CONTEXTS
-if numba is not None:
-    _action_context = numba.njit(inline="always")(contexts.action_context)
-    _signal_context = numba.njit(inline="always")(contexts.signal_context)
-else:  # pragma: no cover
-    _action_context, _signal_context = contexts.action_context, contexts.signal_context
+from recigrad.dynamics.kernel import ACTION_CONTEXTS, PARALLEL_BATCH, SIGNAL_CONTEXTS, _action_context, _signal_context, numba
 
 
 def gossip_slots(gossip: float) -> int:

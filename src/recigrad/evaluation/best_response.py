@@ -33,7 +33,7 @@ import torch
 from recigrad.evaluation import screening
 from recigrad.evaluation.candidates import Evaluator, evaluate_candidates, evaluators, payoff_of
 from recigrad.evaluation.models import resolve_model
-from recigrad.evaluation.parameters import OneHead, deterministic, expand, free_entries
+from recigrad.evaluation.parameters import OneHead, adam_ascent, deterministic, expand, free_entries
 from recigrad.game import DTYPE, ConfigError, Game
 from recigrad.game.contexts import CONTEXTS, split_tables
 from recigrad.util.threads import one_thread
@@ -87,7 +87,6 @@ def _ascend(evaluator, act, sig, learner, logits, game, order, steps, lr) -> tup
     flat = logits.reshape(batch * k, p)
     size = evaluator.chunk(act.shape[1], game)
     size = size // k * k if size >= k else size  # whole populations per chunk where they fit: each stops on its own
-    beta1, beta2 = BETAS
     best_entries, best_payoffs = [], []
     for i in range(0, batch * k, size):
         theta = flat[i : i + size].clone()
@@ -117,12 +116,8 @@ def _ascend(evaluator, act, sig, learner, logits, game, order, steps, lr) -> tup
                 active = active & (gain[rows] >= STALL)
             if step == steps or not active.any():
                 break
-            first = beta1 * first + (1 - beta1) * grad
-            second = beta2 * second + (1 - beta2) * grad**2
-            direction = first / (1 - beta1 ** (step + 1))
-            scale = (second / (1 - beta2 ** (step + 1))).sqrt()
-            rate = lr * DECAY ** (step / max(steps, 1))
-            theta = torch.where(active.unsqueeze(1), theta + rate * torch.where(scale > 0, direction / scale, 0.0), theta)
+            theta, first, second = adam_ascent(theta, grad, first, second, step, lr * DECAY ** (step / max(steps, 1)),
+                                               BETAS, active)
         best_entries.append(keep)
         best_payoffs.append(best)
     return torch.cat(best_entries).reshape(batch, k, p), torch.cat(best_payoffs).reshape(batch, k)

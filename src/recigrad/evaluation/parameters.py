@@ -78,3 +78,17 @@ def deterministic(order: int) -> torch.Tensor:
     p = free_entries(order)
     k = torch.arange(2**p).unsqueeze(1)
     return ((k >> torch.arange(p)) & 1).to(DTYPE)
+
+
+def adam_ascent(theta: torch.Tensor, grad: torch.Tensor, first: torch.Tensor, second: torch.Tensor, step: int,
+                rate: float, betas: tuple[float, float], active: torch.Tensor):
+    """One step of Adam written out, ascending, for the rows of ``theta`` that are ``active`` (the others
+    stay): no epsilon, so each step is near ``rate`` in logit space whatever the gradient's size.
+    Returns ``(theta, first, second)``."""
+    beta1, beta2 = betas
+    first = beta1 * first + (1 - beta1) * grad
+    second = beta2 * second + (1 - beta2) * grad**2
+    direction = first / (1 - beta1 ** (step + 1))
+    scale = (second / (1 - beta2 ** (step + 1))).sqrt()
+    theta = torch.where(active.unsqueeze(1), theta + rate * torch.where(scale > 0, direction / scale, 0.0), theta)
+    return theta, first, second

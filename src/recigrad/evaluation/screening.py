@@ -30,7 +30,7 @@ from __future__ import annotations
 import torch
 
 from recigrad.dynamics import meanfield
-from recigrad.evaluation.parameters import deterministic, expand
+from recigrad.evaluation.parameters import adam_ascent, deterministic, expand
 from recigrad.game import DTYPE, Game, good_signal_probability, observable
 
 NEWTON_STEPS = 30  # scalar Newton steps for S at most (each candidate stops when its step is below 1e-15)
@@ -425,7 +425,6 @@ def _ascend(problems: Problems, logits, order, steps, lr, patience, stall, betas
     count, k, e = logits.shape
     rows = torch.arange(count).repeat_interleave(k)
     theta = logits.reshape(count * k, e).clone()
-    beta1, beta2 = betas
     first, second = torch.zeros_like(theta), torch.zeros_like(theta)
     best = torch.full((count * k,), -torch.inf, dtype=DTYPE)
     keep = torch.sigmoid(theta)
@@ -452,11 +451,7 @@ def _ascend(problems: Problems, logits, order, steps, lr, patience, stall, betas
         active = active & ~settled
         if step == steps or not active.any():
             break
-        first = beta1 * first + (1 - beta1) * grad
-        second = beta2 * second + (1 - beta2) * grad**2
-        direction = first / (1 - beta1 ** (step + 1))
-        scale = (second / (1 - beta2 ** (step + 1))).sqrt()
-        rate = lr * decay ** (step / max(steps, 1))
-        theta = torch.where(active.unsqueeze(1), theta + rate * torch.where(scale > 0, direction / scale, 0.0), theta)
+        theta, first, second = adam_ascent(theta, grad, first, second, step, lr * decay ** (step / max(steps, 1)), betas,
+                                           active)
     winner = best.reshape(count, k).argmax(1)
     return keep.reshape(count, k, e)[torch.arange(count), winner]
