@@ -3,10 +3,12 @@ the mean field", §4 "The exact chain of private views").
 
 Homogeneous populations of each leading-eight norm (``norm:LK:N``: the norm's own action rule; L6 is
 stern judging, L3 simple standing), ``q = 0.9``, perception error 0.05, ``e = mu = 0.01``, ``b = 5``,
-``c = 1``, uniform schedule (the theory's), no gossip, everyone good at the start.  The world
-(``recigrad.dynamics.private``): seeds ``0..S-1`` (one population each), a burn-in of ``--burn-in``
-rounds then ``--rounds`` counted rounds (a round is ``N`` interactions); each world figure is the mean
-over the seeds of a population's time average, ``(se)`` the standard error between seeds.  Against it:
+``c = 1``, uniform schedule (the theory's; ``--schedule permutation`` plays the world under the
+permutation schedule against the same uniform-schedule theory), no gossip, everyone good at the start.
+The world (``recigrad.dynamics.private``): ``S`` populations of seeds ``100000 N + 1000 k + 0..S-1``
+for the ``k``-th norm of ``--norms`` (so no two rows share random numbers), a burn-in of ``--burn-in`` rounds then
+``--rounds`` counted rounds (a round is ``N`` interactions); each world figure is the mean over the
+populations of a population's time average, ``(se)`` the standard error between them.  Against it:
 
 - ``N = 4``: the exact chain (``recigrad.dynamics.private_exact``) and the mean field with pairs;
 - ``N = 8``: the mean field with pairs and without;
@@ -17,7 +19,7 @@ Per row: cooperation (realised C per donation), the share of good views of other
 three; ``z`` is that gap over the world's standard error of the same measure.
 
 Usage: ``python benchmarks/private_theory_vs_world.py [--n 4 8 16 32] [--norms L1 ...] [--seeds 16]
-[--rounds 2000] [--burn-in 200]``.
+[--rounds 2000] [--burn-in 200] [--schedule uniform|permutation]``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from dataclasses import replace
 
 from recigrad.dynamics import private, private_exact, private_meanfield
 from recigrad.evaluation import private_measures as measures
@@ -62,11 +65,12 @@ def main() -> None:
     parser.add_argument("--perception-error", type=float, default=0.05)
     parser.add_argument("--e", type=float, default=0.01)
     parser.add_argument("--mu", type=float, default=0.01)
+    parser.add_argument("--schedule", default="uniform", choices=("uniform", "permutation"),
+                        help="the world's schedule (the theory's is uniform)")
     args = parser.parse_args()
     game = Game(e=args.e, mu=args.mu, observation=args.q, perception_error=args.perception_error, assessment="private")
-    seeds = list(range(args.seeds))
     print(f"q = {args.q:g}, perception error {args.perception_error:g}, e = {args.e:g}, mu = {args.mu:g}, b = {game.b:g}, "
-          f"c = {game.c:g}, uniform schedule, no gossip, everyone good at the start; world: seeds 0..{len(seeds) - 1}, "
+          f"c = {game.c:g}, no gossip, everyone good at the start; world: {args.schedule} schedule, {args.seeds} seeds, "
           f"burn-in {args.burn_in} rounds, {args.rounds} counted rounds per seed")
     worst: dict[tuple[int, str], tuple[float, str]] = {}
     start = time.perf_counter()
@@ -74,10 +78,12 @@ def main() -> None:
         print(f"\nN = {n}: theory / world (se)")
         print("| norm | model | cooperation | good views | agreement | largest gap | z | seconds |")
         print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-        for norm in args.norms:
+        for k, norm in enumerate(args.norms, start=1):
+            seeds = [100_000 * n + 1000 * k + s for s in range(args.seeds)]
             act, sig = parse_pop([f"norm:{norm}:{n}"]).batched_tables(len(seeds))
             clock = time.perf_counter()
-            tally, _ = private.simulate(act, sig, seeds, args.rounds * n, game, burn_in=args.burn_in * n)
+            played = replace(game, schedule=args.schedule)
+            tally, _ = private.simulate(act, sig, seeds, args.rounds * n, played, burn_in=args.burn_in * n)
             world = {key: _mean_se(getattr(measures, key)(tally)) for key in MEASURES}
             world_seconds = time.perf_counter() - clock
             pc, so = observable(act[:1], sig[:1], game)
