@@ -123,7 +123,8 @@ BIAS = {"cooperation": 0.012, "good_views": 0.012, "standing": 0.012, "given": 0
 MEANFIELD_CASES = [("L6", 8, True, {}), ("L6", 16, False, {}), ("L1", 8, True, BIAS), ("L3", 8, True, BIAS)]
 
 
-@pytest.mark.parametrize(("norm", "n", "pairs", "bias"), MEANFIELD_CASES)
+@pytest.mark.parametrize(("norm", "n", "pairs", "bias"), MEANFIELD_CASES,
+                         ids=[f"{c[0]}-N{c[1]}-{'pairs' if c[2] else 'no pairs'}" for c in MEANFIELD_CASES])
 def test_mean_field_meets_the_world_where_it_is_good(norm, n, pairs, bias):
     """q = 0.9, perception error 0.05, e = mu = 0.01; 16 populations x 2000 counted rounds (200 of
     burn-in): the mean field within 5 SE + 0.002 (+ the stated bias) of the world; at e = 0.04
