@@ -1,0 +1,96 @@
+"""The learner under private assessment (docs/model.md §6, "The learner under private assessment"):
+what each learner observes (recigrad.dynamics.private_records), checked against the plain replay
+and for containing nothing the learner could not observe."""
+
+import pytest
+import torch
+
+from recigrad.dynamics import private, private_kernel, private_plain, private_records
+from recigrad.game import Game
+from recigrad.game.population import parse_pop
+
+MIXED = ["norm:L1:2", "norm:stern-judging:2", "disc:image-scoring:1", "allc:L3:1"]
+GOSSIP = Game(assessment="private", observation=0.6, perception_error=0.1, e=0.05, mu=0.05, gossip=1.5,
+              gossip_trust=0.7, initial_good=0.6)
+
+
+def _play(game, seeds, steps, specs=MIXED):
+    act, sig = parse_pop(specs).batched_tables(len(seeds))
+    start = private.initial_state(seeds, act.shape[1], game)
+    _, _, rec = private.play(act, sig, start, private.private_streams(seeds), steps, game, record=True)
+    return act, sig, start, rec
+
+
+def _expected(plain, learner, slots):
+    """The learner's observations read literally from the plain replay's output."""
+    rows = []
+    for (d, r, _, _, assessments, perceived), views, events in zip(plain["records"], plain["seen_views"], plain["gossip"]):
+        heard = [(s, t, told, adopted) for s, listener, t, told, adopted in events if listener == learner]
+        heard_slots = [(-1,) * 4] * slots
+        for k, (s, listener, t, told, adopted) in enumerate(events):
+            if listener == learner:
+                heard_slots[k] = (s, t, told, adopted)
+        assert len([h for h in heard_slots if h[0] >= 0]) == len(heard)
+        if assessments[learner] < 0:
+            rows.append(((-1,) * 6, tuple(heard_slots)))
+        else:
+            rows.append(((d, r, perceived[learner], views[learner][0], views[learner][1], assessments[learner]),
+                         tuple(heard_slots)))
+    return rows
+
+
+def _rows(obs, b, li):
+    fields = ("donor", "recipient", "perceived", "view_donor", "view_recipient", "assessment")
+    return [(tuple(int(getattr(obs, f)[b, li, t]) for f in fields), tuple(tuple(x) for x in obs.heard[b, li, t].tolist()))
+            for t in range(len(obs))]
+
+
+@pytest.mark.parametrize("game", [GOSSIP, Game(assessment="private", observation=0.5, e=0.02, mu=0.02)],
+                         ids=["gossip", "no gossip"])
+def test_observations_are_what_the_plain_replay_shows_each_learner(game):
+    seeds, steps, learners = [4, 8], 500, [0, 3, 5]
+    act, sig, start, rec = _play(game, seeds, steps)
+    obs = private_records.observations(rec, learners)
+    streams = private.private_streams(seeds)
+    width = private_kernel.private_uniforms(act.shape[1], game.gossip)
+    world, uniforms = streams.world.uniform_numpy(steps, 3), streams.private.uniform_numpy(steps, width)
+    slots = private_kernel.gossip_slots(game.gossip) if game.gossip > 0 else 0
+    for b in range(len(seeds)):
+        plain = private_plain.replay(act[b].tolist(), sig[b].tolist(), game, start.views[b].tolist(),
+                                     world[b].tolist(), uniforms[b].tolist())
+        for li, learner in enumerate(learners):
+            assert _rows(obs, b, li) == _expected(plain, learner, slots)
+    assert bool(obs.seen.all(dim=2).logical_not().all())  # every learner missed some interactions
+    if game.gossip:
+        assert bool((obs.heard[..., 0] >= 0).any())
+
+
+def test_a_learner_observes_nothing_of_the_others_private_data():
+    """Scramble everything the learner could not observe: the others' private columns, the rows it did not
+    observe (public fields included) and gossip it did not hear; its observations do not change."""
+    seeds, learner = [1, 2], 2
+    _, _, _, rec = _play(GOSSIP, seeds, 800)
+    before = private_records.observations(rec, [learner])
+    gen = torch.Generator().manual_seed(0)
+    unseen = rec.assessment[:, :, learner] < 0  # (B, T)
+
+    def scramble(x, where):
+        noise = torch.randint(-1, 2, x.shape, generator=gen, dtype=torch.int64).to(x.dtype)
+        return torch.where(where, noise, x)
+
+    other = torch.ones(rec.assessment.shape[2], dtype=torch.bool)
+    other[learner] = False
+    cols = other.reshape(1, 1, -1)
+    changed = private.PrivateRecords(
+        donor=scramble(rec.donor, unseen), recipient=scramble(rec.recipient, unseen),
+        intended=scramble(rec.intended.to(torch.int64), torch.ones_like(unseen)).to(torch.uint8),
+        action=scramble(rec.action.to(torch.int64), torch.ones_like(unseen)).to(torch.uint8),
+        assessment=scramble(rec.assessment, cols.expand_as(rec.assessment)),
+        perceived=scramble(rec.perceived, cols.expand_as(rec.perceived)),
+        views=scramble(rec.views, cols.unsqueeze(-1).expand_as(rec.views)),
+        gossip=scramble(rec.gossip, (rec.gossip[..., 1:2] != learner).expand_as(rec.gossip)),
+    )
+    after = private_records.observations(changed, [learner])
+    for name in ("seen", "donor", "recipient", "perceived", "view_donor", "view_recipient", "assessment", "heard"):
+        assert torch.equal(getattr(before, name), getattr(after, name)), name
+    assert bool(unseen.any()) and bool((rec.gossip[..., 1] == learner).any())
