@@ -94,3 +94,89 @@ def test_a_learner_observes_nothing_of_the_others_private_data():
     for name in ("seen", "donor", "recipient", "perceived", "view_donor", "view_recipient", "assessment", "heard"):
         assert torch.equal(getattr(before, name), getattr(after, name)), name
     assert bool(unseen.any()) and bool((rec.gossip[..., 1] == learner).any())
+
+
+# -- estimators from the learner's own observations (step 3) -----------------------------------------
+
+from recigrad.dynamics import world  # noqa: E402
+from recigrad.dynamics.streams import Streams  # noqa: E402
+from recigrad.game import observable  # noqa: E402
+from recigrad.learning import estimators, private_learner  # noqa: E402
+
+AGREE = ["disc:stern-judging:3", "allc:stern-judging:1", "alld:stern-judging:2"]
+
+
+def _estimates(game, specs, seeds, steps, learners, chunks=1):
+    act, sig = parse_pop(specs).batched_tables(len(seeds))
+    n = act.shape[1]
+    state = private.initial_state(seeds, n, game)
+    streams = private.private_streams(seeds)
+    est = private_learner.init_estimates(len(seeds), n, len(learners))
+    config = estimators.EstimatorConfig()
+    for _ in range(chunks):
+        state, _, rec = private.play(act, sig, state, streams, steps // chunks, game, record=True)
+        est = private_learner.update(est, private_records.observations(rec, learners), config)
+    return act, sig, est, config
+
+
+def test_where_views_agree_the_action_estimates_are_the_public_estimators():
+    """q = 1, no assessment or perception error, one norm: every view is the public reputation, so each
+    learner's own views are the donors' contexts and its action counts are the public estimator's, bit for bit."""
+    game = Game(assessment="private", e=0.05, mu=0.0)
+    seeds, steps, learners = [0, 1], 3000, [0, 4]
+    act, sig, est, config = _estimates(game, AGREE, seeds, steps, learners, chunks=3)
+    pc, so = observable(act, sig, Game(e=0.05, mu=0.0))
+    x = world.initial_reputation(len(seeds), act.shape[1])
+    streams = Streams(seeds, "world")
+    public = estimators.init_state(len(seeds), act.shape[1])
+    for _ in range(3):
+        x, _, rec = world.play(pc, so, x, streams, steps // 3, record=True)
+        public = estimators.update(public, rec, config)
+    for name in ("act_n", "act_k", "act_bits", "act_resets"):
+        mine = getattr(est.estimator, name).reshape(len(seeds), len(learners), *getattr(public, name).shape[1:])
+        for li in range(len(learners)):
+            assert torch.equal(mine[:, li], getattr(public, name)), name
+    assert float(public.act_n.sum()) == len(seeds) * steps
+
+
+def test_action_estimates_of_fixed_agents_converge_when_views_agree():
+    game = Game(assessment="private", e=0.05, mu=0.0)
+    act, sig, est, config = _estimates(game, AGREE, [3], 8000, [1])
+    pc_hat, _ = private_learner.estimate(est, config, game, 1, torch.zeros(1, 2, 2, 2, dtype=torch.float64))
+    n = est.estimator.act_n.reshape(pc_hat.shape)
+    truth = (act * (1 - game.e)).unsqueeze(1)
+    enough = n >= 40
+    assert int(enough.sum()) >= 12  # disc and allc at good and bad recipients, alld alike
+    se = (truth * (1 - truth) / n.clamp(min=1)).sqrt() + 1e-3
+    assert bool((((pc_hat - truth).abs() / se)[enough] < 5).all())
+    # the discriminators (agents 0-2) tell good recipients from bad ones
+    assert bool((pc_hat[0, 0, :3, :, 1] > 0.9).all()) and bool((pc_hat[0, 0, :3, 1, 0] < 0.1).all())
+
+
+def test_signal_estimates_from_gossip_converge_when_views_agree():
+    """With gossip, a told view paired with the learner's last observation of its subject is one sample of the
+    speaker's signal table; with q = 1, no errors but the execution error and one norm it is exact."""
+    game = Game(assessment="private", e=0.05, mu=0.0, gossip=1.0)
+    act, sig, est, config = _estimates(game, AGREE, [5], 6000, [2], chunks=2)
+    _, so_hat = private_learner.estimate(est, config, game, 1)
+    n = est.estimator.sig_n.reshape(so_hat.shape)
+    truth = sig.unsqueeze(1)  # mu = 0: the observable table is the norm itself
+    enough = n >= 30
+    assert int(enough.sum()) >= 12  # 6 agents, the contexts a population of SJ with errors visits
+    assert float((so_hat - truth).abs()[enough].max()) < 0.1
+
+
+def _regime(agents, game='assessment = "private"\nobservation = 0.9', train=""):
+    from recigrad.game.regime import regime_from_text
+    return regime_from_text(f'name = "t"\ndescription = "t"\n[game]\n{game}\n{agents}\n[train]\n{train}\n')
+
+
+def test_without_gossip_the_others_are_assumed_to_judge_by_the_learners_norm():
+    regime = _regime('[[agents]]\nkind = "learner"\nnorm = "L6"\n[[agents]]\nkind = "norm"\nnorm = "L6"\ncount = 4')
+    assumed = private_learner.assumed_signal(regime)
+    from recigrad.game.norms import signal_table
+    expected = observable(torch.zeros(2, 2), signal_table("L6"), regime.game)[1]
+    assert torch.equal(assumed[0], expected.to(assumed.dtype))
+    random = _regime('[[agents]]\nkind = "learner"\nnorm = "random"\n[[agents]]\nkind = "norm"\nnorm = "L6"\ncount = 4')
+    with pytest.raises(Exception, match="learner:random"):
+        private_learner.assumed_signal(random)

@@ -1,0 +1,235 @@
+"""The reciprocity-gradient learner under private assessment (docs/model.md §6, "The learner under
+private assessment").
+
+Each training iteration, for a batch of populations:
+
+1. **play** the private world (``recigrad.dynamics.private``) with everyone's current true tables and
+   cut out of its records what each learner saw itself (``recigrad.dynamics.private_records``);
+2. **estimate** the others from the learner's own observations only, one estimator state per
+   (population, learner) (``recigrad.learning.estimators`` with the learner's own views as the
+   contexts, (P7)); the others' signal tables from the gossip it heard, or, without gossip, the
+   stated assumption that they assess by the learner's warm-up norm (``assumed_signal``);
+3. **model**: the private mean field (``recigrad.dynamics.private_meanfield``) with the learner's own
+   live tables in its row and its estimates elsewhere;
+4. **ascend** its own payoff there through the mean field's implicit gradient, one Adam step.
+
+It never reads another agent's views, assessments or tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from recigrad.dynamics import private, private_meanfield
+from recigrad.dynamics.private_records import Observations, observations
+from recigrad.game import DTYPE, ConfigError, Game, observable
+from recigrad.game.norms import RANDOM, signal_table
+from recigrad.game.regime import Regime
+from recigrad.learning import estimators
+from recigrad.learning.tables import LearnerTables, start_fields
+from recigrad.util import numerics
+
+
+@dataclass
+class _Samples:
+    """Estimator records (the fields ``recigrad.learning.estimators.update`` reads), ``(B', T')``."""
+
+    donor: torch.Tensor
+    observers: torch.Tensor
+    donor_rep: torch.Tensor
+    recipient_rep: torch.Tensor
+    action: torch.Tensor
+    signals: torch.Tensor
+
+    def __len__(self) -> int:
+        return self.donor.shape[1]
+
+
+@dataclass
+class PrivateEstimates:
+    """Per (population, learner): the estimator counts of ``recigrad.learning.estimators`` with the
+    ``B L`` (population, learner) pairs folded into its batch (population-major), and ``last (B, L, N, 3)``
+    int64, the last donation of each agent the learner observed: ``(perceived action, its view of the donor,
+    its view of the recipient)``, ``-1`` before the first (pairs told views with a context; kept only with
+    gossip, which alone reads it)."""
+
+    estimator: estimators.EstimatorState
+    last: torch.Tensor
+
+
+def init_estimates(batch: int, n: int, learners: int) -> PrivateEstimates:
+    """Empty estimates for ``batch`` populations of ``n`` agents with ``learners`` learners each."""
+    return PrivateEstimates(estimators.init_state(batch * learners, n), torch.full((batch, learners, n, 3), -1, dtype=torch.int64))
+
+
+def action_samples(obs: Observations) -> tuple[_Samples, torch.Tensor]:
+    """Every observed donation as one sample of its donor's action table at the learner's own views of
+    donor and recipient, outcome the action the learner perceived; ``(samples (B L, T), valid (B L, T))``."""
+    fold = [t.flatten(0, 1) for t in (obs.donor, obs.view_donor, obs.view_recipient, obs.perceived)]
+    valid = obs.seen.flatten(0, 1)
+    donor, x_d, x_r, a = (torch.where(valid, t, torch.zeros_like(t)) for t in fold)
+    none = torch.full((*donor.shape, 1), -1, dtype=torch.int64)
+    return _Samples(donor, none, x_d, x_r, a, torch.zeros_like(none)), valid
+
+
+def gossip_samples(obs: Observations, last: torch.Tensor) -> tuple[_Samples, torch.Tensor]:
+    """Every view the learner was told, paired with the last donation of its subject the learner observed
+    (before the gossip), as one sample of the speaker's signal table at that context (docs/model.md §6);
+    ``(samples (B L, T G), last)`` with ``last`` advanced past these observations."""
+    batch, n_learners, steps = obs.seen.shape
+    slots = obs.heard.shape[3]
+    last = last.clone()
+    b_idx = torch.arange(batch).reshape(-1, 1).expand(batch, n_learners)
+    l_idx = torch.arange(n_learners).reshape(1, -1).expand(batch, n_learners)
+    observer = torch.full((batch, n_learners, steps, slots), -1, dtype=torch.int64)
+    context = torch.zeros((batch, n_learners, steps, slots, 3), dtype=torch.int64)
+    told = torch.zeros((batch, n_learners, steps, slots), dtype=torch.int64)
+    for t in range(steps):
+        seen = obs.seen[:, :, t]
+        if bool(seen.any()):
+            donor = obs.donor[:, :, t].clamp(min=0)
+            now = torch.stack([obs.perceived[:, :, t], obs.view_donor[:, :, t], obs.view_recipient[:, :, t]], -1)
+            old = last[b_idx, l_idx, donor]
+            last[b_idx, l_idx, donor] = torch.where(seen.unsqueeze(-1), now, old)
+        for k in range(slots):
+            speaker, subject = obs.heard[:, :, t, k, 0], obs.heard[:, :, t, k, 1]
+            if not bool((speaker >= 0).any()):
+                continue
+            before = last[b_idx, l_idx, subject.clamp(min=0)]
+            usable = (speaker >= 0) & (before[..., 0] >= 0)
+            observer[:, :, t, k] = torch.where(usable, speaker, observer[:, :, t, k])
+            context[:, :, t, k] = torch.where(usable.unsqueeze(-1), before, context[:, :, t, k])
+            told[:, :, t, k] = torch.where(usable, obs.heard[:, :, t, k, 2], told[:, :, t, k])
+    rows = batch * n_learners
+    a, x_d, x_r = (context[..., i].reshape(rows, steps * slots) for i in range(3))
+    samples = _Samples(torch.zeros_like(a), observer.reshape(rows, steps * slots, 1), x_d, x_r, a,
+                       told.reshape(rows, steps * slots, 1))
+    return samples, last
+
+
+def update(estimates: PrivateEstimates, obs: Observations, config: estimators.EstimatorConfig) -> PrivateEstimates:
+    """The estimates after the learners' new observations (action samples, then gossip samples)."""
+    samples, valid = action_samples(obs)
+    state = estimators.update(estimates.estimator, samples, config, valid=valid)
+    last = estimates.last
+    if obs.heard.shape[3] > 0:
+        told, last = gossip_samples(obs, last)
+        state = estimators.update(state, told, config, valid=torch.zeros(told.donor.shape, dtype=torch.bool))
+    return PrivateEstimates(state, last)
+
+
+def assumed_signal(regime: Regime) -> torch.Tensor:
+    """The others' observable signal tables a learner assumes without gossip, ``(L, 2, 2, 2)``: its own
+    warm-up norm's table with the game's perception and assessment errors (docs/model.md §6)."""
+    tables = []
+    for i in regime.population.learners:
+        norm = regime.population.agents[i].norm
+        if norm == RANDOM:
+            raise ConfigError("a learner under private assessment without gossip assumes the others assess by its "
+                              "warm-up norm; learner:random has none (give it a norm, or gossip > 0)")
+        tables.append(signal_table(norm))
+    sig = torch.stack(tables).to(DTYPE)
+    return observable(torch.zeros(sig.shape[:-1], dtype=DTYPE), sig, regime.game)[1]
+
+
+def estimate(estimates: PrivateEstimates, config: estimators.EstimatorConfig, game: Game, n_learners: int,
+             assumed: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each learner's estimates ``pc_hat (B, L, N, 2, 2)`` (realised C: its perception error undone) and
+    ``so_hat (B, L, N, 2, 2, 2)`` (from gossip, or ``assumed (L, 2, 2, 2)`` for every agent without it)."""
+    pc, so = estimators.estimate(estimates.estimator, config)
+    rows, n = pc.shape[:2]
+    pc, so = pc.reshape(rows // n_learners, n_learners, n, 2, 2), so.reshape(rows // n_learners, n_learners, n, 2, 2, 2)
+    eps = game.perception_error
+    if eps:
+        pc = ((pc - eps) / (1.0 - 2.0 * eps)).clamp(0.0, 1.0)
+    if game.gossip == 0:
+        if assumed is None:
+            raise ConfigError("without gossip the learner's model needs the assumed signal tables (assumed_signal)")
+        so = assumed.to(so.dtype).reshape(1, n_learners, 1, 2, 2, 2).expand_as(so).clone()
+    return pc, so
+
+
+def own_payoffs(pc_own: torch.Tensor, so_own: torch.Tensor, pc_hat: torch.Tensor, so_hat: torch.Tensor,
+                learners: list[int], game: Game, pairs: bool = True) -> torch.Tensor:
+    """``J (B, L)``: each learner's per-round payoff in the private mean field of its own view (its live
+    observable tables ``pc_own (B, L, 2, 2)``, ``so_own (B, L, 2, 2, 2)`` in its row, its estimates
+    ``pc_hat (B, L, N, 2, 2)``, ``so_hat (B, L, N, 2, 2, 2)``, constants, elsewhere), differentiable in its own tables."""
+    batch, n_learners, n = pc_hat.shape[:3]
+    mask = torch.zeros(n_learners, n, dtype=DTYPE)
+    mask[torch.arange(n_learners), torch.tensor(learners)] = 1.0
+
+    def mix(hat, own):
+        m = mask.reshape(1, n_learners, n, *(1,) * (hat.dim() - 3))
+        return hat.detach() * (1.0 - m) + own.unsqueeze(2) * m
+
+    pc_view, so_view = mix(pc_hat, pc_own), mix(so_hat, so_own)
+    payoff = private_meanfield.solve(pc_view.flatten(0, 1), so_view.flatten(0, 1), game, pairs=pairs).payoff
+    payoff = payoff.reshape(batch, n_learners, n)
+    return payoff[:, torch.arange(n_learners), torch.tensor(learners)]
+
+
+def pairs_for(n: int) -> bool:
+    """The learner's model keeps the pair probabilities where it can (``N <= MAX_N_PAIRS``)."""
+    return n <= private_meanfield.MAX_N_PAIRS
+
+
+@dataclass
+class PrivateLearners(LearnerTables):
+    """A batch of populations in training under private assessment (module docstring)."""
+
+    regime: Regime
+    seeds: list[int]
+    fixed_act: torch.Tensor
+    fixed_sig: torch.Tensor
+    logits_act: torch.Tensor
+    logits_sig: torch.Tensor
+    optimizer: torch.optim.Optimizer
+    estimates: PrivateEstimates
+    views: private.PrivateState
+    private_streams: private.PrivateStreams
+    assumed: torch.Tensor | None
+    reputation: torch.Tensor | None = None
+    streams: object = None
+    estimator_config: estimators.EstimatorConfig = field(default_factory=estimators.EstimatorConfig)
+    interactions: int = 0
+
+    def play_private(self, interactions: int) -> Observations:
+        """The private world plays with everyone's current true tables; what each learner saw."""
+        act, sig = self.tables()
+        self.views, _, records = private.play(act, sig, self.views, self.private_streams, interactions, self.game, record=True)
+        return observations(records, self.learners)
+
+
+def start(regime: Regime, seeds: list[int], estimator_config: estimators.EstimatorConfig | None = None) -> PrivateLearners:
+    """The initial state (docs/model.md §6): logits as the public learner's, empty estimates, the private
+    world's initial views and streams."""
+    if not regime.game.private:
+        raise ConfigError("the private learner needs assessment = private (use recigrad.learning.reciprocity_gradient)")
+    shared = start_fields(regime, seeds, regime.train.lr)
+    n, n_learners = regime.population.n, len(regime.population.learners)
+    if n > private_meanfield.MAX_N:
+        raise ConfigError(f"the private learner's model needs N <= {private_meanfield.MAX_N}, got N = {n}")
+    shared.pop("reputation"), shared.pop("streams")
+    return PrivateLearners(**shared, estimates=init_estimates(len(seeds), n, n_learners),
+                           views=private.initial_state(seeds, n, regime.game),
+                           private_streams=private.private_streams(seeds),
+                           assumed=assumed_signal(regime) if regime.game.gossip == 0 else None,
+                           estimator_config=estimator_config or estimators.EstimatorConfig())
+
+
+def step(state: PrivateLearners) -> torch.Tensor:
+    """One iteration: play, estimate from each learner's own observations, model, ascend (in place).
+    Returns each learner's payoff per round in its own model before the step, ``(B, L)``."""
+    train, game = state.regime.train, state.game
+    obs = state.play_private(train.interactions)
+    state.interactions += train.interactions
+    state.estimates = update(state.estimates, obs, state.estimator_config)
+    pc_hat, so_hat = estimate(state.estimates, state.estimator_config, game, len(state.learners), state.assumed)
+    pc_own, so_own = observable(numerics.sigmoid(state.logits_act), numerics.sigmoid(state.logits_sig), game)
+    payoff = own_payoffs(pc_own, so_own, pc_hat, so_hat, state.learners, game, pairs_for(pc_hat.shape[2]))
+    state.optimizer.zero_grad()
+    (-payoff.sum()).backward()
+    state.optimizer.step()
+    return payoff.detach()
