@@ -101,6 +101,7 @@ def test_a_learner_observes_nothing_of_the_others_private_data():
 from recigrad.dynamics import world  # noqa: E402
 from recigrad.dynamics.streams import Streams  # noqa: E402
 from recigrad.game import observable  # noqa: E402
+from recigrad.game.norms import signal_table  # noqa: E402
 from recigrad.learning import estimators, private_learner  # noqa: E402
 
 AGREE = ["disc:stern-judging:3", "allc:stern-judging:1", "alld:stern-judging:2"]
@@ -115,7 +116,8 @@ def _estimates(game, specs, seeds, steps, learners, chunks=1):
     config = estimators.EstimatorConfig()
     for _ in range(chunks):
         state, _, rec = private.play(act, sig, state, streams, steps // chunks, game, record=True)
-        est = private_learner.update(est, private_records.observations(rec, learners), config)
+        norm = signal_table("L6").to(torch.float64).expand(len(learners), 2, 2, 2)
+        est = private_learner.update(est, private_records.observations(rec, learners), config, norm)
     return act, sig, est, config
 
 
@@ -174,9 +176,64 @@ def _regime(agents, game='assessment = "private"\nobservation = 0.9', train=""):
 def test_without_gossip_the_others_are_assumed_to_judge_by_the_learners_norm():
     regime = _regime('[[agents]]\nkind = "learner"\nnorm = "L6"\n[[agents]]\nkind = "norm"\nnorm = "L6"\ncount = 4')
     assumed = private_learner.assumed_signal(regime)
-    from recigrad.game.norms import signal_table
     expected = observable(torch.zeros(2, 2), signal_table("L6"), regime.game)[1]
     assert torch.equal(assumed[0], expected.to(assumed.dtype))
     random = _regime('[[agents]]\nkind = "learner"\nnorm = "random"\n[[agents]]\nkind = "norm"\nnorm = "L6"\ncount = 4')
     with pytest.raises(Exception, match="learner:random"):
         private_learner.assumed_signal(random)
+
+
+# -- the learner's step (step 4) ------------------------------------------------------------------------
+
+from recigrad.dynamics import meanfield, private_exact  # noqa: E402
+from recigrad.game.norms import action_table  # noqa: E402
+from recigrad.learning import view  # noqa: E402
+from recigrad.util import numerics  # noqa: E402
+
+
+@pytest.mark.parametrize("norm", ["L6", "L1"])
+def test_where_views_agree_the_private_gradient_is_the_public_learners(norm):
+    """q = 1, no assessment or perception error, all views good, one shared deterministic norm: the private mean
+    field is the public one, so the gradient of the learner's payoff in its model through its action logits is the
+    public learner's (the signal head stays at the shared norm: a stochastic signal would split the views)."""
+    n, learner = 4, 1
+    private_game, public_game = Game(assessment="private", e=0.05, mu=0.0), Game(e=0.05, mu=0.0)
+    act = action_table("norm", norm).to(torch.float64).expand(1, n, 2, 2).clone()
+    sig = signal_table(norm).to(torch.float64).expand(1, n, 2, 2, 2).clone()
+    pc, so = observable(act, sig, public_game)
+    logits = torch.tensor([[[[-0.4, 1.3], [0.2, 0.9]]]], dtype=torch.float64, requires_grad=True)
+    so_own = so[:, [learner]]
+
+    def own_pc():
+        return numerics.sigmoid(logits) * (1.0 - public_game.e)
+
+    mine = private_learner.own_payoffs(own_pc(), so_own, pc.unsqueeze(1), so.unsqueeze(1), [learner], private_game)
+    (g_private,) = torch.autograd.grad(mine.sum(), logits)
+    pc_view, so_view = view.substitute(pc, so, [learner], own_pc(), so_own)
+    public = meanfield.solve(pc_view.flatten(0, 1), so_view.flatten(0, 1), public_game).payoff[:, learner]
+    (g_public,) = torch.autograd.grad(public.sum(), logits)
+    torch.testing.assert_close(mine.detach().reshape(-1), public.detach(), rtol=0, atol=1e-10)
+    torch.testing.assert_close(g_private, g_public, rtol=0, atol=1e-9)
+    assert float(g_public.abs().max()) > 1e-2
+
+
+@pytest.mark.slow
+def test_a_learner_among_stern_judges_improves_its_exact_payoff():
+    """A learner from random tables among three stern-judging discriminators, private assessment with q = 1 and no
+    assessment error (the views of the others agree, so its shadow views are theirs): 30 iterations of 100
+    interactions raise its exact payoff (the exact chain of private views) by more than 1 per round."""
+    regime = _regime('[[agents]]\nkind = "learner"\nnorm = "L6"\nwarmup = false\n'
+                     '[[agents]]\nkind = "norm"\nnorm = "L6"\ncount = 3',
+                     game='assessment = "private"\nassessment_error = 0.0')
+    state = private_learner.start(regime, [1])
+
+    def exact_payoff():
+        act, sig = state.tables()
+        return float(private_exact.solve(*observable(act, sig, regime.game), regime.game).payoff[0, 0])
+
+    before = exact_payoff()
+    model = [float(private_learner.step(state)[0, 0]) for _ in range(30)]
+    after = exact_payoff()
+    assert after > before + 1.0, (before, after)
+    assert model[-1] > model[0]
+    assert state.interactions == 3000

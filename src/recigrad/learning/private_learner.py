@@ -6,9 +6,10 @@ Each training iteration, for a batch of populations:
 1. **play** the private world (``recigrad.dynamics.private``) with everyone's current true tables and
    cut out of its records what each learner saw itself (``recigrad.dynamics.private_records``);
 2. **estimate** the others from the learner's own observations only, one estimator state per
-   (population, learner) (``recigrad.learning.estimators`` with the learner's own views as the
-   contexts, (P7)); the others' signal tables from the gossip it heard, or, without gossip, the
-   stated assumption that they assess by the learner's warm-up norm (``assumed_signal``);
+   (population, learner) (``recigrad.learning.estimators``), the contexts of an action sample being the
+   learner's *shadow* views (what an agent of its assumed norm would think after the same observations,
+   (P7)); the others' signal tables from the gossip it heard, or, without gossip, the stated assumption
+   that they assess by the learner's own norm (``assumed_signal``);
 3. **model**: the private mean field (``recigrad.dynamics.private_meanfield``) with the learner's own
    live tables in its row and its estimates elsewhere;
 4. **ascend** its own payoff there through the mean field's implicit gradient, one Adam step.
@@ -50,79 +51,117 @@ class _Samples:
 @dataclass
 class PrivateEstimates:
     """Per (population, learner): the estimator counts of ``recigrad.learning.estimators`` with the
-    ``B L`` (population, learner) pairs folded into its batch (population-major), and ``last (B, L, N, 3)``
-    int64, the last donation of each agent the learner observed: ``(perceived action, its view of the donor,
-    its view of the recipient)``, ``-1`` before the first (pairs told views with a context; kept only with
-    gossip, which alone reads it)."""
+    ``B L`` (population, learner) pairs folded into its batch (population-major); ``shadow (B, L, N)`` int64,
+    the learner's **shadow views** (docs/model.md §6): what an agent of the assumed norm would think of each
+    agent after the learner's own observations (``-1`` until the learner first observes it, then seeded with
+    its own view); ``self_shadow (B, L, N)`` int64, its proxy of each agent's self-view ``M[j, j]``: the
+    judgement of the assumed norm on each observed donation of ``j`` with ``j``'s previous proxy self-view and
+    the shadow view of the recipient (a discriminator that acts on views the learner shares keeps a good
+    self-view in the learner's eyes, whatever the learner thinks of it); and ``last (B, L, N, 3)`` int64,
+    the last donation of each agent the learner observed:
+    ``(perceived action, shadow view of the donor, shadow view of the recipient)``, ``-1`` before the first."""
 
     estimator: estimators.EstimatorState
+    shadow: torch.Tensor
+    self_shadow: torch.Tensor
     last: torch.Tensor
 
 
 def init_estimates(batch: int, n: int, learners: int) -> PrivateEstimates:
     """Empty estimates for ``batch`` populations of ``n`` agents with ``learners`` learners each."""
-    return PrivateEstimates(estimators.init_state(batch * learners, n), torch.full((batch, learners, n, 3), -1, dtype=torch.int64))
+    unknown = torch.full((batch, learners, n), -1, dtype=torch.int64)
+    return PrivateEstimates(estimators.init_state(batch * learners, n), unknown, unknown.clone(),
+                            torch.full((batch, learners, n, 3), -1, dtype=torch.int64))
 
 
-def action_samples(obs: Observations) -> tuple[_Samples, torch.Tensor]:
-    """Every observed donation as one sample of its donor's action table at the learner's own views of
-    donor and recipient, outcome the action the learner perceived; ``(samples (B L, T), valid (B L, T))``."""
-    fold = [t.flatten(0, 1) for t in (obs.donor, obs.view_donor, obs.view_recipient, obs.perceived)]
-    valid = obs.seen.flatten(0, 1)
-    donor, x_d, x_r, a = (torch.where(valid, t, torch.zeros_like(t)) for t in fold)
-    none = torch.full((*donor.shape, 1), -1, dtype=torch.int64)
-    return _Samples(donor, none, x_d, x_r, a, torch.zeros_like(none)), valid
+def walk(obs: Observations, estimates: PrivateEstimates,
+         norm: torch.Tensor) -> tuple[_Samples, torch.Tensor, _Samples, PrivateEstimates]:
+    """Go through the learners' observations in time order, keeping their shadow views.
 
+    Per observed interaction (donor ``d``, recipient ``r``, perceived action ``a``): the proxy self-view of
+    ``d`` and the shadow view of ``r`` (seeded with the learner's own views where still unknown) are the
+    context of one sample of ``d``'s action table, (P7); then the shadow view of ``d`` becomes the assumed
+    norm's judgement ``norm[a, shadow[d], shadow[r]] > 1/2`` and its proxy self-view
+    ``norm[a, self[d], shadow[r]] > 1/2``.  Per gossip event heard: the told view is one sample of the
+    speaker's signal table at the context of the subject's last observed donation, and the shadow view of
+    the subject becomes the told view if the learner adopted it.
 
-def gossip_samples(obs: Observations, last: torch.Tensor) -> tuple[_Samples, torch.Tensor]:
-    """Every view the learner was told, paired with the last donation of its subject the learner observed
-    (before the gossip), as one sample of the speaker's signal table at that context (docs/model.md §6);
-    ``(samples (B L, T G), last)`` with ``last`` advanced past these observations."""
+    Args:
+        obs: ``Observations`` ``(B, L, T)``.
+        estimates: the state before them (not modified).
+        norm: ``(L, 2, 2, 2)`` each learner's assumed intended signal table.
+
+    Returns:
+        ``(actions (B L, T), valid (B L, T), told (B L, T G), estimates)``: the estimator records of the
+        action samples, which rows hold one, the gossip samples, and the state with new shadow views and
+        last donations (its estimator counts not yet updated).
+    """
     batch, n_learners, steps = obs.seen.shape
     slots = obs.heard.shape[3]
-    last = last.clone()
+    shadow, own, last = estimates.shadow.clone(), estimates.self_shadow.clone(), estimates.last.clone()
     b_idx = torch.arange(batch).reshape(-1, 1).expand(batch, n_learners)
     l_idx = torch.arange(n_learners).reshape(1, -1).expand(batch, n_learners)
+    judge = (norm > 0.5).to(torch.int64)  # (L, a, x_d, x_r)
+    ctx = torch.zeros((2, batch, n_learners, steps), dtype=torch.int64)
     observer = torch.full((batch, n_learners, steps, slots), -1, dtype=torch.int64)
     context = torch.zeros((batch, n_learners, steps, slots, 3), dtype=torch.int64)
     told = torch.zeros((batch, n_learners, steps, slots), dtype=torch.int64)
     for t in range(steps):
         seen = obs.seen[:, :, t]
         if bool(seen.any()):
-            donor = obs.donor[:, :, t].clamp(min=0)
-            now = torch.stack([obs.perceived[:, :, t], obs.view_donor[:, :, t], obs.view_recipient[:, :, t]], -1)
-            old = last[b_idx, l_idx, donor]
-            last[b_idx, l_idx, donor] = torch.where(seen.unsqueeze(-1), now, old)
+            d, r = obs.donor[:, :, t].clamp(min=0), obs.recipient[:, :, t].clamp(min=0)
+            a = obs.perceived[:, :, t].clamp(min=0)
+            old_d, old_r = shadow[b_idx, l_idx, d], shadow[b_idx, l_idx, r]
+            s_d = torch.where(old_d >= 0, old_d, obs.view_donor[:, :, t])
+            s_r = torch.where(old_r >= 0, old_r, obs.view_recipient[:, :, t])
+            old_self = own[b_idx, l_idx, d]
+            u_d = torch.where(old_self >= 0, old_self, obs.view_donor[:, :, t])
+            ctx[0, :, :, t], ctx[1, :, :, t] = u_d, s_r
+            own[b_idx, l_idx, d] = torch.where(seen, judge[l_idx, a, u_d.clamp(min=0), s_r.clamp(min=0)], old_self)
+            shadow[b_idx, l_idx, r] = torch.where(seen, s_r, old_r)
+            new_d = judge[l_idx, a, s_d.clamp(min=0), s_r.clamp(min=0)]
+            shadow[b_idx, l_idx, d] = torch.where(seen, new_d, shadow[b_idx, l_idx, d])
+            now = torch.stack([a, s_d, s_r], -1)
+            last[b_idx, l_idx, d] = torch.where(seen.unsqueeze(-1), now, last[b_idx, l_idx, d])
         for k in range(slots):
             speaker, subject = obs.heard[:, :, t, k, 0], obs.heard[:, :, t, k, 1]
-            if not bool((speaker >= 0).any()):
+            heard = speaker >= 0
+            if not bool(heard.any()):
                 continue
-            before = last[b_idx, l_idx, subject.clamp(min=0)]
-            usable = (speaker >= 0) & (before[..., 0] >= 0)
+            subject = subject.clamp(min=0)
+            before = last[b_idx, l_idx, subject]
+            usable = heard & (before[..., 0] >= 0)
             observer[:, :, t, k] = torch.where(usable, speaker, observer[:, :, t, k])
             context[:, :, t, k] = torch.where(usable.unsqueeze(-1), before, context[:, :, t, k])
             told[:, :, t, k] = torch.where(usable, obs.heard[:, :, t, k, 2], told[:, :, t, k])
+            adopt = heard & (obs.heard[:, :, t, k, 3] == 1)
+            shadow[b_idx, l_idx, subject] = torch.where(adopt, obs.heard[:, :, t, k, 2], shadow[b_idx, l_idx, subject])
     rows = batch * n_learners
-    a, x_d, x_r = (context[..., i].reshape(rows, steps * slots) for i in range(3))
-    samples = _Samples(torch.zeros_like(a), observer.reshape(rows, steps * slots, 1), x_d, x_r, a,
-                       told.reshape(rows, steps * slots, 1))
-    return samples, last
+    valid = obs.seen.flatten(0, 1)
+    donor, a = (torch.where(valid, x.flatten(0, 1), torch.zeros_like(valid, dtype=torch.int64)) for x in (obs.donor, obs.perceived))
+    x_d, x_r = (torch.where(valid, c.flatten(0, 1), torch.zeros_like(donor)) for c in ctx)
+    none = torch.full((*donor.shape, 1), -1, dtype=torch.int64)
+    actions = _Samples(donor, none, x_d, x_r, a, torch.zeros_like(none))
+    g_a, g_d, g_r = (context[..., i].reshape(rows, steps * slots) for i in range(3))
+    gossip = _Samples(torch.zeros_like(g_a), observer.reshape(rows, steps * slots, 1), g_d, g_r, g_a,
+                      told.reshape(rows, steps * slots, 1))
+    return actions, valid, gossip, PrivateEstimates(estimates.estimator, shadow, own, last)
 
 
-def update(estimates: PrivateEstimates, obs: Observations, config: estimators.EstimatorConfig) -> PrivateEstimates:
-    """The estimates after the learners' new observations (action samples, then gossip samples)."""
-    samples, valid = action_samples(obs)
-    state = estimators.update(estimates.estimator, samples, config, valid=valid)
-    last = estimates.last
-    if obs.heard.shape[3] > 0:
-        told, last = gossip_samples(obs, last)
+def update(estimates: PrivateEstimates, obs: Observations, config: estimators.EstimatorConfig,
+           norm: torch.Tensor) -> PrivateEstimates:
+    """The estimates after the learners' new observations (``walk``; the action samples, then the gossip
+    samples, into the estimator); ``norm (L, 2, 2, 2)`` the learners' assumed intended signal tables."""
+    actions, valid, told, estimates = walk(obs, estimates, norm)
+    state = estimators.update(estimates.estimator, actions, config, valid=valid)
+    if len(told) > 0:
         state = estimators.update(state, told, config, valid=torch.zeros(told.donor.shape, dtype=torch.bool))
-    return PrivateEstimates(state, last)
+    return PrivateEstimates(state, estimates.shadow, estimates.self_shadow, estimates.last)
 
 
-def assumed_signal(regime: Regime) -> torch.Tensor:
-    """The others' observable signal tables a learner assumes without gossip, ``(L, 2, 2, 2)``: its own
-    warm-up norm's table with the game's perception and assessment errors (docs/model.md §6)."""
+def assumed_norm(regime: Regime) -> torch.Tensor:
+    """Each learner's assumed norm, ``(L, 2, 2, 2)`` intended signal tables: the norm of its own agent
+    (its warm-up norm; docs/model.md §6); ``learner:random`` has none and is refused."""
     tables = []
     for i in regime.population.learners:
         norm = regime.population.agents[i].norm
@@ -130,7 +169,13 @@ def assumed_signal(regime: Regime) -> torch.Tensor:
             raise ConfigError("a learner under private assessment without gossip assumes the others assess by its "
                               "warm-up norm; learner:random has none (give it a norm, or gossip > 0)")
         tables.append(signal_table(norm))
-    sig = torch.stack(tables).to(DTYPE)
+    return torch.stack(tables).to(DTYPE)
+
+
+def assumed_signal(regime: Regime) -> torch.Tensor:
+    """The others' observable signal tables a learner assumes without gossip, ``(L, 2, 2, 2)``: its assumed
+    norm's table (``assumed_norm``) with the game's perception and assessment errors (docs/model.md §6)."""
+    sig = assumed_norm(regime)
     return observable(torch.zeros(sig.shape[:-1], dtype=DTYPE), sig, regime.game)[1]
 
 
@@ -189,6 +234,7 @@ class PrivateLearners(LearnerTables):
     estimates: PrivateEstimates
     views: private.PrivateState
     private_streams: private.PrivateStreams
+    norm: torch.Tensor
     assumed: torch.Tensor | None
     reputation: torch.Tensor | None = None
     streams: object = None
@@ -215,6 +261,7 @@ def start(regime: Regime, seeds: list[int], estimator_config: estimators.Estimat
     return PrivateLearners(**shared, estimates=init_estimates(len(seeds), n, n_learners),
                            views=private.initial_state(seeds, n, regime.game),
                            private_streams=private.private_streams(seeds),
+                           norm=assumed_norm(regime),
                            assumed=assumed_signal(regime) if regime.game.gossip == 0 else None,
                            estimator_config=estimator_config or estimators.EstimatorConfig())
 
@@ -225,7 +272,7 @@ def step(state: PrivateLearners) -> torch.Tensor:
     train, game = state.regime.train, state.game
     obs = state.play_private(train.interactions)
     state.interactions += train.interactions
-    state.estimates = update(state.estimates, obs, state.estimator_config)
+    state.estimates = update(state.estimates, obs, state.estimator_config, state.norm)
     pc_hat, so_hat = estimate(state.estimates, state.estimator_config, game, len(state.learners), state.assumed)
     pc_own, so_own = observable(numerics.sigmoid(state.logits_act), numerics.sigmoid(state.logits_sig), game)
     payoff = own_payoffs(pc_own, so_own, pc_hat, so_hat, state.learners, game, pairs_for(pc_hat.shape[2]))
