@@ -237,3 +237,32 @@ def test_a_learner_among_stern_judges_improves_its_exact_payoff():
     assert after > before + 1.0, (before, after)
     assert model[-1] > model[0]
     assert state.interactions == 3000
+
+
+# -- the regimes (step 5) ---------------------------------------------------------------------------------
+
+
+def test_the_private_regimes_are_shipped_and_kept_out_of_the_public_suite():
+    from recigrad.game.regime import load_regime
+    from recigrad.running.suite import private_regimes, suite_regimes
+
+    names = set(private_regimes())
+    assert names == {"private-sj", "private-society-L3"} | {f"private-L{k}" for k in range(1, 9)}
+    assert not names & set(suite_regimes())
+    for name in names:
+        regime = load_regime(name)
+        assert regime.game.private and regime.population.n == 4 and regime.game.gossip == 0
+        assert private_learner.assumed_norm(regime).shape == (len(regime.population.learners), 2, 2, 2)
+
+
+def test_a_society_of_private_learners_steps():
+    """Every learner of a society has its own observations, estimates and model; two steps move every learner."""
+    from recigrad.game.regime import load_regime
+
+    state = private_learner.start(load_regime("private-society-L3"), [0, 1])
+    before = state.logits_act.detach().clone()
+    for _ in range(2):
+        payoff = private_learner.step(state)
+    assert payoff.shape == (2, 4) and bool(torch.isfinite(payoff).all())
+    assert bool((state.logits_act.detach() != before).flatten(2).any(2).all())
+    assert state.estimates.estimator.batch == 8
