@@ -266,3 +266,19 @@ def test_a_society_of_private_learners_steps():
     assert payoff.shape == (2, 4) and bool(torch.isfinite(payoff).all())
     assert bool((state.logits_act.detach() != before).flatten(2).any(2).all())
     assert state.estimates.estimator.batch == 8
+
+
+def test_the_reference_is_the_best_candidate_in_the_exact_chain(monkeypatch):
+    from recigrad.evaluation import private_reference
+
+    monkeypatch.setattr(private_reference, "ASCENT_STEPS", 3)
+    regime = _regime('[[agents]]\nkind = "learner"\nnorm = "L3"\nwarmup = false\n'
+                     '[[agents]]\nkind = "norm"\nnorm = "L3"\ncount = 2')
+    act, sig = regime.population.batched_tables(1)
+    ref = private_reference.reference(act[0], sig[0], 0, "L3", regime.game)
+    assert ref.model == "exact" and len(ref.candidates) == 9
+    assert ref.payoff == max(ref.candidates.values()) >= ref.candidates["norm"]
+    scored = act.clone(), sig.clone()
+    scored[0][0, 0], scored[1][0, 0] = ref.act, ref.sig
+    assert float(private_reference.payoff(*scored, regime.game)[0, 0]) == pytest.approx(ref.payoff, abs=1e-12)
+    assert float(private_reference.percent_of_reference(torch.tensor(ref.payoff), ref.payoff, 1.0)) == 100.0
