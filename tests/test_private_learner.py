@@ -282,3 +282,19 @@ def test_the_reference_is_the_best_candidate_in_the_exact_chain(monkeypatch):
     scored[0][0, 0], scored[1][0, 0] = ref.act, ref.sig
     assert float(private_reference.payoff(*scored, regime.game)[0, 0]) == pytest.approx(ref.payoff, abs=1e-12)
     assert float(private_reference.percent_of_reference(torch.tensor(ref.payoff), ref.payoff, 1.0)) == 100.0
+
+
+def test_with_gossip_the_learner_estimates_the_others_signals_and_steps():
+    """With gossip the others' signal tables come from the views the learner was told, not from the assumed norm."""
+    regime = _regime('[[agents]]\nkind = "learner"\nnorm = "L3"\nwarmup = false\n'
+                     '[[agents]]\nkind = "norm"\nnorm = "L6"\ncount = 3',
+                     game='assessment = "private"\nobservation = 0.9\ngossip = 2.0')
+    state = private_learner.start(regime, [0])
+    assert state.assumed is None
+    for _ in range(3):
+        payoff = private_learner.step(state)
+    assert bool(torch.isfinite(payoff).all())
+    assert float(state.estimates.estimator.sig_n.sum()) > 0  # told views were counted
+    _, so_hat = private_learner.estimate(state.estimates, state.estimator_config, regime.game, 1)
+    assumed = private_learner.assumed_signal(regime)[0]
+    assert not torch.allclose(so_hat[0, 0, 1:], assumed.expand(3, 2, 2, 2), atol=0.05)  # estimated, not assumed
