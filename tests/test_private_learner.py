@@ -298,3 +298,15 @@ def test_with_gossip_the_learner_estimates_the_others_signals_and_steps():
     _, so_hat = private_learner.estimate(state.estimates, state.estimator_config, regime.game, 1)
     assumed = private_learner.assumed_signal(regime)[0]
     assert not torch.allclose(so_hat[0, 0, 1:], assumed.expand(3, 2, 2, 2), atol=0.05)  # estimated, not assumed
+
+
+def test_pooling_the_self_view_gives_the_count_weighted_mean_of_the_two_rows():
+    game = Game(assessment="private", observation=0.9)
+    _, _, est, config = _estimates(game, AGREE, [2], 1500, [0])
+    pc, _ = private_learner.estimate(est, config, game, 1, torch.zeros(1, 2, 2, 2, dtype=torch.float64))
+    pooled, _ = private_learner.estimate(est, config, game, 1, torch.zeros(1, 2, 2, 2, dtype=torch.float64), pool_self=True)
+    n = est.estimator.act_n.reshape(pc.shape)
+    torch.testing.assert_close(pooled[..., 0, :], pooled[..., 1, :], rtol=0, atol=0)
+    expected = (n * pc).sum(-2) / n.sum(-2)
+    seen = n.sum(-2) > 0
+    torch.testing.assert_close(pooled[..., 0, :][seen], expected[seen], rtol=1e-12, atol=1e-12)

@@ -180,11 +180,18 @@ def assumed_signal(regime: Regime) -> torch.Tensor:
 
 
 def estimate(estimates: PrivateEstimates, config: estimators.EstimatorConfig, game: Game, n_learners: int,
-             assumed: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+             assumed: torch.Tensor | None = None, pool_self: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Each learner's estimates ``pc_hat (B, L, N, 2, 2)`` (realised C: its perception error undone) and
-    ``so_hat (B, L, N, 2, 2, 2)`` (from gossip, or ``assumed (L, 2, 2, 2)`` for every agent without it)."""
+    ``so_hat (B, L, N, 2, 2, 2)`` (from gossip, or ``assumed (L, 2, 2, 2)`` for every agent without it).
+    ``pool_self``: the action estimates ignore the proxy self-view (both rows the count-weighted mean of the
+    two; an ablation, docs/model.md §6)."""
     pc, so = estimators.estimate(estimates.estimator, config)
     rows, n = pc.shape[:2]
+    if pool_self:
+        counts = estimates.estimator.act_n
+        pooled = (counts * pc).sum(2, keepdim=True) / counts.sum(2, keepdim=True).clamp(min=1e-300)
+        pooled = torch.where(counts.sum(2, keepdim=True) > 0, pooled, pc.mean(2, keepdim=True))
+        pc = pooled.expand_as(pc).clone()
     pc, so = pc.reshape(rows // n_learners, n_learners, n, 2, 2), so.reshape(rows // n_learners, n_learners, n, 2, 2, 2)
     eps = game.perception_error
     if eps:
