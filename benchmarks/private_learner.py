@@ -8,11 +8,14 @@ and its percent of the reference (28).  A society reports every learner's exact 
 the end.  One JSON line per regime on stdout (and in ``--out``).
 
     PYTHONPATH=src python benchmarks/private_learner.py --regimes private-sj private-L3 --seeds 0 1 2 3 4
+    PYTHONPATH=src python benchmarks/private_learner.py --regimes private-sj --game gossip=1   # a variant
+    PYTHONPATH=src python benchmarks/private_learner.py --regimes private-sj --pool-self      # the ablation
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 
@@ -23,8 +26,22 @@ from recigrad.game.regime import load_regime
 from recigrad.learning import private_learner
 
 
-def run(name: str, seeds: list[int], iterations: int | None = None) -> dict:
+def run(name: str, seeds: list[int], iterations: int | None = None, game: dict | None = None,
+        pool_self: bool = False) -> dict:
     regime = load_regime(name)
+    if game:  # a variant: game fields replaced (e.g. {"gossip": 1.0})
+        regime = dataclasses.replace(regime, game=dataclasses.replace(regime.game, **game))
+    original = private_learner.estimate
+    if pool_self:  # the ablation without the proxy self-view
+        private_learner.estimate = lambda *a, **k: original(*a, **k, pool_self=True)
+    try:
+        return _run(name, regime, seeds, iterations) | ({"game": game} if game else {}) | (
+            {"pool_self": True} if pool_self else {})
+    finally:
+        private_learner.estimate = original
+
+
+def _run(name: str, regime, seeds: list[int], iterations: int | None) -> dict:
     clock = time.time()
     state = private_learner.start(regime, seeds)
     learners = regime.population.learners
@@ -60,10 +77,14 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--iterations", type=int, default=None)
     parser.add_argument("--out", default=None)
+    parser.add_argument("--game", nargs="*", default=[], metavar="FIELD=NUMBER",
+                        help="a variant: recigrad.game.Game fields replaced, e.g. gossip=1 observation=1")
+    parser.add_argument("--pool-self", action="store_true", help="action estimates without the proxy self-view")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    game = {key: float(value) for key, value in (item.split("=", 1) for item in args.game)}
     for name in args.regimes:
-        row = run(name, args.seeds, args.iterations)
+        row = run(name, args.seeds, args.iterations, game, args.pool_self)
         line = json.dumps(row)
         print(line, flush=True)
         if args.out:
