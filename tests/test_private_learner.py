@@ -310,3 +310,12 @@ def test_pooling_the_self_view_gives_the_count_weighted_mean_of_the_two_rows():
     expected = (n * pc).sum(-2) / n.sum(-2)
     seen = n.sum(-2) > 0
     torch.testing.assert_close(pooled[..., 0, :][seen], expected[seen], rtol=1e-12, atol=1e-12)
+
+
+def test_the_public_learner_refuses_a_private_regime_with_a_pointer():
+    from recigrad.game import ConfigError
+    from recigrad.game.regime import load_regime
+    from recigrad.learning import reciprocity_gradient
+
+    with pytest.raises(ConfigError, match="recigrad.learning.private_learner"):
+        reciprocity_gradient.start(load_regime("private-sj"), [0])
