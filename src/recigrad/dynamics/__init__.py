@@ -12,7 +12,8 @@ Sampled play (docs/model.md §1):
 - `recigrad.dynamics.private`: the world under private assessment (every agent
   keeps its own view of every agent; gossip; the permutation schedule), with its
   compiled loop `recigrad.dynamics.private_kernel` and the plain-Python replay
-  `recigrad.dynamics.private_plain`.
+  `recigrad.dynamics.private_plain`; `recigrad.dynamics.private_records` cuts out of
+  its records what each learner observed itself.
 
 Theory, both returning a `recigrad.dynamics.solution.Solution` of per-agent
 payoffs, reputations and cooperation:

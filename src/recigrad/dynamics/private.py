@@ -79,7 +79,11 @@ class PrivateRecords:
     ``action`` (realised) uint8 (1 = C); and, **private** (each observer's own data: a learner may read
     only its own agents' entries), ``assessment (B, T, N)`` int8, each agent's new view of the donor
     (1 good, 0 bad, -1 did not observe), and ``perceived (B, T, N)`` int8, the action each observer
-    perceived (-1 did not observe).  Gossip events are not recorded."""
+    perceived (-1 did not observe); ``views (B, T, N, 2)`` int8, each agent's views of the donor and of the
+    recipient before the interaction; ``gossip (B, T, G, 5)`` int32, the interaction's gossip events in order
+    (``G = ceil(gossip)`` slots, none without gossip): speaker, listener, subject, the view told, adopted (1 or
+    0); -1 in an unused slot.  What each learner may read of them is
+    ``recigrad.dynamics.private_records.observations``."""
 
     donor: torch.Tensor
     recipient: torch.Tensor
@@ -87,6 +91,8 @@ class PrivateRecords:
     action: torch.Tensor
     assessment: torch.Tensor
     perceived: torch.Tensor
+    views: torch.Tensor
+    gossip: torch.Tensor
 
     @property
     def observed(self) -> torch.Tensor:
@@ -246,7 +252,9 @@ def play(
         records = PrivateRecords(donor=rec[0], recipient=rec[1], intended=rec[2].to(torch.uint8),
                                  action=rec[3].to(torch.uint8),
                                  assessment=torch.from_numpy(np.concatenate([p[1] for p in parts], axis=1)),
-                                 perceived=torch.from_numpy(np.concatenate([p[2] for p in parts], axis=1)))
+                                 perceived=torch.from_numpy(np.concatenate([p[2] for p in parts], axis=1)),
+                                 views=torch.from_numpy(np.concatenate([p[3] for p in parts], axis=1)),
+                                 gossip=torch.from_numpy(np.concatenate([p[4] for p in parts], axis=1)))
     return state, tally, records
 
 

@@ -63,7 +63,7 @@ else:  # pragma: no cover
 
 
 def _play(act_flat, pc_flat, so_flat, views, pairs, world, private, q, eps, gossip, trust,
-          given, received, donated, good, agree, record, rec, rec_assess, rec_perc):
+          given, received, donated, good, agree, record, rec, rec_assess, rec_perc, rec_views, rec_gossip):
     """Play one chunk in place (layout in the module docstring).
 
     ``act_flat``, ``pc_flat (B, 4N)`` intended and realised-C tables; ``so_flat (B, 8N)`` the
@@ -71,7 +71,9 @@ def _play(act_flat, pc_flat, so_flat, views, pairs, world, private, q, eps, goss
     int8; ``pairs (B, T, 2)`` int64; ``world (B, T, 3)`` and ``private (B, T, W)`` uniforms;
     ``given``, ``received``, ``donated``, ``good (B, N)`` and ``agree (B,)`` float64 tallies;
     ``rec (4, B, T)`` int32 ``(d, r, intended, action)`` and
-    ``rec_assess``, ``rec_perc (B, T, N)`` int8 (-1: did not observe) when ``record``."""
+    ``rec_assess``, ``rec_perc (B, T, N)`` int8 (-1: did not observe), ``rec_views (B, T, N, 2)`` int8 (every
+    agent's views of the donor and the recipient before the interaction) and ``rec_gossip (B, T, G, 5)`` int32
+    (per gossip slot: speaker, listener, subject, the view told, adopted; -1 where no event) when ``record``."""
     batch, steps = world.shape[0], world.shape[1]
     n = views.shape[1]
     m = n - 1
@@ -103,6 +105,10 @@ def _play(act_flat, pc_flat, so_flat, views, pairs, world, private, q, eps, goss
             if action == 1:
                 given[b, d] += 1.0
                 received[b, r] += 1.0
+            if record:
+                for o in range(n):
+                    rec_views[b, t, o, 0] = views[b, o, d]
+                    rec_views[b, t, o, 1] = views[b, o, r]
             # every observer assesses with the views before this interaction, then all update
             for o in range(n):
                 seen[o] = -1
@@ -134,6 +140,12 @@ def _play(act_flat, pc_flat, so_flat, views, pairs, world, private, q, eps, goss
                     subject = int(u[base + 2 + 3 * k] * (n - 1))
                     subject += 1 if subject >= listener else 0
                     told = views[b, speaker, subject]
+                    if record:
+                        rec_gossip[b, t, k, 0] = speaker
+                        rec_gossip[b, t, k, 1] = listener
+                        rec_gossip[b, t, k, 2] = subject
+                        rec_gossip[b, t, k, 3] = told
+                        rec_gossip[b, t, k, 4] = 1 if u[base + 3 + 3 * k] < trust else 0
                     if u[base + 3 + 3 * k] < trust and told != views[b, listener, subject]:
                         if listener != subject:
                             s -= _term(g[subject], m)
@@ -158,14 +170,17 @@ else:  # pragma: no cover
 
 def play_chunk(act_flat, pc_flat, so_flat, views, pairs, world, private, q, eps, gossip, trust,
                given, received, donated, good, agree, record):
-    """Run the loop over one chunk, in place; returns ``(rec (4, B, T) int32, assessment, perceived (B, T, N) int8)``
-    (empty unless ``record``)."""
+    """Run the loop over one chunk, in place; returns ``(rec (4, B, T) int32, assessment, perceived (B, T, N) int8,
+    views (B, T, N, 2) int8, gossip (B, T, G, 5) int32)`` (empty unless ``record``; ``G = ceil(gossip)``)."""
     batch, steps = world.shape[:2]
     n = views.shape[1]
+    slots = gossip_slots(gossip) if gossip > 0 else 0
     rec = np.empty((4, batch, steps) if record else (4, 1, 1), dtype=np.int32)
     rec_assess = np.empty((batch, steps, n) if record else (1, 1, 1), dtype=np.int8)
     rec_perc = np.empty_like(rec_assess)
+    rec_views = np.empty((batch, steps, n, 2) if record else (1, 1, 1, 2), dtype=np.int8)
+    rec_gossip = np.full((batch, steps, slots, 5) if record else (1, 1, 1, 5), -1, dtype=np.int32)
     run = _parallel if batch >= PARALLEL_BATCH else _serial
     run(act_flat, pc_flat, so_flat, views, pairs, world, private, float(q), float(eps), float(gossip), float(trust),
-        given, received, donated, good, agree, bool(record), rec, rec_assess, rec_perc)
-    return rec, rec_assess, rec_perc
+        given, received, donated, good, agree, bool(record), rec, rec_assess, rec_perc, rec_views, rec_gossip)
+    return rec, rec_assess, rec_perc, rec_views, rec_gossip

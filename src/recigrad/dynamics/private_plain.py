@@ -42,15 +42,17 @@ def replay(act, sig, game: Game, views, world, private, pairs=None) -> dict:
 
     Returns:
         A dict: ``records`` (per interaction ``(d, r, intended, action, assessments, perceived)``, the
-        last two tuples of length ``N`` with -1 for agents that did not observe), ``views`` after the
-        last interaction, and the tallies ``given``, ``received``, ``donated``, ``good`` (lists per
+        last two tuples of length ``N`` with -1 for agents that did not observe), ``seen_views`` (per
+        interaction, each agent's ``(M[o][d], M[o][r])`` before it), ``gossip`` (per interaction, its events
+        ``(speaker, listener, subject, told, adopted)`` in order), ``views`` after the last interaction,
+        and the tallies ``given``, ``received``, ``donated``, ``good`` (lists per
         agent) and ``agree`` (a number), counted at each interaction's start.
     """
     n = len(act)
     m = [list(row) for row in views]
     given, received, donated, good = [0] * n, [0] * n, [0] * n, [0] * n
     agree = 0
-    records = []
+    records, seen_views, gossip_events = [], [], []
     for t, (w, u) in enumerate(zip(world, private)):
         counts, agreeing = _views_tally(m)
         good = [g + c for g, c in zip(good, counts)]
@@ -62,6 +64,7 @@ def replay(act, sig, game: Game, views, world, private, pairs=None) -> dict:
             r += r >= d
         else:
             d, r = pairs[t]
+        seen_views.append(tuple((m[o][d], m[o][r]) for o in range(n)))
         p_intend = act[d][m[d][d]][m[d][r]]
         intended = 1 if w[1] < p_intend else 0
         action = 1 if w[1] < p_intend * (1.0 - game.e) else 0
@@ -80,6 +83,7 @@ def replay(act, sig, game: Game, views, world, private, pairs=None) -> dict:
         for o in range(n):
             if assessments[o] >= 0:
                 m[o][d] = assessments[o]
+        events_here = []
         if game.gossip > 0:
             whole = math.floor(game.gossip)
             events = whole + (1 if u[3 * n] < game.gossip - whole else 0)
@@ -89,8 +93,12 @@ def replay(act, sig, game: Game, views, world, private, pairs=None) -> dict:
                 listener += listener >= speaker
                 others = [j for j in range(n) if j != listener]
                 subject = others[int(v[1] * (n - 1))]
-                if v[2] < game.gossip_trust:
+                adopted = 1 if v[2] < game.gossip_trust else 0
+                events_here.append((speaker, listener, subject, m[speaker][subject], adopted))
+                if adopted:
                     m[listener][subject] = m[speaker][subject]
         records.append((d, r, intended, action, tuple(assessments), tuple(perceived)))
-    return {"records": records, "views": m, "given": given, "received": received, "donated": donated,
+        gossip_events.append(tuple(events_here))
+    return {"records": records, "seen_views": seen_views, "gossip": gossip_events, "views": m, "given": given,
+            "received": received, "donated": donated,
             "good": good, "agree": agree}

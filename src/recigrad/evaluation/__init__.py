@@ -14,10 +14,12 @@
   reference, adherence to the strict entries, sensitivity to reputations, the
   collapse rule, and a society's mean payoff and cooperation;
 - `recigrad.evaluation.private_measures`: the figures of a private-assessment run
-  (cooperation, share of good views, agreement, cooperation per class of donors).
+  (cooperation, share of good views, agreement, cooperation per class of donors);
+- `recigrad.evaluation.private_reference`: a learner under private assessment scored in the
+  exact chain of private views, and its reference.
 """
 
 from recigrad.evaluation.models import evaluate
 
 __all__ = ["evaluate", "best_response", "candidates", "lumped", "metrics", "models", "parameters", "private_measures",
-           "screening"]
+           "private_reference", "screening"]

@@ -14,6 +14,8 @@
 - `recigrad.learning.reciprocity_gradient`: the reciprocity-gradient learner
   (method `"rg"`): play, estimate, model the population, ascend its own payoff
   through the stationary reputations;
+- `recigrad.learning.private_learner`: the same learner under private assessment,
+  estimating the others from its own observations only (not yet a registered method);
 - `recigrad.learning.baselines`: the sample-based baselines REINFORCE and PPO,
   on the same simulator and the same policy tables, and their neural-policy
   versions (reinforce-mlp, a2c-mlp, ppo-mlp).

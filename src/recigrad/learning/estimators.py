@@ -327,7 +327,8 @@ def _update_table(
     return new
 
 
-def update(state: EstimatorState, records: Records | None, config: EstimatorConfig | None = None) -> EstimatorState:
+def update(state: EstimatorState, records: Records | None, config: EstimatorConfig | None = None,
+           valid: torch.Tensor | None = None) -> EstimatorState:
     """The state after the public ``records``; the input state is not modified.
     Population ``k``'s new state depends only on its own state and records, bit
     for bit (on the CPU).
@@ -341,6 +342,9 @@ def update(state: EstimatorState, records: Records | None, config: EstimatorConf
             its own signal table at ``(a, x_d, x_r)``, in draw order; ``perceived``
             is private and never read.
         config: the estimator settings (default ``EstimatorConfig()``).
+        valid: ``(B, T)`` bool, the rows whose *action* sample counts (None: all); a row outside it adds no
+            action sample and its donor index is not read (its observers' signals still count). The private
+            learner's records (docs/model.md §6, "The learner under private assessment") use it.
 
     Returns:
         The new ``EstimatorState``, same shapes.
@@ -358,6 +362,9 @@ def update(state: EstimatorState, records: Records | None, config: EstimatorConf
         return torch.as_tensor(getattr(records, name)).to(device=device, dtype=torch.int64)
 
     donor, observers = field("donor"), field("observers")  # (B, T), (B, T, K)
+    if valid is not None:
+        valid = valid.to(device=device, dtype=torch.bool)
+        donor = torch.where(valid, donor, torch.zeros_like(donor))
     x_d, x_r, a, signals = field("donor_rep"), field("recipient_rep"), field("action"), field("signals")
     if int(donor.min()) < 0 or int(donor.max()) >= n:
         raise ValueError(f"records: donor index out of range for a population of {n}")
@@ -369,6 +376,7 @@ def update(state: EstimatorState, records: Records | None, config: EstimatorConf
     observed = (observers >= 0).reshape(-1)
     sig_idx = ((pop.unsqueeze(-1) + observers) * SIGNAL_CONTEXTS + signal_context(a, x_d, x_r).unsqueeze(-1)).reshape(-1)
     sig_idx, sig_y = sig_idx[observed], signals.reshape(-1)[observed]
+    act_y = a.reshape(-1)
 
     v_act: torch.Tensor | None = None
     v_sig: torch.Tensor | None = None
@@ -377,9 +385,13 @@ def update(state: EstimatorState, records: Records | None, config: EstimatorConf
         v = _powers(config.forget, steps, device).flip(0).expand(batch, steps)
         v_act, v_sig = v.reshape(-1), v.unsqueeze(-1).expand(observers.shape).reshape(-1)[observed]
         factor = config.forget**steps
+    if valid is not None:
+        keep = valid.reshape(-1)
+        act_idx, act_y = act_idx[keep], act_y[keep]
+        v_act = None if v_act is None else v_act[keep]
 
     out: dict[str, torch.Tensor] = {}
-    for table, idx, y, v in (("act", act_idx, a.reshape(-1), v_act), ("sig", sig_idx, sig_y, v_sig)):
+    for table, idx, y, v in (("act", act_idx, act_y, v_act), ("sig", sig_idx, sig_y, v_sig)):
         shape = getattr(state, f"{table}_n").shape
         flat = {stat: getattr(state, f"{table}_{stat}").reshape(batch, -1) for stat in (*_FLOAT_STATS, *_INT_STATS)}
         new = _update_table(flat, idx, y, v, factor, config)

@@ -27,7 +27,7 @@ import torch
 
 from recigrad.dynamics import exact, meanfield
 from recigrad.dynamics.streams import Streams
-from recigrad.game import Game, observable
+from recigrad.game import ConfigError, Game, observable
 from recigrad.game.regime import Regime
 from recigrad.learning import contract, estimators, view
 from recigrad.learning.tables import LearnerTables, start_fields
@@ -122,6 +122,10 @@ def start(regime: Regime, seeds: list[int], estimator_config: estimators.Estimat
         up at their norm (+-3) or random (standard normal), Adam over the heads that
         learn, empty estimators, everyone good.
     """
+    if regime.game.private:
+        raise ConfigError("the reciprocity gradient of public records needs assessment = public; under private "
+                          "assessment the learner is recigrad.learning.private_learner (benchmarks/private_learner.py), "
+                          "not yet trained by recigrad train or bench")
     shared = start_fields(regime, seeds, regime.train.lr)  # the logits on recigrad.util.device.current()
     return Learners(
         **shared,

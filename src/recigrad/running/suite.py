@@ -68,9 +68,17 @@ def quick_pairs(regimes: list[str], methods: list[str]) -> list[tuple[str, str]]
     return [(name, method) for name in regimes for method in methods if name in QUICK_ONLY.get(method, (name,))]
 
 
+def private_regimes() -> list[str]:
+    """The shipped regimes under private assessment (docs/model.md §6, "The learner under private assessment"):
+    trained by ``recigrad.learning.private_learner`` and measured by ``benchmarks/private_learner.py``; not yet
+    in ``suite_regimes`` (the training driver's references and metrics are those of public reputations)."""
+    return sorted(name for name in regime_names() if name.startswith("private-"))
+
+
 def suite_regimes() -> list[str]:
-    """Every shipped regime, single-learner ones first, then the warm-up grid and the societies."""
-    names = regime_names()
+    """Every shipped regime of public reputations, single-learner ones first, then the warm-up grid and the
+    societies (the private ones: ``private_regimes``)."""
+    names = [name for name in regime_names() if name not in private_regimes()]
     key = lambda n: (n.startswith("warmup"), n.startswith("society"), n)  # noqa: E731
     return sorted(names, key=key)
 
