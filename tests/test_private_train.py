@@ -109,3 +109,21 @@ def test_the_suite_trains_rg_on_a_private_regime_and_skips_the_baselines(tmp_pat
     text = (tmp_path / "bench" / "summary.md").read_text()
     assert "## Skipped" in text and "private assessment" in text
     assert summary["rows"][0]["reference"] is not None and summary["rows"][0]["collapse_rate"] is None
+
+
+def test_above_four_agents_the_evaluation_is_the_private_mean_field_and_says_so():
+    from recigrad.dynamics import private_meanfield
+
+    regime = _regime(("learner:L3:1", "norm:L3:4"))
+    record = train.train_seeds(regime, [0], iterations=1)
+    assert record.result["evaluation_model"] == "meanfield" and record.result["reference"]["model"] == "meanfield"
+    act, sig = regime.population.batched_tables(1)
+    act[0, 0] = torch.tensor(record.tables["runs"][0]["act"][0], dtype=DTYPE)
+    sig[0, 0] = torch.tensor(record.tables["runs"][0]["sig"][0], dtype=DTYPE)
+    payoff = float(private_meanfield.solve(*observable(act, sig, regime.game), regime.game).payoff[0, 0])
+    assert record.result["runs"][0]["payoff"] == pytest.approx(payoff, abs=1e-9)
+
+
+def test_more_than_eight_agents_are_refused_in_one_line():
+    with pytest.raises(ConfigError, match="N <= 8"):
+        train.train_seeds(_regime(("learner:L3:1", "norm:L3:8")), [0], iterations=1)
