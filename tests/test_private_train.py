@@ -127,3 +127,9 @@ def test_above_four_agents_the_evaluation_is_the_private_mean_field_and_says_so(
 def test_more_than_eight_agents_are_refused_in_one_line():
     with pytest.raises(ConfigError, match="N <= 8"):
         train.train_seeds(_regime(("learner:L3:1", "norm:L3:8")), [0], iterations=1)
+
+
+def test_the_local_suite_lists_pairs_only_where_some_were_left_out(tmp_path):
+    regime = _regime()
+    summary = suite.run_suite([regime.name], ["rg"], [0], tmp_path / "bench", iterations=1, loaded={regime.name: regime})
+    assert "pairs" not in summary and "skipped" not in summary

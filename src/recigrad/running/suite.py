@@ -168,11 +168,12 @@ def run_suite(regimes: list[str], methods: list[str], seeds: list[int], out: str
         distributed.run_jobs({job: loaded[job[0]] for job in pending}, seeds, iterations, work / "runs",
                              address=address, num_cpus=num_cpus, seed_block=seed_block)
     elif backend == "local":
-        every = train.CHECKPOINT_EVERY if checkpoint_every is None else checkpoint_every
+        # not named `every`: that is the list of every pair, compared with `pairs` below
+        checkpoints = train.CHECKPOINT_EVERY if checkpoint_every is None else checkpoint_every
         for name, method in pending:
             # a private run keeps no checkpoint: a resumed suite trains it again
             train.run(loaded[name], seeds, method=method, iterations=iterations, out=folder(name, method),
-                      resume=resume and not loaded[name].game.private, checkpoint_every=every, scalars=scalars,
+                      resume=resume and not loaded[name].game.private, checkpoint_every=checkpoints, scalars=scalars,
                       tuning=tunings.get((name, method)))
     else:
         raise ValueError(f"unknown backend {backend!r}; allowed: local, ray, processes")
