@@ -242,13 +242,13 @@ def test_a_learner_among_stern_judges_improves_its_exact_payoff():
 # -- the regimes (step 5) ---------------------------------------------------------------------------------
 
 
-def test_the_private_regimes_are_shipped_and_kept_out_of_the_public_suite():
+def test_the_private_regimes_are_shipped_last_in_the_full_suite_and_not_in_the_quick_one():
     from recigrad.game.regime import load_regime
-    from recigrad.running.suite import private_regimes, suite_regimes
+    from recigrad.running.suite import QUICK_REGIMES, private_regimes, suite_regimes
 
     names = set(private_regimes())
     assert names == {"private-sj", "private-society-L3"} | {f"private-L{k}" for k in range(1, 9)}
-    assert not names & set(suite_regimes())
+    assert suite_regimes()[-len(names):] == sorted(names) and not names & set(QUICK_REGIMES)
     for name in names:
         regime = load_regime(name)
         assert regime.game.private and regime.population.n == 4 and regime.game.gossip == 0

@@ -631,6 +631,10 @@ def cmd_train(args: argparse.Namespace) -> dict:
     seeds = list(range(args.seed, args.seed + args.seeds))
     budget.require("train", budget.train_bytes(regime, args.seeds), args.max_memory)
     _check_single_learner([args.method], [regime])
+    if regime.game.private:  # before any work: rg only, no --resume (recigrad.running.private_train)
+        from recigrad.running import private_train
+
+        private_train.check(regime, args.method, args.resume)
     every = train.CHECKPOINT_EVERY if args.checkpoint_every is None else args.checkpoint_every
     if args.tensorboard is not None:
         from recigrad.running import tensorboard

@@ -24,9 +24,18 @@ def write(work: Path, summary: dict, results: list[dict]) -> None:
     whose ``runs/REGIME-METHOD`` run folders hold the curves."""
     write_runs_csv(work / "runs.csv", results)
     (work / "bench.json").write_text(json.dumps(summary, indent=1) + "\n")
-    (work / "summary.md").write_text(markdown_summary(results, summary["rows"]))
+    (work / "summary.md").write_text(markdown_summary(results, summary["rows"]) + _skipped_lines(summary))
     plot_curves(work, summary["regimes"], summary["methods"])
     plots.percent_bars(work / "percent.png", summary["rows"])
+
+
+def _skipped_lines(summary: dict) -> str:
+    """The (regime, method) pairs the suite skipped, with why (``summary["skipped"]``)."""
+    skipped = summary.get("skipped") or []
+    if not skipped:
+        return ""
+    lines = ["## Skipped", ""] + [f"- {name} / {method}: {why}" for name, method, why in skipped]
+    return "\n".join(lines) + "\n"
 
 
 def write_runs_csv(path: Path, results: list[dict]) -> None:
@@ -84,6 +93,12 @@ def markdown_summary(results: list[dict], rows: list[dict]) -> str:
     by_key = {(r["regime"], r["method"]): r for r in results}
     lines = ["# recigrad benchmark", "",
              "Mean ± 95% interval over seeds; payoffs per round from the exact chain with everyone's true tables.", ""]
+    private = sorted({r["regime"] for r in results if r.get("assessment") == "private"})
+    if private:
+        lines += [f"Under private assessment ({', '.join(private)}): payoffs in the exact chain of private views "
+                  "(N <= 4; the private mean field with pairs above), the reference the best of a few candidates "
+                  "scored there (a lower bound: a learner may exceed 100%); adherence, collapse, share of gain and "
+                  "NashConv are not defined there (`-`); only rg trains there.", ""]
     single = [r for r in rows if r["percent_of_reference_mean"] is not None and not r["regime"].startswith("warmup")]
     if single:
         lines += ["## Single learner against fixed opponents", "",

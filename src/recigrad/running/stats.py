@@ -65,7 +65,7 @@ def summary_row(result: dict, seeds: list[int]) -> dict:
             reference=result["reference"]["payoff"],
             percent_of_reference_mean=mean("percent_of_reference"),
             adherence_mean=mean("adherence"),
-            collapse_rate=sum(bool(r["collapsed"]) for r in runs) / len(runs),
+            collapse_rate=_rate(runs, "collapsed"),  # None under private assessment (no collapse measure)
             interactions_to_95=median_reached([r["interactions_to_95"] for r in runs]),
             interactions_to_99=median_reached([r["interactions_to_99"] for r in runs]),
             seconds_to_95=median_reached([r["seconds_to_95"] for r in runs]),

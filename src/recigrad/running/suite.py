@@ -68,19 +68,23 @@ def quick_pairs(regimes: list[str], methods: list[str]) -> list[tuple[str, str]]
     return [(name, method) for name in regimes for method in methods if name in QUICK_ONLY.get(method, (name,))]
 
 
+PRIVATE_SKIP = "only rg trains under private assessment (recigrad.running.private_train)"
+
+
 def private_regimes() -> list[str]:
     """The shipped regimes under private assessment (docs/model.md §6, "The learner under private assessment"):
-    trained by ``recigrad.learning.private_learner`` and measured by ``benchmarks/private_learner.py``; not yet
-    in ``suite_regimes`` (the training driver's references and metrics are those of public reputations)."""
+    trained by ``recigrad.learning.private_learner`` (method ``rg``, ``recigrad.running.private_train``); the
+    last of ``suite_regimes``, not in the quick suite."""
     return sorted(name for name in regime_names() if name.startswith("private-"))
 
 
 def suite_regimes() -> list[str]:
-    """Every shipped regime of public reputations, single-learner ones first, then the warm-up grid and the
-    societies (the private ones: ``private_regimes``)."""
-    names = [name for name in regime_names() if name not in private_regimes()]
+    """Every shipped regime: those of public reputations, single-learner ones first, then the warm-up grid and
+    the societies; then the private ones (``private_regimes``: rg only, the baselines skipped per pair)."""
+    private = private_regimes()
+    names = [name for name in regime_names() if name not in private]
     key = lambda n: (n.startswith("warmup"), n.startswith("society"), n)  # noqa: E731
-    return sorted(names, key=key)
+    return sorted(names, key=key) + private
 
 
 def run_suite(regimes: list[str], methods: list[str], seeds: list[int], out: str | Path,
@@ -132,6 +136,9 @@ def run_suite(regimes: list[str], methods: list[str], seeds: list[int], out: str
     loaded = loaded or {name: load_regime(name) for name in regimes}
     every = [(name, method) for name in regimes for method in methods]
     pairs = every if pairs is None else [tuple(pair) for pair in pairs]
+    # under private assessment only rg trains (recigrad.running.private_train): the baselines are skipped, per pair
+    skipped = [(name, method) for name, method in pairs if loaded[name].game.private and method != "rg"]
+    pairs = [pair for pair in pairs if pair not in skipped]
     tunings = tunings or {}
     extra = {} if pairs == every else {"pairs": [list(pair) for pair in pairs]}
     if tunings:
@@ -161,10 +168,13 @@ def run_suite(regimes: list[str], methods: list[str], seeds: list[int], out: str
         distributed.run_jobs({job: loaded[job[0]] for job in pending}, seeds, iterations, work / "runs",
                              address=address, num_cpus=num_cpus, seed_block=seed_block)
     elif backend == "local":
-        every = train.CHECKPOINT_EVERY if checkpoint_every is None else checkpoint_every
+        # not named `every`: that is the list of every pair, compared with `pairs` below
+        checkpoints = train.CHECKPOINT_EVERY if checkpoint_every is None else checkpoint_every
         for name, method in pending:
+            # a private run keeps no checkpoint: a resumed suite trains it again
             train.run(loaded[name], seeds, method=method, iterations=iterations, out=folder(name, method),
-                      resume=resume, checkpoint_every=every, scalars=scalars, tuning=tunings.get((name, method)))
+                      resume=resume and not loaded[name].game.private, checkpoint_every=checkpoints, scalars=scalars,
+                      tuning=tunings.get((name, method)))
     else:
         raise ValueError(f"unknown backend {backend!r}; allowed: local, ray, processes")
     results, rows = [], []
@@ -178,6 +188,8 @@ def run_suite(regimes: list[str], methods: list[str], seeds: list[int], out: str
                "seconds": time.perf_counter() - clock}
     if pairs != every:
         summary["pairs"] = [list(pair) for pair in pairs]
+    if skipped:
+        summary["skipped"] = [[name, method, PRIVATE_SKIP] for name, method in skipped]
     if not_run:
         summary["not_run"] = [list(pair) for pair in not_run]
     if extend is not None:

@@ -44,7 +44,7 @@ from recigrad.game.regime import Regime
 from recigrad.learning import contract
 from recigrad.learning.baselines import settings as baseline_settings
 from recigrad.learning.tables import warmup_logits
-from recigrad.running import checkpoint, outdir, runfolder
+from recigrad.running import checkpoint, outdir, private_train, runfolder
 from recigrad.util import device as devices
 from recigrad.util import numerics
 from recigrad.util.progress import progress_bar
@@ -193,14 +193,17 @@ def run(
         collapse and interactions to 95% and 99% (single learner), or mean payoff,
         cooperation and NashConv (societies).
     """
-    work = checkpoint.partial_dir(out) if out is not None else None
+    if regime.game.private:  # docs/model.md §6, §10: the private learner, no checkpoints (recigrad.running.private_train)
+        private_train.check(regime, method, resume)
+    work = checkpoint.partial_dir(out) if out is not None and not regime.game.private else None
     with devices.using(device):  # the methods' start creates the learners' state on this device
         record = train_seeds(regime, seeds, method, iterations, eval_every, work=work, resume=resume,
                              checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds, scalars=scalars,
                              tuning=tuning)
     if out is not None:
         runfolder.write_run_folder(Path(out), regime, method, seeds, record)
-        shutil.rmtree(work, ignore_errors=True)
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
     return record.result
 
 
@@ -319,6 +322,9 @@ def train_seeds(
         A ``RunRecord``: the summary, the evaluation lines (``metrics.jsonl``) and the learners'
         final tables (``tables.json``; per seed ``act (L, 2, 2)``, ``sig (L, 2, 2, 2)``).
     """
+    if regime.game.private:  # the private learner (recigrad.running.private_train); no checkpoints
+        private_train.check(regime, method, resume)
+        return private_train.train_seeds(regime, seeds, method, iterations, eval_every, scalars, THRESHOLDS)
     iterations = iterations or regime.train.iterations
     eval_every = eval_every or max(1, iterations // 100)
     module = contract.method(method)
