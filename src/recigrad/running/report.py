@@ -34,7 +34,7 @@ def _skipped_lines(summary: dict) -> str:
     skipped = summary.get("skipped") or []
     if not skipped:
         return ""
-    lines = ["## Skipped", ""] + [f"- {name} / {method}: {why}" for name, method, why in skipped]
+    lines = ["", "## Skipped", ""] + [f"- {name} / {method}: {why}" for name, method, why in skipped]
     return "\n".join(lines) + "\n"
 
 
