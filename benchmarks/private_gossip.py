@@ -17,18 +17,13 @@ Usage: ``python benchmarks/private_gossip.py [--norms L1 L2 L6 L8] [--gossip 0 1
 from __future__ import annotations
 
 import argparse
-import math
 import time
 
+from private_protocol import add_protocol_arguments, mean_se
 from recigrad.dynamics import private, world
 from recigrad.evaluation import private_measures as measures
 from recigrad.game import Game, observable
 from recigrad.game.population import parse_pop
-
-
-def _mean_se(values) -> tuple[float, float]:
-    values = values.double()
-    return float(values.mean()), float(values.std()) / math.sqrt(len(values)) if len(values) > 1 else math.nan
 
 
 def plot(path: str, rows: list[dict], rates: list[float]) -> None:
@@ -71,13 +66,7 @@ def main() -> None:
     parser.add_argument("--norms", nargs="+", default=["L1", "L2", "L6", "L8"])
     parser.add_argument("--gossip", nargs="+", type=float, default=[0.0, 1.0, 10.0, 100.0, 1000.0])
     parser.add_argument("--n", type=int, default=50)
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=500, help="counted rounds (N interactions each)")
-    parser.add_argument("--burn-in", type=int, default=200, help="rounds played before counting")
-    parser.add_argument("--q", type=float, default=0.9)
-    parser.add_argument("--perception-error", type=float, default=0.05)
-    parser.add_argument("--e", type=float, default=0.01)
-    parser.add_argument("--mu", type=float, default=0.01)
+    add_protocol_arguments(parser, seeds=5, rounds=500)
     parser.add_argument("--trust", type=float, default=1.0, help="gossip trust: probability the listener adopts")
     parser.add_argument("--plot", default=None, help="write the figure here (PNG)")
     parser.add_argument("--markdown", action="store_true", help="print the README's table")
@@ -95,13 +84,13 @@ def main() -> None:
         act, sig = parse_pop([f"norm:{norm}:{n}"]).batched_tables(len(seeds))
         pc, so = observable(act, sig, public_game)
         public, _ = world.simulate(pc, so, seeds, args.rounds * n, burn_in=args.burn_in * n, game=public_game)
-        public_cooperation = _mean_se(public.given.sum(1) / public.interactions)
+        public_cooperation = mean_se(public.given.sum(1) / public.interactions)
         for rate in args.gossip:
             game = Game(e=args.e, mu=args.mu, observation=args.q, perception_error=args.perception_error,
                         assessment="private", gossip=rate, gossip_trust=args.trust)
             tally, _ = private.simulate(act, sig, seeds, args.rounds * n, game, burn_in=args.burn_in * n)
-            row = {"norm": norm, "gossip": rate, "cooperation": _mean_se(measures.cooperation(tally)),
-                   "agreement": _mean_se(measures.agreement(tally)), "good_views": _mean_se(measures.good_views(tally)),
+            row = {"norm": norm, "gossip": rate, "cooperation": mean_se(measures.cooperation(tally)),
+                   "agreement": mean_se(measures.agreement(tally)), "good_views": mean_se(measures.good_views(tally)),
                    "public_cooperation": public_cooperation}
             rows.append(row)
             cells = [row[key] for key in ("cooperation", "agreement", "good_views", "public_cooperation")]

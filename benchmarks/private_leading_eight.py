@@ -16,30 +16,19 @@ Usage: ``python benchmarks/private_leading_eight.py [--n 50] [--seeds 10] [--rou
 from __future__ import annotations
 
 import argparse
-import math
 import time
 
+from private_protocol import add_protocol_arguments, mean_se
 from recigrad.dynamics import private, world
 from recigrad.evaluation import private_measures as measures
 from recigrad.game import Game, observable
 from recigrad.game.population import parse_pop
 
 
-def _mean_se(values) -> tuple[float, float]:
-    values = values.double()
-    return float(values.mean()), float(values.std()) / math.sqrt(len(values)) if len(values) > 1 else math.nan
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=50)
-    parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=2000, help="counted rounds (N interactions each)")
-    parser.add_argument("--burn-in", type=int, default=200, help="rounds played before counting")
-    parser.add_argument("--q", type=float, default=0.9)
-    parser.add_argument("--perception-error", type=float, default=0.05)
-    parser.add_argument("--e", type=float, default=0.01)
-    parser.add_argument("--mu", type=float, default=0.01)
+    add_protocol_arguments(parser, seeds=10, rounds=2000)
     parser.add_argument("--schedule", default="uniform", choices=("uniform", "permutation"))
     parser.add_argument("--gossip", type=float, default=0.0)
     parser.add_argument("--markdown", action="store_true", help="print the README's table")
@@ -60,8 +49,8 @@ def main() -> None:
         tally, _ = private.simulate(act, sig, seeds, args.rounds * n, game, burn_in=args.burn_in * n)
         pc, so = observable(act, sig, public_game)
         public, _ = world.simulate(pc, so, seeds, args.rounds * n, burn_in=args.burn_in * n, game=public_game)
-        cells = [_mean_se(measures.cooperation(tally)), _mean_se(measures.good_views(tally)), _mean_se(measures.agreement(tally)),
-                 _mean_se(public.given.sum(1) / public.interactions), _mean_se(public.good_fraction().mean(1))]
+        cells = [mean_se(measures.cooperation(tally)), mean_se(measures.good_views(tally)), mean_se(measures.agreement(tally)),
+                 mean_se(public.given.sum(1) / public.interactions), mean_se(public.good_fraction().mean(1))]
         text = [f"{m:.3f} ± {s:.4f}" for m, s in cells]
         print(f"| L{k} | " + " | ".join(text) + " |" if args.markdown else f"L{k}: private cooperation {text[0]}, good views "
               f"{text[1]}, agreement {text[2]}; public cooperation {text[3]}, good {text[4]}", flush=True)

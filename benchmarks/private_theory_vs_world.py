@@ -25,10 +25,10 @@ Usage: ``python benchmarks/private_theory_vs_world.py [--n 4 8 16 32] [--norms L
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from dataclasses import replace
 
+from private_protocol import add_protocol_arguments, mean_se
 from recigrad.dynamics import private, private_exact, private_meanfield
 from recigrad.evaluation import private_measures as measures
 from recigrad.game import Game, observable
@@ -36,10 +36,6 @@ from recigrad.game.population import parse_pop
 
 MEASURES = ("cooperation", "good_views", "agreement")
 
-
-def _mean_se(values) -> tuple[float, float]:
-    values = values.double()
-    return float(values.mean()), float(values.std()) / math.sqrt(len(values))
 
 
 def models(n: int) -> list[tuple[str, object]]:
@@ -58,13 +54,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, nargs="*", default=[4, 8, 16, 32])
     parser.add_argument("--norms", nargs="*", default=[f"L{k}" for k in range(1, 9)])
-    parser.add_argument("--seeds", type=int, default=16)
-    parser.add_argument("--rounds", type=int, default=2000, help="counted rounds (N interactions each)")
-    parser.add_argument("--burn-in", type=int, default=200, help="rounds played before counting")
-    parser.add_argument("--q", type=float, default=0.9)
-    parser.add_argument("--perception-error", type=float, default=0.05)
-    parser.add_argument("--e", type=float, default=0.01)
-    parser.add_argument("--mu", type=float, default=0.01)
+    add_protocol_arguments(parser, seeds=16, rounds=2000)
     parser.add_argument("--schedule", default="uniform", choices=("uniform", "permutation"),
                         help="the world's schedule (the theory's is uniform)")
     args = parser.parse_args()
@@ -84,7 +74,7 @@ def main() -> None:
             clock = time.perf_counter()
             played = replace(game, schedule=args.schedule)
             tally, _ = private.simulate(act, sig, seeds, args.rounds * n, played, burn_in=args.burn_in * n)
-            world = {key: _mean_se(getattr(measures, key)(tally)) for key in MEASURES}
+            world = {key: mean_se(getattr(measures, key)(tally)) for key in MEASURES}
             world_seconds = time.perf_counter() - clock
             pc, so = observable(act[:1], sig[:1], game)
             for label, solver in models(n):
