@@ -112,12 +112,13 @@ def _estimates(game, specs, seeds, steps, learners, chunks=1):
     n = act.shape[1]
     state = private.initial_state(seeds, n, game)
     streams = private.private_streams(seeds)
-    est = private_learner.init_estimates(len(seeds), n, len(learners))
+    est = private_learner.init_estimates(len(seeds), n, len(learners), game.initial_good)
     config = estimators.EstimatorConfig()
+    norm = signal_table("L6").to(torch.float64).expand(len(learners), 2, 2, 2)
+    assumptions = private_learner.Assumptions(norm, tuple(learners), game)
     for _ in range(chunks):
         state, _, rec = private.play(act, sig, state, streams, steps // chunks, game, record=True)
-        norm = signal_table("L6").to(torch.float64).expand(len(learners), 2, 2, 2)
-        est = private_learner.update(est, private_records.observations(rec, learners), config, norm)
+        est = private_learner.update(est, private_records.observations(rec, learners), config, assumptions)
     return act, sig, est, config
 
 
