@@ -124,3 +124,20 @@ def own_views(belief: torch.Tensor, seen: torch.Tensor, learner: torch.Tensor, s
         k = k.clamp(min=0)
         belief[rows, learner, k] = torch.where(seen, v.to(belief.dtype), belief[rows, learner, k])
     return belief
+
+
+def complement_symmetric(norm: torch.Tensor) -> torch.Tensor:
+    """``(...,)`` bool: the intended signal tables ``norm (..., 2, 2, 2)`` that complementing both views turns into
+    their complement, ``norm[a, 1 - u, 1 - x] = 1 - norm[a, u, x]`` (stern judging; none of L1-L5, L7, L8)."""
+    return ((norm.flip(-1).flip(-2) - (1.0 - norm)).abs() < 1e-12).flatten(-3).all(-1)
+
+
+def canonical(belief: torch.Tensor, where: torch.Tensor, learner: torch.Tensor) -> torch.Tensor:
+    """(B3): each other agent's row of beliefs complemented where it believes itself bad,
+    ``belief[j, .] <- 1 - belief[j, .]`` if ``belief[j, j] < 1/2`` (``j`` not the learner), in the rows
+    ``where (R,)`` (a complement-symmetric assumed norm and no gossip)."""
+    n = belief.shape[-1]
+    self_view = belief.diagonal(dim1=-2, dim2=-1)  # (R, N)
+    flip = (self_view < 0.5) & where.unsqueeze(-1)
+    flip &= torch.arange(n).unsqueeze(0) != learner.unsqueeze(-1)
+    return torch.where(flip.unsqueeze(-1), 1.0 - belief, belief)

@@ -77,6 +77,11 @@ class Assumptions:
         """``(L, 2, 2, 2)``: ``recigrad.learning.private_beliefs.judged`` of each learner's assumed norm."""
         return private_beliefs.judged(self.norm, self.game.perception_error, self.game.mu)
 
+    def gauge(self) -> torch.Tensor:
+        """``(L,)`` bool: the learners whose beliefs are kept in the canonical frame (B3): a complement-symmetric
+        assumed norm and no gossip (a told view would fix the frame)."""
+        return private_beliefs.complement_symmetric(self.norm) & (self.game.gossip == 0)
+
 
 def init_estimates(batch: int, n: int, learners: int, initial_good: float = 1.0) -> PrivateEstimates:
     """Empty estimates for ``batch`` populations of ``n`` agents with ``learners`` learners each; every view
@@ -119,6 +124,7 @@ def walk(obs: Observations, estimates: PrivateEstimates, assumptions: Assumption
     last = estimates.last.reshape(rows, n, n, 3).clone()
     learner = torch.tensor(assumptions.learners, dtype=torch.int64).repeat(batch)
     judge = assumptions.judged().to(DTYPE).repeat(batch, 1, 1, 1)
+    gauge = assumptions.gauge().repeat(batch)
     p_c = estimators.estimate(estimates.estimator, config)[0]  # (B L, N, 2, 2): P(perceived C | u, x)
     seen, donor, recipient, perceived, view_d, view_r, assessment = (x.reshape(rows, steps) for x in (
         obs.seen, obs.donor, obs.recipient, obs.perceived, obs.view_donor, obs.view_recipient, obs.assessment))
@@ -138,6 +144,7 @@ def walk(obs: Observations, estimates: PrivateEstimates, assumptions: Assumption
             last[idx, d] = torch.where(now.reshape(-1, 1, 1), sample, last[idx, d])
             belief = private_beliefs.observe(belief, now, d, r, a, p_c, judge, assumptions.game.observation, learner,
                                              assessment[:, t])
+            belief = private_beliefs.canonical(belief, now & gauge, learner)
         for k in range(slots):
             speaker, subject, view, adopted = heard[:, t, k].unbind(-1)
             said = speaker >= 0
@@ -202,18 +209,21 @@ def assumed_signal(regime: Regime) -> torch.Tensor:
 
 
 def estimate(estimates: PrivateEstimates, config: estimators.EstimatorConfig, game: Game, n_learners: int,
-             assumed: torch.Tensor | None = None, pool_self: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+             assumed: torch.Tensor | None = None,
+             pool_self: bool | torch.Tensor = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Each learner's estimates ``pc_hat (B, L, N, 2, 2)`` (realised C: its perception error undone) and
     ``so_hat (B, L, N, 2, 2, 2)`` (from gossip, or ``assumed (L, 2, 2, 2)`` for every agent without it).
-    ``pool_self``: the action estimates ignore the proxy self-view (both rows the count-weighted mean of the
-    two; an ablation, docs/model.md §6)."""
+    ``pool_self`` (``True`` or ``(L,)`` bool per learner): the action estimates ignore the believed self-view
+    (both rows the count-weighted mean of the two): the learners whose beliefs are in the canonical frame (B3),
+    where a believed self-view is good by construction, and an ablation (docs/model.md §6)."""
     pc, so = estimators.estimate(estimates.estimator, config)
     rows, n = pc.shape[:2]
-    if pool_self:
+    pool = torch.as_tensor(pool_self, dtype=torch.bool).expand(n_learners).repeat(rows // n_learners)
+    if bool(pool.any()):
         counts = estimates.estimator.act_n
         pooled = (counts * pc).sum(2, keepdim=True) / counts.sum(2, keepdim=True).clamp(min=1e-300)
         pooled = torch.where(counts.sum(2, keepdim=True) > 0, pooled, pc.mean(2, keepdim=True))
-        pc = pooled.expand_as(pc).clone()
+        pc = torch.where(pool.reshape(-1, 1, 1, 1), pooled.expand_as(pc), pc)
     pc, so = pc.reshape(rows // n_learners, n_learners, n, 2, 2), so.reshape(rows // n_learners, n_learners, n, 2, 2, 2)
     eps = game.perception_error
     if eps:
@@ -302,7 +312,8 @@ def step(state: PrivateLearners) -> torch.Tensor:
     obs = state.play_private(train.interactions)
     state.interactions += train.interactions
     state.estimates = update(state.estimates, obs, state.estimator_config, state.assumptions)
-    pc_hat, so_hat = estimate(state.estimates, state.estimator_config, game, len(state.learners), state.assumed)
+    pc_hat, so_hat = estimate(state.estimates, state.estimator_config, game, len(state.learners), state.assumed,
+                              pool_self=state.assumptions.gauge())
     pc_own, so_own = observable(numerics.sigmoid(state.logits_act), numerics.sigmoid(state.logits_sig), game)
     payoff = own_payoffs(pc_own, so_own, pc_hat, so_hat, state.learners, game, pairs_for(pc_hat.shape[2]))
     state.optimizer.zero_grad()
