@@ -67,11 +67,13 @@ class PrivateEstimates:
 class Assumptions:
     """What each learner assumes of how the others form their views (docs/model.md §6): its assumed norm
     ``norm (L, 2, 2, 2)`` (``assumed_norm``), the game's public parameters (observation, perception and
-    assessment errors, initial views) and its own index ``learners[l]``."""
+    assessment errors, initial views) and its own index ``learners[l]``; ``canonical``: keep the beliefs in the
+    canonical frame (B3) (``None``: where the assumed norm is complement-symmetric and there is no gossip)."""
 
     norm: torch.Tensor
     learners: tuple[int, ...]
     game: Game
+    canonical: bool | None = None
 
     def judged(self) -> torch.Tensor:
         """``(L, 2, 2, 2)``: ``recigrad.learning.private_beliefs.judged`` of each learner's assumed norm."""
@@ -79,7 +81,9 @@ class Assumptions:
 
     def gauge(self) -> torch.Tensor:
         """``(L,)`` bool: the learners whose beliefs are kept in the canonical frame (B3): a complement-symmetric
-        assumed norm and no gossip (a told view would fix the frame)."""
+        assumed norm and no gossip (a told view would fix the frame), unless ``canonical`` says otherwise."""
+        if self.canonical is not None:
+            return torch.full((len(self.learners),), bool(self.canonical))
         return private_beliefs.complement_symmetric(self.norm) & (self.game.gossip == 0)
 
 
