@@ -6,10 +6,13 @@ Each training iteration, for a batch of populations:
 1. **play** the private world (``recigrad.dynamics.private``) with everyone's current true tables and
    cut out of its records what each learner saw itself (``recigrad.dynamics.private_records``);
 2. **estimate** the others from the learner's own observations only, one estimator state per
-   (population, learner) (``recigrad.learning.estimators``), the contexts of an action sample being the
-   learner's *shadow* views (what an agent of its assumed norm would think after the same observations,
-   (P7)); the others' signal tables from the gossip it heard, or, without gossip, the stated assumption
-   that they assess by the learner's own norm (``assumed_signal``);
+   (population, learner) (``recigrad.learning.estimators``), the context of an action sample of donor ``d``
+   toward ``r`` being the learner's **belief** of ``d``'s own views ``(M[d, d], M[d, r])`` just before it
+   ((P7); ``recigrad.learning.private_beliefs``: per agent ``j`` and subject ``k`` the probability that
+   ``j`` views ``k`` good, moved by what ``j``'s actions reveal under the current estimates (B1) and by
+   ``j``'s likely judgements under the assumed norm (B2), in the canonical frame (B3) under a
+   complement-symmetric norm such as stern judging); the others' signal tables from the gossip it heard,
+   or, without gossip, the stated assumption that they assess by the learner's own norm (``assumed_signal``);
 3. **model**: the private mean field (``recigrad.dynamics.private_meanfield``) with the learner's own
    live tables in its row and its estimates elsewhere;
 4. **ascend** its own payoff there through the mean field's implicit gradient, one Adam step.
