@@ -33,7 +33,7 @@ def run(name: str, seeds: list[int], iterations: int | None = None, game: dict |
         regime = dataclasses.replace(regime, game=dataclasses.replace(regime.game, **game))
     original = private_learner.estimate
     if pool_self:  # the ablation without the proxy self-view
-        private_learner.estimate = lambda *a, **k: original(*a, **k, pool_self=True)
+        private_learner.estimate = lambda *a, **k: original(*a, **(k | {"pool_self": True}))
     try:
         return _run(name, regime, seeds, iterations) | ({"game": game} if game else {}) | (
             {"pool_self": True} if pool_self else {})

@@ -94,6 +94,14 @@ def test_a_learner_observes_nothing_of_the_others_private_data():
     for name in ("seen", "donor", "recipient", "perceived", "view_donor", "view_recipient", "assessment", "heard"):
         assert torch.equal(getattr(before, name), getattr(after, name)), name
     assert bool(unseen.any()) and bool((rec.gossip[..., 1] == learner).any())
+    # and its beliefs of the others' views and its estimates are a function of its observations alone
+    from recigrad.learning import estimators, private_learner
+
+    assumptions = private_learner.Assumptions(signal_table("L6").to(torch.float64).unsqueeze(0), (learner,), GOSSIP)
+    est = [private_learner.update(private_learner.init_estimates(len(seeds), 6, 1, GOSSIP.initial_good), obs,
+                                  estimators.EstimatorConfig(), assumptions) for obs in (before, after)]
+    assert torch.equal(est[0].belief, est[1].belief) and torch.equal(est[0].estimator.act_n, est[1].estimator.act_n)
+    assert not torch.equal(changed.views, rec.views)  # the others' true views were changed, unread
 
 
 # -- estimators from the learner's own observations (step 3) -----------------------------------------
@@ -107,26 +115,29 @@ from recigrad.learning import estimators, private_learner  # noqa: E402
 AGREE = ["disc:stern-judging:3", "allc:stern-judging:1", "alld:stern-judging:2"]
 
 
-def _estimates(game, specs, seeds, steps, learners, chunks=1):
+def _estimates(game, specs, seeds, steps, learners, chunks=1, canonical=None):
     act, sig = parse_pop(specs).batched_tables(len(seeds))
     n = act.shape[1]
     state = private.initial_state(seeds, n, game)
     streams = private.private_streams(seeds)
-    est = private_learner.init_estimates(len(seeds), n, len(learners))
+    est = private_learner.init_estimates(len(seeds), n, len(learners), game.initial_good)
     config = estimators.EstimatorConfig()
+    norm = signal_table("L6").to(torch.float64).expand(len(learners), 2, 2, 2)
+    assumptions = private_learner.Assumptions(norm, tuple(learners), game, canonical)
     for _ in range(chunks):
         state, _, rec = private.play(act, sig, state, streams, steps // chunks, game, record=True)
-        norm = signal_table("L6").to(torch.float64).expand(len(learners), 2, 2, 2)
-        est = private_learner.update(est, private_records.observations(rec, learners), config, norm)
+        est = private_learner.update(est, private_records.observations(rec, learners), config, assumptions)
     return act, sig, est, config
 
 
 def test_where_views_agree_the_action_estimates_are_the_public_estimators():
     """q = 1, no assessment or perception error, one norm: every view is the public reputation, so each
-    learner's own views are the donors' contexts and its action counts are the public estimator's, bit for bit."""
+    learner's beliefs of every donor's views are those views (0 or 1) and its action counts are the public
+    estimator's, bit for bit (in the true frame: without the canonical frame (B3), which would complement the rows
+    of the unconditional agents whenever they view themselves bad)."""
     game = Game(assessment="private", e=0.05, mu=0.0)
     seeds, steps, learners = [0, 1], 3000, [0, 4]
-    act, sig, est, config = _estimates(game, AGREE, seeds, steps, learners, chunks=3)
+    act, sig, est, config = _estimates(game, AGREE, seeds, steps, learners, chunks=3, canonical=False)
     pc, so = observable(act, sig, Game(e=0.05, mu=0.0))
     x = world.initial_reputation(len(seeds), act.shape[1])
     streams = Streams(seeds, "world")
@@ -143,7 +154,7 @@ def test_where_views_agree_the_action_estimates_are_the_public_estimators():
 
 def test_action_estimates_of_fixed_agents_converge_when_views_agree():
     game = Game(assessment="private", e=0.05, mu=0.0)
-    act, sig, est, config = _estimates(game, AGREE, [3], 8000, [1])
+    act, sig, est, config = _estimates(game, AGREE, [3], 8000, [1], canonical=False)
     pc_hat, _ = private_learner.estimate(est, config, game, 1, torch.zeros(1, 2, 2, 2, dtype=torch.float64))
     n = est.estimator.act_n.reshape(pc_hat.shape)
     truth = (act * (1 - game.e)).unsqueeze(1)
@@ -298,6 +309,101 @@ def test_with_gossip_the_learner_estimates_the_others_signals_and_steps():
     _, so_hat = private_learner.estimate(state.estimates, state.estimator_config, regime.game, 1)
     assumed = private_learner.assumed_signal(regime)[0]
     assert not torch.allclose(so_hat[0, 0, 1:], assumed.expand(3, 2, 2, 2), atol=0.05)  # estimated, not assumed
+
+
+def _tiny_observations(rows, heard_slots=0):
+    """``Observations`` of one population and one learner from ``rows``: per interaction ``(donor, recipient,
+    perceived, learner's view of donor, of recipient, its assessment)``."""
+    t = torch.tensor(rows, dtype=torch.int64).T.reshape(6, 1, 1, -1)
+    return private_records.Observations(seen=t[0] >= 0, donor=t[0], recipient=t[1], perceived=t[2], view_donor=t[3],
+                                        view_recipient=t[4], assessment=t[5],
+                                        heard=torch.full((1, 1, len(rows), heard_slots, 4), -1, dtype=torch.int64))
+
+
+def test_one_belief_update_by_hand():
+    """(B1) and (B2) on one donation, N = 4, learner 0, donor 1 cooperates with 2, agent 3 a third party; stern
+    judging with an assessment error of 0.1, q = 0.9; every number below computed by hand."""
+    from recigrad.learning import private_beliefs
+
+    belief = torch.full((1, 4, 4), 0.5, dtype=torch.float64)
+    belief[0, 1, 1], belief[0, 1, 2] = 0.8, 0.3  # donor: its self-view, its view of the recipient
+    belief[0, 2, 1], belief[0, 2, 2] = 0.6, 0.9  # recipient
+    belief[0, 3, 1], belief[0, 3, 2] = 0.5, 0.2  # third party
+    p_c = torch.full((1, 4, 2, 2), 0.5, dtype=torch.float64)
+    p_c[0, 1] = torch.tensor([[0.1, 0.7], [0.2, 0.9]])  # P(perceived C | u, x) of the donor
+    judge = private_beliefs.judged(signal_table("L6").to(torch.float64), 0.0, 0.1).unsqueeze(0)
+    one = torch.ones(1, dtype=torch.int64)
+    out = private_beliefs.observe(belief, torch.tensor([True]), one, 2 * one, one, p_c, judge, 0.9,
+                                  torch.zeros(1, dtype=torch.int64), 0 * one)
+    # prior pi(u, x) = [[0.14, 0.06], [0.56, 0.24]]; times P(C): [[0.014, 0.042], [0.112, 0.216]], sum 0.384
+    post_x = (0.042 + 0.216) / 0.384  # 0.671875: what the C reveals of M[1, 2]
+    expected = belief.clone()
+    expected[0, 1, 2] = post_x
+    expected[0, 1, 1] = post_x * 0.9 + (1 - post_x) * 0.1  # the donor judges itself at the revealed view: 0.6375
+    expected[0, 2, 1] = 0.9 * 0.9 + 0.1 * 0.1  # the recipient judges at its self-view 0.9: 0.82
+    expected[0, 3, 1] = 0.9 * (0.2 * 0.9 + 0.8 * 0.1) + 0.1 * 0.5  # observed with q = 0.9: 0.284
+    expected[0, 0, 1] = 0.0  # the learner's own row: its assessment
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-12)
+    assert abs(float(out[0, 1, 1]) - 0.6375) < 1e-12 and abs(float(out[0, 3, 1]) - 0.284) < 1e-12
+    # an estimated non-discriminator (flat in x) reveals nothing of M[1, 2]
+    p_c[0, 1] = torch.tensor([[0.3, 0.3], [0.6, 0.6]])
+    flat = private_beliefs.observe(belief, torch.tensor([True]), one, 2 * one, one, p_c, judge, 0.9,
+                                   torch.zeros(1, dtype=torch.int64), 0 * one)
+    assert abs(float(flat[0, 1, 2]) - 0.3) < 1e-12
+    # a row not seen is returned unchanged
+    same = private_beliefs.observe(belief, torch.tensor([False]), one, 2 * one, one, p_c, judge, 0.9,
+                                   torch.zeros(1, dtype=torch.int64), 0 * one)
+    assert torch.equal(same, belief)
+
+
+@pytest.mark.parametrize("canonical", [False, True])
+def test_an_action_samples_context_is_the_donors_believed_views_before_it(canonical):
+    """Two donations of agent 1 to agent 2 (N = 4, learner 0, all views initially good, no estimates yet, so
+    nothing is revealed): after the first, a defection to a recipient it views good, the donor's believed
+    self-view is 0.1 (judged bad with mu = 0.1), so the second sample's context is (bad, good); in the canonical
+    frame (B3) the donor's row is complemented instead: (good, bad).  Hand-computed third-party belief:
+    0.9 * 0.1 + 0.1 * 1 = 0.19, then 0.9 * 0.9 + 0.1 * 0.19 = 0.829 without the canonical frame."""
+    game = Game(assessment="private", observation=0.9, e=0.0, mu=0.1)
+    assumptions = private_learner.Assumptions(signal_table("L6").to(torch.float64).unsqueeze(0), (0,), game, canonical)
+    obs = _tiny_observations([(1, 2, 0, 1, 1, 0), (-1,) * 6, (1, 2, 1, 0, 1, 1)])
+    est = private_learner.init_estimates(1, 4, 1, 1.0)
+    actions, valid, _, new = private_learner.walk(obs, est, assumptions, estimators.EstimatorConfig())
+    assert valid.tolist() == [[True, False, True]]
+    assert actions.donor_rep[0, [0, 2]].tolist() == [1, 1 if canonical else 0]
+    assert actions.recipient_rep[0, [0, 2]].tolist() == [1, 0 if canonical else 1]
+    assert actions.donor[0, [0, 2]].tolist() == [1, 1] and actions.action[0, [0, 2]].tolist() == [0, 1]
+    belief = new.belief[0, 0]
+    assert belief[0, 1] == 1.0  # the learner's own view of the donor: its last assessment
+    if not canonical:
+        torch.testing.assert_close(belief[3, 1], torch.tensor(0.829, dtype=torch.float64), rtol=0, atol=1e-12)
+        torch.testing.assert_close(belief[1, 1], torch.tensor(0.9, dtype=torch.float64), rtol=0, atol=1e-12)
+    assert bool((est.belief == 1.0).all())  # the state passed in is not modified
+
+
+def test_the_canonical_frame_complements_only_the_rows_of_agents_believed_to_view_themselves_bad():
+    from recigrad.learning import private_beliefs
+
+    belief = torch.tensor([[[0.2, 0.7, 0.1], [0.3, 0.4, 0.9], [0.6, 0.2, 0.8]]], dtype=torch.float64)
+    out = private_beliefs.canonical(belief, torch.tensor([True]), torch.tensor([0]))
+    expected = belief.clone()
+    expected[0, 1] = torch.tensor([0.7, 0.6, 0.1], dtype=torch.float64)  # agent 1 (self-view 0.4) complemented
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-15)  # the learner's own row (0) never
+    assert torch.equal(private_beliefs.canonical(belief, torch.tensor([False]), torch.tensor([0])), belief)
+    symmetric = private_beliefs.complement_symmetric(torch.stack([signal_table(k) for k in ("L6", "L1", "L3", "L8")]))
+    assert symmetric.tolist() == [True, False, False, False]
+
+
+def test_a_seed_gives_the_same_beliefs_and_tables_alone_or_in_a_batch():
+    from recigrad.game.regime import load_regime
+
+    regime = load_regime("private-sj")
+    alone, batch = private_learner.start(regime, [3]), private_learner.start(regime, [1, 3])
+    for _ in range(2):
+        private_learner.step(alone), private_learner.step(batch)
+    assert torch.equal(alone.estimates.belief[0], batch.estimates.belief[1])
+    assert torch.equal(alone.estimates.estimator.act_n[0], batch.estimates.estimator.act_n[1])
+    assert torch.equal(alone.logits_act[0], batch.logits_act[1]) and torch.equal(alone.logits_sig[0], batch.logits_sig[1])
+    assert not torch.equal(batch.estimates.belief[0], batch.estimates.belief[1])
 
 
 def test_pooling_the_self_view_gives_the_count_weighted_mean_of_the_two_rows():

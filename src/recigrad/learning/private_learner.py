@@ -6,10 +6,13 @@ Each training iteration, for a batch of populations:
 1. **play** the private world (``recigrad.dynamics.private``) with everyone's current true tables and
    cut out of its records what each learner saw itself (``recigrad.dynamics.private_records``);
 2. **estimate** the others from the learner's own observations only, one estimator state per
-   (population, learner) (``recigrad.learning.estimators``), the contexts of an action sample being the
-   learner's *shadow* views (what an agent of its assumed norm would think after the same observations,
-   (P7)); the others' signal tables from the gossip it heard, or, without gossip, the stated assumption
-   that they assess by the learner's own norm (``assumed_signal``);
+   (population, learner) (``recigrad.learning.estimators``), the context of an action sample of donor ``d``
+   toward ``r`` being the learner's **belief** of ``d``'s own views ``(M[d, d], M[d, r])`` just before it
+   ((P7); ``recigrad.learning.private_beliefs``: per agent ``j`` and subject ``k`` the probability that
+   ``j`` views ``k`` good, moved by what ``j``'s actions reveal under the current estimates (B1) and by
+   ``j``'s likely judgements under the assumed norm (B2), in the canonical frame (B3) under a
+   complement-symmetric norm such as stern judging); the others' signal tables from the gossip it heard,
+   or, without gossip, the stated assumption that they assess by the learner's own norm (``assumed_signal``);
 3. **model**: the private mean field (``recigrad.dynamics.private_meanfield``) with the learner's own
    live tables in its row and its estimates elsewhere;
 4. **ascend** its own payoff there through the mean field's implicit gradient, one Adam step.
@@ -28,7 +31,7 @@ from recigrad.dynamics.private_records import Observations, observations
 from recigrad.game import DTYPE, ConfigError, Game, observable
 from recigrad.game.norms import RANDOM, signal_table
 from recigrad.game.regime import Regime
-from recigrad.learning import estimators
+from recigrad.learning import estimators, private_beliefs
 from recigrad.learning.tables import LearnerTables, start_fields
 from recigrad.util import numerics
 
@@ -51,112 +54,140 @@ class _Samples:
 @dataclass
 class PrivateEstimates:
     """Per (population, learner): the estimator counts of ``recigrad.learning.estimators`` with the
-    ``B L`` (population, learner) pairs folded into its batch (population-major); ``shadow (B, L, N)`` int64,
-    the learner's **shadow views** (docs/model.md §6): what an agent of the assumed norm would think of each
-    agent after the learner's own observations (``-1`` until the learner first observes it, then seeded with
-    its own view); ``self_shadow (B, L, N)`` int64, its proxy of each agent's self-view ``M[j, j]``: the
-    judgement of the assumed norm on each observed donation of ``j`` with ``j``'s previous proxy self-view and
-    the shadow view of the recipient (a discriminator that acts on views the learner shares keeps a good
-    self-view in the learner's eyes, whatever the learner thinks of it); and ``last (B, L, N, 3)`` int64,
-    the last donation of each agent the learner observed:
-    ``(perceived action, shadow view of the donor, shadow view of the recipient)``, ``-1`` before the first."""
+    ``B L`` (population, learner) pairs folded into its batch (population-major); ``belief (B, L, N, N)``
+    float64, the learner's **beliefs** of every agent's views (``recigrad.learning.private_beliefs``:
+    ``belief[b, l, j, k]`` its probability that ``j`` views ``k`` good; its own row its own views); and
+    ``last (B, L, N, N, 3)`` int64, per subject ``t`` and agent ``j`` the last donation of ``t`` the learner
+    observed: ``(perceived action, j's believed view of t, j's believed view of the recipient)`` as hard
+    contexts before that donation, ``-1`` before the first (the context of a view ``j`` tells of ``t``)."""
 
     estimator: estimators.EstimatorState
-    shadow: torch.Tensor
-    self_shadow: torch.Tensor
+    belief: torch.Tensor
     last: torch.Tensor
 
 
-def init_estimates(batch: int, n: int, learners: int) -> PrivateEstimates:
-    """Empty estimates for ``batch`` populations of ``n`` agents with ``learners`` learners each."""
-    unknown = torch.full((batch, learners, n), -1, dtype=torch.int64)
-    return PrivateEstimates(estimators.init_state(batch * learners, n), unknown, unknown.clone(),
-                            torch.full((batch, learners, n, 3), -1, dtype=torch.int64))
+@dataclass(frozen=True)
+class Assumptions:
+    """What each learner assumes of how the others form their views (docs/model.md §6): its assumed norm
+    ``norm (L, 2, 2, 2)`` (``assumed_norm``), the game's public parameters (observation, perception and
+    assessment errors, initial views) and its own index ``learners[l]``; ``canonical``: keep the beliefs in the
+    canonical frame (B3) (``None``: where the assumed norm is complement-symmetric and there is no gossip)."""
+
+    norm: torch.Tensor
+    learners: tuple[int, ...]
+    game: Game
+    canonical: bool | None = None
+
+    def judged(self) -> torch.Tensor:
+        """``(L, 2, 2, 2)``: ``recigrad.learning.private_beliefs.judged`` of each learner's assumed norm."""
+        return private_beliefs.judged(self.norm, self.game.perception_error, self.game.mu)
+
+    def gauge(self) -> torch.Tensor:
+        """``(L,)`` bool: the learners whose beliefs are kept in the canonical frame (B3): a complement-symmetric
+        assumed norm and no gossip (a told view would fix the frame), unless ``canonical`` says otherwise."""
+        if self.canonical is not None:
+            return torch.full((len(self.learners),), bool(self.canonical))
+        return private_beliefs.complement_symmetric(self.norm) & (self.game.gossip == 0)
 
 
-def walk(obs: Observations, estimates: PrivateEstimates,
-         norm: torch.Tensor) -> tuple[_Samples, torch.Tensor, _Samples, PrivateEstimates]:
-    """Go through the learners' observations in time order, keeping their shadow views.
+def init_estimates(batch: int, n: int, learners: int, initial_good: float = 1.0) -> PrivateEstimates:
+    """Empty estimates for ``batch`` populations of ``n`` agents with ``learners`` learners each; every view
+    believed good with the game's ``initial_good``."""
+    belief = private_beliefs.initial(batch * learners, n, initial_good).reshape(batch, learners, n, n)
+    return PrivateEstimates(estimators.init_state(batch * learners, n), belief,
+                            torch.full((batch, learners, n, n, 3), -1, dtype=torch.int64))
 
-    Per observed interaction (donor ``d``, recipient ``r``, perceived action ``a``): the proxy self-view of
-    ``d`` and the shadow view of ``r`` (seeded with the learner's own views where still unknown) are the
-    context of one sample of ``d``'s action table, (P7); then the shadow view of ``d`` becomes the assumed
-    norm's judgement ``norm[a, shadow[d], shadow[r]] > 1/2`` and its proxy self-view
-    ``norm[a, self[d], shadow[r]] > 1/2``.  Per gossip event heard: the told view is one sample of the
-    speaker's signal table at the context of the subject's last observed donation, and the shadow view of
-    the subject becomes the told view if the learner adopted it.
+
+def walk(obs: Observations, estimates: PrivateEstimates, assumptions: Assumptions,
+         config: estimators.EstimatorConfig) -> tuple[_Samples, torch.Tensor, _Samples, PrivateEstimates]:
+    """Go through the learners' observations in time order, keeping their beliefs of the others' views.
+
+    Per observed interaction (donor ``d``, recipient ``r``, perceived action ``a``): the believed views of
+    ``d`` *before* it, ``(belief[d, d], belief[d, r])`` as hard contexts, are the context of one sample of
+    ``d``'s action table, (P7); then the beliefs follow (B1) (what the action reveals of ``d``'s view of
+    ``r``, under the estimates as they stand before this walk) and (B2) (each agent's judgement of ``d``)
+    (``recigrad.learning.private_beliefs``).  Per gossip event heard: the told view is one sample of the
+    speaker's signal table at the context of the subject's last observed donation as the speaker saw it in the
+    learner's beliefs, and ``belief[speaker, subject]`` becomes the told view (the learner's own view of the
+    subject too, if it adopted it).
 
     Args:
         obs: ``Observations`` ``(B, L, T)``.
         estimates: the state before them (not modified).
-        norm: ``(L, 2, 2, 2)`` each learner's assumed intended signal table.
+        assumptions: the learners' ``Assumptions``.
+        config: the estimator settings (for the current estimates).
 
     Returns:
         ``(actions (B L, T), valid (B L, T), told (B L, T G), estimates)``: the estimator records of the
-        action samples, which rows hold one, the gossip samples, and the state with new shadow views and
-        last donations (its estimator counts not yet updated).
+        action samples, which rows hold one, the gossip samples, and the state with new beliefs and last
+        donations (its estimator counts not yet updated).
     """
     batch, n_learners, steps = obs.seen.shape
     slots = obs.heard.shape[3]
-    shadow, own, last = estimates.shadow.clone(), estimates.self_shadow.clone(), estimates.last.clone()
-    b_idx = torch.arange(batch).reshape(-1, 1).expand(batch, n_learners)
-    l_idx = torch.arange(n_learners).reshape(1, -1).expand(batch, n_learners)
-    judge = (norm > 0.5).to(torch.int64)  # (L, a, x_d, x_r)
-    ctx = torch.zeros((2, batch, n_learners, steps), dtype=torch.int64)
-    observer = torch.full((batch, n_learners, steps, slots), -1, dtype=torch.int64)
-    context = torch.zeros((batch, n_learners, steps, slots, 3), dtype=torch.int64)
-    told = torch.zeros((batch, n_learners, steps, slots), dtype=torch.int64)
-    for t in range(steps):
-        seen = obs.seen[:, :, t]
-        if bool(seen.any()):
-            d, r = obs.donor[:, :, t].clamp(min=0), obs.recipient[:, :, t].clamp(min=0)
-            a = obs.perceived[:, :, t].clamp(min=0)
-            old_d, old_r = shadow[b_idx, l_idx, d], shadow[b_idx, l_idx, r]
-            s_d = torch.where(old_d >= 0, old_d, obs.view_donor[:, :, t])
-            s_r = torch.where(old_r >= 0, old_r, obs.view_recipient[:, :, t])
-            old_self = own[b_idx, l_idx, d]
-            u_d = torch.where(old_self >= 0, old_self, obs.view_donor[:, :, t])
-            ctx[0, :, :, t], ctx[1, :, :, t] = u_d, s_r
-            own[b_idx, l_idx, d] = torch.where(seen, judge[l_idx, a, u_d.clamp(min=0), s_r.clamp(min=0)], old_self)
-            shadow[b_idx, l_idx, r] = torch.where(seen, s_r, old_r)
-            new_d = judge[l_idx, a, s_d.clamp(min=0), s_r.clamp(min=0)]
-            shadow[b_idx, l_idx, d] = torch.where(seen, new_d, shadow[b_idx, l_idx, d])
-            now = torch.stack([a, s_d, s_r], -1)
-            last[b_idx, l_idx, d] = torch.where(seen.unsqueeze(-1), now, last[b_idx, l_idx, d])
-        for k in range(slots):
-            speaker, subject = obs.heard[:, :, t, k, 0], obs.heard[:, :, t, k, 1]
-            heard = speaker >= 0
-            if not bool(heard.any()):
-                continue
-            subject = subject.clamp(min=0)
-            before = last[b_idx, l_idx, subject]
-            usable = heard & (before[..., 0] >= 0)
-            observer[:, :, t, k] = torch.where(usable, speaker, observer[:, :, t, k])
-            context[:, :, t, k] = torch.where(usable.unsqueeze(-1), before, context[:, :, t, k])
-            told[:, :, t, k] = torch.where(usable, obs.heard[:, :, t, k, 2], told[:, :, t, k])
-            adopt = heard & (obs.heard[:, :, t, k, 3] == 1)
-            shadow[b_idx, l_idx, subject] = torch.where(adopt, obs.heard[:, :, t, k, 2], shadow[b_idx, l_idx, subject])
+    n = estimates.belief.shape[-1]
     rows = batch * n_learners
-    valid = obs.seen.flatten(0, 1)
-    donor, a = (torch.where(valid, x.flatten(0, 1), torch.zeros_like(valid, dtype=torch.int64)) for x in (obs.donor, obs.perceived))
-    x_d, x_r = (torch.where(valid, c.flatten(0, 1), torch.zeros_like(donor)) for c in ctx)
-    none = torch.full((*donor.shape, 1), -1, dtype=torch.int64)
-    actions = _Samples(donor, none, x_d, x_r, a, torch.zeros_like(none))
+    idx = torch.arange(rows)
+    belief = estimates.belief.reshape(rows, n, n)
+    last = estimates.last.reshape(rows, n, n, 3).clone()
+    learner = torch.tensor(assumptions.learners, dtype=torch.int64).repeat(batch)
+    judge = assumptions.judged().to(DTYPE).repeat(batch, 1, 1, 1)
+    gauge = assumptions.gauge().repeat(batch)
+    p_c = estimators.estimate(estimates.estimator, config)[0]  # (B L, N, 2, 2): P(perceived C | u, x)
+    seen, donor, recipient, perceived, view_d, view_r, assessment = (x.reshape(rows, steps) for x in (
+        obs.seen, obs.donor, obs.recipient, obs.perceived, obs.view_donor, obs.view_recipient, obs.assessment))
+    heard = obs.heard.reshape(rows, steps, slots, 4)
+    ctx = torch.zeros((2, rows, steps), dtype=torch.int64)
+    observer = torch.full((rows, steps, slots), -1, dtype=torch.int64)
+    context = torch.zeros((rows, steps, slots, 3), dtype=torch.int64)
+    told = torch.zeros((rows, steps, slots), dtype=torch.int64)
+    for t in range(steps):
+        now = seen[:, t]
+        if bool(now.any()):
+            d, r, a = donor[:, t].clamp(min=0), recipient[:, t].clamp(min=0), perceived[:, t].clamp(min=0)
+            belief = private_beliefs.own_views(belief, now, learner, (d, r), (view_d[:, t], view_r[:, t]))
+            hard = private_beliefs.contexts(belief)
+            ctx[0, :, t], ctx[1, :, t] = hard[idx, d, d], hard[idx, d, r]
+            sample = torch.stack([a.unsqueeze(1).expand(rows, n), hard[idx, :, d], hard[idx, :, r]], -1)
+            last[idx, d] = torch.where(now.reshape(-1, 1, 1), sample, last[idx, d])
+            belief = private_beliefs.observe(belief, now, d, r, a, p_c, judge, assumptions.game.observation, learner,
+                                             assessment[:, t])
+            belief = private_beliefs.canonical(belief, now & gauge, learner)
+        for k in range(slots):
+            speaker, subject, view, adopted = heard[:, t, k].unbind(-1)
+            said = speaker >= 0
+            if not bool(said.any()):
+                continue
+            speaker, subject = speaker.clamp(min=0), subject.clamp(min=0)
+            before = last[idx, subject, speaker]
+            usable = said & (before[:, 0] >= 0)
+            observer[:, t, k] = torch.where(usable, speaker, observer[:, t, k])
+            context[:, t, k] = torch.where(usable.unsqueeze(-1), before, context[:, t, k])
+            told[:, t, k] = torch.where(usable, view, told[:, t, k])
+            belief = belief.clone()
+            belief[idx, speaker, subject] = torch.where(said, view.to(DTYPE), belief[idx, speaker, subject])
+            belief[idx, learner, subject] = torch.where(said & (adopted == 1), view.to(DTYPE),
+                                                        belief[idx, learner, subject])
+    valid = seen
+    d_all, a_all = (torch.where(valid, x, torch.zeros_like(x)) for x in (donor, perceived))
+    x_d, x_r = (torch.where(valid, c, torch.zeros_like(c)) for c in ctx)
+    none = torch.full((rows, steps, 1), -1, dtype=torch.int64)
+    actions = _Samples(d_all, none, x_d, x_r, a_all, torch.zeros_like(none))
     g_a, g_d, g_r = (context[..., i].reshape(rows, steps * slots) for i in range(3))
     gossip = _Samples(torch.zeros_like(g_a), observer.reshape(rows, steps * slots, 1), g_d, g_r, g_a,
                       told.reshape(rows, steps * slots, 1))
-    return actions, valid, gossip, PrivateEstimates(estimates.estimator, shadow, own, last)
+    return actions, valid, gossip, PrivateEstimates(estimates.estimator, belief.reshape(batch, n_learners, n, n),
+                                                    last.reshape(batch, n_learners, n, n, 3))
 
 
 def update(estimates: PrivateEstimates, obs: Observations, config: estimators.EstimatorConfig,
-           norm: torch.Tensor) -> PrivateEstimates:
+           assumptions: Assumptions) -> PrivateEstimates:
     """The estimates after the learners' new observations (``walk``; the action samples, then the gossip
-    samples, into the estimator); ``norm (L, 2, 2, 2)`` the learners' assumed intended signal tables."""
-    actions, valid, told, estimates = walk(obs, estimates, norm)
+    samples, into the estimator)."""
+    actions, valid, told, estimates = walk(obs, estimates, assumptions, config)
     state = estimators.update(estimates.estimator, actions, config, valid=valid)
     if len(told) > 0:
         state = estimators.update(state, told, config, valid=torch.zeros(told.donor.shape, dtype=torch.bool))
-    return PrivateEstimates(state, estimates.shadow, estimates.self_shadow, estimates.last)
+    return PrivateEstimates(state, estimates.belief, estimates.last)
 
 
 def assumed_norm(regime: Regime) -> torch.Tensor:
@@ -172,6 +203,11 @@ def assumed_norm(regime: Regime) -> torch.Tensor:
     return torch.stack(tables).to(DTYPE)
 
 
+def assumptions(regime: Regime) -> Assumptions:
+    """The learners' ``Assumptions``: their assumed norms (``assumed_norm``), indices and the game."""
+    return Assumptions(assumed_norm(regime), tuple(regime.population.learners), regime.game)
+
+
 def assumed_signal(regime: Regime) -> torch.Tensor:
     """The others' observable signal tables a learner assumes without gossip, ``(L, 2, 2, 2)``: its assumed
     norm's table (``assumed_norm``) with the game's perception and assessment errors (docs/model.md §6)."""
@@ -180,18 +216,21 @@ def assumed_signal(regime: Regime) -> torch.Tensor:
 
 
 def estimate(estimates: PrivateEstimates, config: estimators.EstimatorConfig, game: Game, n_learners: int,
-             assumed: torch.Tensor | None = None, pool_self: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+             assumed: torch.Tensor | None = None,
+             pool_self: bool | torch.Tensor = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Each learner's estimates ``pc_hat (B, L, N, 2, 2)`` (realised C: its perception error undone) and
     ``so_hat (B, L, N, 2, 2, 2)`` (from gossip, or ``assumed (L, 2, 2, 2)`` for every agent without it).
-    ``pool_self``: the action estimates ignore the proxy self-view (both rows the count-weighted mean of the
-    two; an ablation, docs/model.md §6)."""
+    ``pool_self`` (``True`` or ``(L,)`` bool per learner): the action estimates ignore the believed self-view
+    (both rows the count-weighted mean of the two): the learners whose beliefs are in the canonical frame (B3),
+    where a believed self-view is good by construction, and an ablation (docs/model.md §6)."""
     pc, so = estimators.estimate(estimates.estimator, config)
     rows, n = pc.shape[:2]
-    if pool_self:
+    pool = torch.as_tensor(pool_self, dtype=torch.bool).expand(n_learners).repeat(rows // n_learners)
+    if bool(pool.any()):
         counts = estimates.estimator.act_n
         pooled = (counts * pc).sum(2, keepdim=True) / counts.sum(2, keepdim=True).clamp(min=1e-300)
         pooled = torch.where(counts.sum(2, keepdim=True) > 0, pooled, pc.mean(2, keepdim=True))
-        pc = pooled.expand_as(pc).clone()
+        pc = torch.where(pool.reshape(-1, 1, 1, 1), pooled.expand_as(pc), pc)
     pc, so = pc.reshape(rows // n_learners, n_learners, n, 2, 2), so.reshape(rows // n_learners, n_learners, n, 2, 2, 2)
     eps = game.perception_error
     if eps:
@@ -241,7 +280,7 @@ class PrivateLearners(LearnerTables):
     estimates: PrivateEstimates
     views: private.PrivateState
     private_streams: private.PrivateStreams
-    norm: torch.Tensor
+    assumptions: Assumptions
     assumed: torch.Tensor | None
     reputation: torch.Tensor | None = None
     streams: object = None
@@ -265,10 +304,10 @@ def start(regime: Regime, seeds: list[int], estimator_config: estimators.Estimat
     if n > private_meanfield.MAX_N:
         raise ConfigError(f"the private learner's model needs N <= {private_meanfield.MAX_N}, got N = {n}")
     shared.pop("reputation"), shared.pop("streams")
-    return PrivateLearners(**shared, estimates=init_estimates(len(seeds), n, n_learners),
+    return PrivateLearners(**shared, estimates=init_estimates(len(seeds), n, n_learners, regime.game.initial_good),
                            views=private.initial_state(seeds, n, regime.game),
                            private_streams=private.private_streams(seeds),
-                           norm=assumed_norm(regime),
+                           assumptions=assumptions(regime),
                            assumed=assumed_signal(regime) if regime.game.gossip == 0 else None,
                            estimator_config=estimator_config or estimators.EstimatorConfig())
 
@@ -279,8 +318,9 @@ def step(state: PrivateLearners) -> torch.Tensor:
     train, game = state.regime.train, state.game
     obs = state.play_private(train.interactions)
     state.interactions += train.interactions
-    state.estimates = update(state.estimates, obs, state.estimator_config, state.norm)
-    pc_hat, so_hat = estimate(state.estimates, state.estimator_config, game, len(state.learners), state.assumed)
+    state.estimates = update(state.estimates, obs, state.estimator_config, state.assumptions)
+    pc_hat, so_hat = estimate(state.estimates, state.estimator_config, game, len(state.learners), state.assumed,
+                              pool_self=state.assumptions.gauge())
     pc_own, so_own = observable(numerics.sigmoid(state.logits_act), numerics.sigmoid(state.logits_sig), game)
     payoff = own_payoffs(pc_own, so_own, pc_hat, so_hat, state.learners, game, pairs_for(pc_hat.shape[2]))
     state.optimizer.zero_grad()

@@ -2,7 +2,7 @@
 under private assessment", §10): method ``rg`` trains ``recigrad.learning.private_learner``.
 
 ``recigrad.running.train`` dispatches a private game here.  The loop is the public one's without
-checkpoints (the private learner's state, its shadow views, last observations, estimator counts and
+checkpoints (the private learner's state, its beliefs of the others' views, last observations, estimator counts and
 Adam state, is not in the checkpoint format: ``resume`` is refused with one line, and a run folder
 is written without a ``.partial`` checkpoint).  Evaluation reads everyone's true tables in the exact
 chain of private views (``N <= 4``) or the private mean field with pairs (``4 < N <= 8``), the
