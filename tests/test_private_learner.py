@@ -319,3 +319,42 @@ def test_the_public_learner_refuses_a_private_regime_with_a_pointer():
 
     with pytest.raises(ConfigError, match="recigrad.learning.private_learner"):
         reciprocity_gradient.start(load_regime("private-sj"), [0])
+
+
+@pytest.mark.parametrize("game", [GOSSIP, Game(assessment="private", observation=0.7, e=0.02, mu=0.05)],
+                         ids=["gossip", "no gossip"])
+def test_the_compiled_walk_is_the_tensor_walk(game):
+    """``walk``'s loop over time steps compiled with numba gives the tensor loop's samples, shadow views, proxy
+    self-views and last donations, integer for integer, over two chunks (the second from the first's state),
+    with two learners of different assumed norms."""
+    if private_learner._walk_jit is None:
+        pytest.skip("numba is not installed")
+    seeds, learners = [3, 9], [1, 4]
+    act, sig = parse_pop(MIXED).batched_tables(len(seeds))
+    state, streams = private.initial_state(seeds, act.shape[1], game), private.private_streams(seeds)
+    norm = torch.stack([signal_table("L1"), signal_table("stern-judging")]).to(torch.float64)
+    est = {key: private_learner.init_estimates(len(seeds), act.shape[1], len(learners)) for key in ("jit", "tensors")}
+    for _ in range(2):
+        state, _, rec = private.play(act, sig, state, streams, 300, game, record=True)
+        obs = private_records.observations(rec, learners)
+        judge = (norm > 0.5).to(torch.int64)
+        jit = private_learner._walk_compiled(obs, est["jit"], judge)
+        tensors = private_learner._walk_tensors(obs, est["tensors"], judge)
+        seen = obs.seen.unsqueeze(0).expand(2, *obs.seen.shape)
+        assert torch.equal(jit[0][seen], tensors[0][seen])  # contexts of the action samples
+        for a, b in zip(jit[1:], tensors[1:]):
+            assert torch.equal(a, b)
+        samples = {key: private_learner.walk(obs, est[key], norm) for key in est}
+        private_learner.WALK_COMPILED = False
+        try:
+            samples["tensors"] = private_learner.walk(obs, est["tensors"], norm)
+        finally:
+            private_learner.WALK_COMPILED = True
+        for key in est:
+            est[key] = samples[key][3]
+        for part in (0, 2):
+            for field in ("donor", "observers", "donor_rep", "recipient_rep", "action", "signals"):
+                assert torch.equal(getattr(samples["jit"][part], field), getattr(samples["tensors"][part], field))
+        assert bool((est["jit"].shadow >= 0).any()) and bool((est["jit"].last[..., 0] >= 0).any())
+    if game.gossip:
+        assert bool((jit[1] >= 0).any())  # gossip samples were taken

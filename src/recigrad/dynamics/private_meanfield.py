@@ -25,7 +25,10 @@ The stationary state solves ``Z = Phi(Z)`` (one interaction, then gossip) by New
 with a dense Jacobian (``torch.func.jacrev``), started from where rounds of the expected dynamics
 lead from the initial views (Newton from the initial views can land on another fixed point), per population.  The
 gradient is implicit: ``dZ/dtheta = (I - J)^{-1} dPhi/dtheta`` at the solution, applied as a
-backward hook (``recigrad.dynamics.meanfield`` does the same).  Cost per population: state
+backward hook (``recigrad.dynamics.meanfield`` does the same).  ``solve_warm`` starts from a nearby
+fixed point and its Jacobian instead (the learner's previous iteration): the chord method, else Newton's
+method from there, else the cold path; one Jacobian at the root then serves the gradient and the next
+start (docs/model.md §3, "Solve and gradient").  Cost per population: state
 ``N^3`` (``N^2`` with ``pairs=False``), ``O(N^4)`` per evaluation of ``Phi`` and a dense
 Jacobian of ``N^6`` entries: meant for ``N <= MAX_N_PAIRS`` (``MAX_N`` without pairs).
 """

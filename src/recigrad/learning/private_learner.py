@@ -11,7 +11,9 @@ Each training iteration, for a batch of populations:
    (P7)); the others' signal tables from the gossip it heard, or, without gossip, the stated assumption
    that they assess by the learner's own norm (``assumed_signal``);
 3. **model**: the private mean field (``recigrad.dynamics.private_meanfield``) with the learner's own
-   live tables in its row and its estimates elsewhere;
+   live tables in its row and its estimates elsewhere, warm-started from the previous iteration's fixed
+   point and Jacobian of the same (population, learner) (``model_start``; ``warm_start = False``: solved
+   from the initial views every iteration, the same numbers within the solver's tolerance, slower);
 4. **ascend** its own payoff there through the mean field's implicit gradient, one Adam step.
 
 It never reads another agent's views, assessments or tables.
@@ -21,9 +23,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from recigrad.dynamics import private, private_meanfield
+from recigrad.dynamics.kernel import numba
 from recigrad.dynamics.private_records import Observations, observations
 from recigrad.game import DTYPE, ConfigError, Game, observable
 from recigrad.game.norms import RANDOM, signal_table
@@ -31,6 +35,8 @@ from recigrad.game.regime import Regime
 from recigrad.learning import estimators
 from recigrad.learning.tables import LearnerTables, start_fields
 from recigrad.util import numerics
+
+WALK_COMPILED = True  # walk's loop over time steps compiled with numba where it is installed
 
 
 @dataclass
@@ -98,10 +104,30 @@ def walk(obs: Observations, estimates: PrivateEstimates,
     """
     batch, n_learners, steps = obs.seen.shape
     slots = obs.heard.shape[3]
+    judge = (norm > 0.5).to(torch.int64)  # (L, a, x_d, x_r)
+    loop = _walk_compiled if _walk_jit is not None and WALK_COMPILED else _walk_tensors
+    ctx, observer, context, told, shadow, own, last = loop(obs, estimates, judge)
+    rows = batch * n_learners
+    valid = obs.seen.flatten(0, 1)
+    donor, a = (torch.where(valid, x.flatten(0, 1), torch.zeros_like(valid, dtype=torch.int64)) for x in (obs.donor, obs.perceived))
+    x_d, x_r = (torch.where(valid, c.flatten(0, 1), torch.zeros_like(donor)) for c in ctx)
+    none = torch.full((*donor.shape, 1), -1, dtype=torch.int64)
+    actions = _Samples(donor, none, x_d, x_r, a, torch.zeros_like(none))
+    g_a, g_d, g_r = (context[..., i].reshape(rows, steps * slots) for i in range(3))
+    gossip = _Samples(torch.zeros_like(g_a), observer.reshape(rows, steps * slots, 1), g_d, g_r, g_a,
+                      told.reshape(rows, steps * slots, 1))
+    return actions, valid, gossip, PrivateEstimates(estimates.estimator, shadow, own, last)
+
+
+def _walk_tensors(obs: Observations, estimates: PrivateEstimates, judge: torch.Tensor):
+    """``walk``'s loop over time steps in tensor operations over the ``(B, L)`` pairs (the reference of the
+    compiled one): ``(ctx (2, B, L, T), observer (B, L, T, G), context (B, L, T, G, 3), told (B, L, T, G),
+    shadow, self_shadow, last)``."""
+    batch, n_learners, steps = obs.seen.shape
+    slots = obs.heard.shape[3]
     shadow, own, last = estimates.shadow.clone(), estimates.self_shadow.clone(), estimates.last.clone()
     b_idx = torch.arange(batch).reshape(-1, 1).expand(batch, n_learners)
     l_idx = torch.arange(n_learners).reshape(1, -1).expand(batch, n_learners)
-    judge = (norm > 0.5).to(torch.int64)  # (L, a, x_d, x_r)
     ctx = torch.zeros((2, batch, n_learners, steps), dtype=torch.int64)
     observer = torch.full((batch, n_learners, steps, slots), -1, dtype=torch.int64)
     context = torch.zeros((batch, n_learners, steps, slots, 3), dtype=torch.int64)
@@ -136,16 +162,58 @@ def walk(obs: Observations, estimates: PrivateEstimates,
             told[:, :, t, k] = torch.where(usable, obs.heard[:, :, t, k, 2], told[:, :, t, k])
             adopt = heard & (obs.heard[:, :, t, k, 3] == 1)
             shadow[b_idx, l_idx, subject] = torch.where(adopt, obs.heard[:, :, t, k, 2], shadow[b_idx, l_idx, subject])
-    rows = batch * n_learners
-    valid = obs.seen.flatten(0, 1)
-    donor, a = (torch.where(valid, x.flatten(0, 1), torch.zeros_like(valid, dtype=torch.int64)) for x in (obs.donor, obs.perceived))
-    x_d, x_r = (torch.where(valid, c.flatten(0, 1), torch.zeros_like(donor)) for c in ctx)
-    none = torch.full((*donor.shape, 1), -1, dtype=torch.int64)
-    actions = _Samples(donor, none, x_d, x_r, a, torch.zeros_like(none))
-    g_a, g_d, g_r = (context[..., i].reshape(rows, steps * slots) for i in range(3))
-    gossip = _Samples(torch.zeros_like(g_a), observer.reshape(rows, steps * slots, 1), g_d, g_r, g_a,
-                      told.reshape(rows, steps * slots, 1))
-    return actions, valid, gossip, PrivateEstimates(estimates.estimator, shadow, own, last)
+    return ctx, observer, context, told, shadow, own, last
+
+
+def _walk_loop(seen, donor, recipient, perceived, view_donor, view_recipient, heard, judge, shadow, own, last,
+               ctx, observer, context, told):  # pragma: no cover - compiled
+    """``_walk_tensors`` per (population, learner), on numpy arrays, in place (compiled with numba)."""
+    batch, n_learners, steps = seen.shape
+    slots = heard.shape[3]
+    for b in range(batch):
+        for li in range(n_learners):
+            for t in range(steps):
+                if seen[b, li, t]:
+                    d, r, a = max(donor[b, li, t], 0), max(recipient[b, li, t], 0), max(perceived[b, li, t], 0)
+                    old_d, old_r, old_self = shadow[b, li, d], shadow[b, li, r], own[b, li, d]
+                    s_d = old_d if old_d >= 0 else view_donor[b, li, t]
+                    s_r = old_r if old_r >= 0 else view_recipient[b, li, t]
+                    u_d = old_self if old_self >= 0 else view_donor[b, li, t]
+                    ctx[0, b, li, t], ctx[1, b, li, t] = u_d, s_r
+                    own[b, li, d] = judge[li, a, max(u_d, 0), max(s_r, 0)]
+                    shadow[b, li, r] = s_r
+                    shadow[b, li, d] = judge[li, a, max(s_d, 0), max(s_r, 0)]
+                    last[b, li, d, 0], last[b, li, d, 1], last[b, li, d, 2] = a, s_d, s_r
+                for k in range(slots):
+                    speaker = heard[b, li, t, k, 0]
+                    if speaker < 0:
+                        continue
+                    subject = max(heard[b, li, t, k, 1], 0)
+                    if last[b, li, subject, 0] >= 0:
+                        observer[b, li, t, k] = speaker
+                        for i in range(3):
+                            context[b, li, t, k, i] = last[b, li, subject, i]
+                        told[b, li, t, k] = heard[b, li, t, k, 2]
+                    if heard[b, li, t, k, 3] == 1:
+                        shadow[b, li, subject] = heard[b, li, t, k, 2]
+
+
+_walk_jit = numba.njit(cache=True, nogil=True)(_walk_loop) if numba is not None else None
+
+
+def _walk_compiled(obs: Observations, estimates: PrivateEstimates, judge: torch.Tensor):
+    """``_walk_tensors`` compiled (``_walk_loop``): the same outputs."""
+    batch, n_learners, steps = obs.seen.shape
+    slots = obs.heard.shape[3]
+    shadow, own, last = (x.clone().numpy() for x in (estimates.shadow, estimates.self_shadow, estimates.last))
+    ctx = np.zeros((2, batch, n_learners, steps), dtype=np.int64)
+    observer = np.full((batch, n_learners, steps, slots), -1, dtype=np.int64)
+    context = np.zeros((batch, n_learners, steps, slots, 3), dtype=np.int64)
+    told = np.zeros((batch, n_learners, steps, slots), dtype=np.int64)
+    fields = (obs.seen, obs.donor, obs.recipient, obs.perceived, obs.view_donor, obs.view_recipient, obs.heard)
+    _walk_jit(*(np.ascontiguousarray(f.numpy()) for f in fields), np.ascontiguousarray(judge.numpy()), shadow, own,
+              last, ctx, observer, context, told)
+    return tuple(torch.from_numpy(x) for x in (ctx, observer, context, told, shadow, own, last))
 
 
 def update(estimates: PrivateEstimates, obs: Observations, config: estimators.EstimatorConfig,
