@@ -1,10 +1,17 @@
 """Seconds per iteration of the learner under private assessment, its model solved cold (from the initial
-views every iteration, ``private_meanfield.solve``: the learner before the warm start) against warm
-(from the previous iteration's fixed points, ``private_meanfield.solve_warm``; docs/model.md §6), measured
-in one process: the two trainings of the same seeds step in turn (which goes first alternates), so that
-the machine's load falls on both alike.  Then both are scored with everyone's true tables in the exact
-chain of private views (``N <= 4``) and compared: the largest difference of a seed's percent of the
-reference (28) and of the learner's tables.  One JSON line per regime on stdout (and in ``--out``).
+views every iteration, ``private_meanfield.solve``) against warm (from the previous iteration's fixed points
+and Jacobians, ``private_meanfield.solve_warm``; docs/model.md §6), measured in one process: three trainings
+of the same seeds step in turn (the order rotates every iteration), so that the machine's load falls on all
+alike:
+
+- ``before``: the learner before the warm start, cold model and the estimator walk's tensor loop
+  (``private_learner.WALK_COMPILED = False``);
+- ``cold``: cold model, the walk compiled;
+- ``warm``: the learner as it is (warm model, the walk compiled).
+
+Then each is scored with everyone's true tables in the exact chain of private views (``N <= 4``) and
+compared with ``before``: the largest difference of a seed's percent of the reference (28), of the exact
+payoff and of the learner's logits.  One JSON line per regime on stdout (and in ``--out``).
 
     PYTHONPATH=src python benchmarks/private_speed.py --regimes private-sj private-L2 private-L5 --seeds 0 1 2 3 4
 """
@@ -22,41 +29,52 @@ from recigrad.evaluation import private_reference
 from recigrad.game.regime import load_regime
 from recigrad.learning import private_learner
 
+ARMS = ("before", "cold", "warm")
+
+
+def _step(key: str, state) -> float:
+    private_learner.WALK_COMPILED = key != "before"
+    try:
+        started = time.perf_counter()
+        private_learner.step(state)
+        return time.perf_counter() - started
+    finally:
+        private_learner.WALK_COMPILED = True
+
 
 def run(name: str, seeds: list[int], iterations: int | None = None, reference: bool = True) -> dict:
     regime = load_regime(name)
-    cold = private_learner.start(regime, seeds)
-    cold.warm_start = False
-    warm = private_learner.start(regime, seeds)
-    seconds: dict[str, list[float]] = {"cold": [], "warm": []}
+    states = {key: private_learner.start(regime, seeds) for key in ARMS}
+    states["before"].warm_start = states["cold"].warm_start = False
+    seconds: dict[str, list[float]] = {key: [] for key in ARMS}
     for k in range(iterations or regime.train.iterations):
-        order = (("cold", cold), ("warm", warm)) if k % 2 == 0 else (("warm", warm), ("cold", cold))
-        for key, state in order:
-            started = time.perf_counter()
-            private_learner.step(state)
-            seconds[key].append(time.perf_counter() - started)
+        for key in ARMS[k % 3:] + ARMS[:k % 3]:
+            seconds[key].append(_step(key, states[key]))
     learners = regime.population.learners
-    payoff = {key: private_reference.payoff(*state.tables(), regime.game)[:, learners]
-              for key, state in (("cold", cold), ("warm", warm))}
-    tables = max(float((a - b).detach().abs().max()) for a, b in ((cold.logits_act, warm.logits_act),
-                                                          (cold.logits_sig, warm.logits_sig)))
+    payoff = {key: private_reference.payoff(*state.tables(), regime.game)[:, learners] for key, state in states.items()}
+
+    def logits(state):
+        return torch.cat([state.logits_act.detach().flatten(1), state.logits_sig.detach().flatten(1)], 1)
+
     median = {key: statistics.median(v) for key, v in seconds.items()}
-    row = {"regime": name, "seeds": seeds, "iterations": len(seconds["cold"]),
+    row = {"regime": name, "seeds": seeds, "iterations": len(seconds["warm"]),
            "median_seconds_per_iteration": {key: round(v, 4) for key, v in median.items()},
-           "ratio_of_medians": round(median["cold"] / median["warm"], 2),
-           "median_ratio_per_iteration": round(statistics.median(c / w for c, w in zip(seconds["cold"], seconds["warm"])), 2),
+           "ratio_of_medians": {f"{key}/warm": round(median[key] / median["warm"], 2) for key in ("before", "cold")},
+           "median_ratio_per_iteration": {f"{key}/warm": round(statistics.median(
+               c / w for c, w in zip(seconds[key], seconds["warm"])), 2) for key in ("before", "cold")},
            "total_seconds": {key: round(sum(v), 1) for key, v in seconds.items()},
-           "max_payoff_difference": float((payoff["cold"] - payoff["warm"]).abs().max()),
-           "max_logit_difference": tables}
+           "max_payoff_difference": {key: float((payoff[key] - payoff["before"]).abs().max()) for key in ("cold", "warm")},
+           "max_logit_difference": {key: float((logits(states[key]) - logits(states["before"])).abs().max())
+                                    for key in ("cold", "warm")}}
     if reference and len(learners) == 1:
         act, sig = regime.population.batched_tables(1)
         ref = private_reference.reference(act[0], sig[0], learners[0], regime.population.agents[learners[0]].norm,
                                           regime.game)
         percent = {key: private_reference.percent_of_reference(p[:, 0], ref.payoff, regime.game.c)
                    for key, p in payoff.items()}
-        row.update({"reference": ref.payoff, "percent_cold": percent["cold"].tolist(),
-                    "percent_warm": percent["warm"].tolist(),
-                    "max_percent_difference": float((percent["cold"] - percent["warm"]).abs().max())})
+        row.update({"reference": ref.payoff, "percent": {key: p.tolist() for key, p in percent.items()},
+                    "max_percent_difference": {key: float((percent[key] - percent["before"]).abs().max())
+                                               for key in ("cold", "warm")}})
     return row
 
 
