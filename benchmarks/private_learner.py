@@ -10,6 +10,11 @@ the end.  One JSON line per regime on stdout (and in ``--out``).
     PYTHONPATH=src python benchmarks/private_learner.py --regimes private-sj private-L3 --seeds 0 1 2 3 4
     PYTHONPATH=src python benchmarks/private_learner.py --regimes private-sj --game gossip=1   # a variant
     PYTHONPATH=src python benchmarks/private_learner.py --regimes private-sj --pool-self      # the ablation
+    PYTHONPATH=src python benchmarks/private_learner.py --regimes private-sj --cold           # model solved cold
+
+The learner's model is warm-started every iteration (``private_meanfield.solve_warm``); ``--cold`` solves it
+from the initial views every iteration, as before the warm start (the same numbers within the solver's
+tolerance, slower; ``benchmarks/private_speed.py`` measures the two in one process).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from recigrad.learning import private_learner
 
 
 def run(name: str, seeds: list[int], iterations: int | None = None, game: dict | None = None,
-        pool_self: bool = False) -> dict:
+        pool_self: bool = False, cold: bool = False) -> dict:
     regime = load_regime(name)
     if game:  # a variant: game fields replaced (e.g. {"gossip": 1.0})
         regime = dataclasses.replace(regime, game=dataclasses.replace(regime.game, **game))
@@ -35,15 +40,16 @@ def run(name: str, seeds: list[int], iterations: int | None = None, game: dict |
     if pool_self:  # the ablation without the proxy self-view
         private_learner.estimate = lambda *a, **k: original(*a, **(k | {"pool_self": True}))
     try:
-        return _run(name, regime, seeds, iterations) | ({"game": game} if game else {}) | (
-            {"pool_self": True} if pool_self else {})
+        return _run(name, regime, seeds, iterations, cold) | ({"game": game} if game else {}) | (
+            {"pool_self": True} if pool_self else {}) | ({"cold": True} if cold else {})
     finally:
         private_learner.estimate = original
 
 
-def _run(name: str, regime, seeds: list[int], iterations: int | None) -> dict:
+def _run(name: str, regime, seeds: list[int], iterations: int | None, cold: bool = False) -> dict:
     clock = time.time()
     state = private_learner.start(regime, seeds)
+    state.warm_start = not cold
     learners = regime.population.learners
     start_payoff = private_reference.payoff(*state.tables(), regime.game)[:, learners]
     model = []
@@ -80,11 +86,13 @@ def main() -> None:
     parser.add_argument("--game", nargs="*", default=[], metavar="FIELD=NUMBER",
                         help="a variant: recigrad.game.Game fields replaced, e.g. gossip=1 observation=1")
     parser.add_argument("--pool-self", action="store_true", help="action estimates without the proxy self-view")
+    parser.add_argument("--cold", action="store_true", help="solve the learner's model from the initial views "
+                        "every iteration (no warm start)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     game = {key: float(value) for key, value in (item.split("=", 1) for item in args.game)}
     for name in args.regimes:
-        row = run(name, args.seeds, args.iterations, game, args.pool_self)
+        row = run(name, args.seeds, args.iterations, game, args.pool_self, args.cold)
         line = json.dumps(row)
         print(line, flush=True)
         if args.out:

@@ -25,7 +25,10 @@ The stationary state solves ``Z = Phi(Z)`` (one interaction, then gossip) by New
 with a dense Jacobian (``torch.func.jacrev``), started from where rounds of the expected dynamics
 lead from the initial views (Newton from the initial views can land on another fixed point), per population.  The
 gradient is implicit: ``dZ/dtheta = (I - J)^{-1} dPhi/dtheta`` at the solution, applied as a
-backward hook (``recigrad.dynamics.meanfield`` does the same).  Cost per population: state
+backward hook (``recigrad.dynamics.meanfield`` does the same).  ``solve_warm`` starts from a nearby
+fixed point and its Jacobian instead (the learner's previous iteration): the chord method, else Newton's
+method from there, else the cold path; one Jacobian at the root then serves the gradient and the next
+start (docs/model.md §3, "Solve and gradient").  Cost per population: state
 ``N^3`` (``N^2`` with ``pairs=False``), ``O(N^4)`` per evaluation of ``Phi`` and a dense
 Jacobian of ``N^6`` entries: meant for ``N <= MAX_N_PAIRS`` (``MAX_N`` without pairs).
 """
@@ -33,7 +36,7 @@ Jacobian of ``N^6`` entries: meant for ``N <= MAX_N_PAIRS`` (``MAX_N`` without p
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import torch
@@ -49,6 +52,8 @@ BLOCK = 200  # rounds followed between tries of Newton's method
 MAX_BLOCKS = 50
 APPROACH = 1e-7  # rounds stop when they move the state less than this
 NEWTON_STEPS = 12
+CHORD_STEPS = 40  # the chord method's steps from a warm start before Newton's method takes over
+CHORD_RATE = 0.5  # ... each at most this times the one before
 _TINY = 1e-300
 
 
@@ -180,17 +185,30 @@ def _round(x: torch.Tensor, pc: torch.Tensor, so: torch.Tensor, game: Game, pair
     return z if pairs else z.diagonal(dim1=0, dim2=1).T
 
 
-def _fixed_point(pc: torch.Tensor, so: torch.Tensor, game: Game, pairs: bool) -> torch.Tensor:
-    """``Z = Phi(Z)`` from the initial views: Newton's method, after rounds of the expected dynamics if needed."""
+def _fixed_point(pc: torch.Tensor, so: torch.Tensor, game: Game, pairs: bool,
+                 start: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """``Z = Phi(Z)``.  From ``start = (Z0, J0)`` (a warm start: a nearby fixed point and the Jacobian of
+    ``Phi`` there) by the chord method (``_chord``), else by Newton's method from ``Z0``; where neither
+    converges, or without ``start``: from the initial views, Newton's method after rounds of the expected
+    dynamics if needed.  Returns ``Z``, the Jacobian of ``Phi`` within ``TOLERANCE`` of ``Z`` (Newton's
+    last) or ``None`` (the chord method's: to be computed at ``Z``), and whether the warm start was used."""
     n = pc.shape[0]
     shape = (n, n, n) if pairs else (n, n)
     eye = torch.eye(math.prod(shape), dtype=DTYPE)
-    z = torch.full((n, n), game.initial_good, dtype=DTYPE)
-    z = _independent(z) if pairs else z
 
     def phi(flat):
         return _step(flat.reshape(shape), pc, so, game, pairs).reshape(-1)
 
+    if start is not None:
+        flat = start[0].to(DTYPE).reshape(-1)
+        root = _chord(phi, flat, start[1].to(DTYPE) - eye)
+        if root is not None:
+            return root.reshape(shape), None, True
+        found = _newton(phi, flat, eye)
+        if found is not None:
+            return found[0].reshape(shape), found[1], True
+    z = torch.full((n, n), game.initial_good, dtype=DTYPE)
+    z = _independent(z) if pairs else z
     for _ in range(MAX_BLOCKS):
         for _ in range(BLOCK):  # follow the expected dynamics, N interactions per step ...
             moved = _round(z, pc, so, game, pairs)
@@ -198,24 +216,47 @@ def _fixed_point(pc: torch.Tensor, so: torch.Tensor, game: Game, pairs: bool) ->
             z = moved
             if change < APPROACH:
                 break
-        polished = _newton(phi, z.reshape(-1), eye)  # ... until Newton's method converges from there
-        if polished is not None:
-            return polished.reshape(shape)
+        found = _newton(phi, z.reshape(-1), eye)  # ... until Newton's method converges from there
+        if found is not None:
+            return found[0].reshape(shape), found[1], False
     raise ConfigError("the mean field of private views did not converge (the expected dynamics from the initial "
                       "views, then Newton's method); use the exact chain for N <= 4")
 
 
-def _newton(phi, flat: torch.Tensor, eye: torch.Tensor) -> torch.Tensor | None:
-    """Newton's method for ``x = phi(x)`` from ``flat``; ``None`` unless every step shrinks the
-    residual and the last step is below ``TOLERANCE``."""
+def _chord(phi, flat: torch.Tensor, system: torch.Tensor) -> torch.Tensor | None:
+    """The chord method for ``x = phi(x)`` from ``flat``: Newton's steps with the fixed matrix ``system``
+    (``J0 - I``, ``J0`` the Jacobian of ``phi`` at a nearby point).  It converges linearly; ``None``
+    unless every step is at most ``CHORD_RATE`` times the one before (so that the last one, below
+    ``TOLERANCE``, bounds the distance to the root by ``TOLERANCE``) within ``CHORD_STEPS``."""
+    try:
+        lu, pivots = torch.linalg.lu_factor(system)
+    except RuntimeError:  # a singular system: no chord
+        return None
+    previous = math.inf
+    for _ in range(CHORD_STEPS):
+        step = torch.linalg.lu_solve(lu, pivots, (flat - phi(flat)).unsqueeze(-1)).squeeze(-1)
+        flat = flat + step
+        size = float(step.abs().max())
+        if not size <= CHORD_RATE * previous or float(flat.min()) < -1e-9 or float(flat.max()) > 1 + 1e-9:
+            return None
+        if size < TOLERANCE:
+            return flat.clamp(0.0, 1.0)
+        previous = size
+    return None
+
+
+def _newton(phi, flat: torch.Tensor, eye: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Newton's method for ``x = phi(x)`` from ``flat``: the root and the Jacobian of ``phi`` at the last
+    iterate; ``None`` unless every step shrinks the residual and the last step is below ``TOLERANCE``."""
     residual = phi(flat) - flat
     for _ in range(NEWTON_STEPS):
-        step = torch.linalg.solve(torch.func.jacrev(phi)(flat) - eye, -residual)
+        jac = torch.func.jacrev(phi)(flat)
+        step = torch.linalg.solve(jac - eye, -residual)
         trial = flat + step
         if float(trial.min()) < -1e-9 or float(trial.max()) > 1 + 1e-9:
             return None
         if float(step.abs().max()) < TOLERANCE:
-            return trial.clamp(0.0, 1.0)
+            return trial.clamp(0.0, 1.0), jac
         trial_residual = phi(trial) - trial
         if not float(trial_residual.norm()) < float(residual.norm()):
             return None
@@ -223,16 +264,23 @@ def _newton(phi, flat: torch.Tensor, eye: torch.Tensor) -> torch.Tensor | None:
     return None
 
 
-def _attach(z: torch.Tensor, pc: torch.Tensor, so: torch.Tensor, game: Game, pairs: bool) -> torch.Tensor:
-    """``Phi(Z*)`` with ``Z*`` held constant and the implicit gradient as a backward hook."""
+def _jacobian(z: torch.Tensor, pc: torch.Tensor, so: torch.Tensor, game: Game, pairs: bool) -> torch.Tensor:
+    """The Jacobian of ``Phi`` at ``z``, ``(S, S)`` on the flattened state."""
+    return torch.func.jacrev(lambda flat: _step(flat.reshape(z.shape), pc, so, game, pairs).reshape(-1))(z.reshape(-1))
+
+
+def _attach(z: torch.Tensor, pc: torch.Tensor, so: torch.Tensor, game: Game, pairs: bool,
+            jac: torch.Tensor | None = None) -> torch.Tensor:
+    """``Phi(Z*)`` with ``Z*`` held constant and the implicit gradient as a backward hook; ``jac``: the
+    Jacobian of ``Phi`` at ``Z*`` if known (Newton's last, ``_fixed_point``), else computed in the hook."""
     out = _step(z, pc, so, game, pairs)
     if out.requires_grad:
         tables = pc.detach(), so.detach()
 
         def hook(grad):
             with one_thread():
-                jac = torch.func.jacrev(lambda flat: _step(flat.reshape(z.shape), *tables, game, pairs).reshape(-1))(z.reshape(-1))
-                system = (torch.eye(jac.shape[0], dtype=DTYPE) - jac).T
+                known = jac if jac is not None else _jacobian(z, *tables, game, pairs)
+                system = (torch.eye(known.shape[0], dtype=DTYPE) - known).T
                 return torch.linalg.solve(system, grad.reshape(-1)).reshape(grad.shape)
 
         out.register_hook(hook)
@@ -270,6 +318,38 @@ def solve(pc: torch.Tensor, so: torch.Tensor, game: Game, pairs: bool = True) ->
     Raises:
         ConfigError: a public game, ``schedule = permutation``, ``N`` too large, or no convergence.
     """
+    return _solve(pc, so, game, pairs, None, warm=False)[0]
+
+
+@dataclass
+class WarmStart:
+    """Where ``solve_warm`` starts a batch of populations: ``states`` ``(B, N, N, N)`` (``(B, N, N)``
+    without pairs), fixed points of nearby tables, and ``jacobians`` ``(B, S, S)`` (``S`` the size of a
+    state), the Jacobians of ``Phi`` there; a population whose entries are not all finite starts cold."""
+
+    states: torch.Tensor
+    jacobians: torch.Tensor
+
+
+def solve_warm(pc: torch.Tensor, so: torch.Tensor, game: Game, pairs: bool = True,
+               start: WarmStart | None = None) -> tuple[PrivateSolution, WarmStart]:
+    """``solve`` warm-started, for a sequence of nearby tables (the learner's iterations; docs/model.md §6).
+
+    Per population, from ``start`` (the previous call's fixed point and Jacobian): the chord method
+    (Newton's steps with the previous Jacobian, no new one per step), else Newton's method from the
+    previous fixed point, else, or where ``start`` is ``None``, from the initial views as in ``solve``.
+    Then one Jacobian at the fixed point serves the implicit gradient and the next call's start.  Where
+    the fixed point is the one ``solve`` reaches, the result is ``solve``'s within the solver's tolerance
+    (``TOLERANCE``).  Populations never share a start: a batch gives each population's numbers alone.
+
+    Returns:
+        ``(solution, start)``: the ``PrivateSolution`` and the next call's ``WarmStart`` (detached).
+    """
+    return _solve(pc, so, game, pairs, start, warm=True)
+
+
+def _solve(pc: torch.Tensor, so: torch.Tensor, game: Game, pairs: bool, start: WarmStart | None,
+           warm: bool) -> tuple[PrivateSolution, WarmStart]:
     n = pc.shape[1]
     limit = MAX_N_PAIRS if pairs else MAX_N
     check_private(game, n, "the mean field of private views" + (" with pairs" if pairs else ""))
@@ -277,11 +357,25 @@ def solve(pc: torch.Tensor, so: torch.Tensor, game: Game, pairs: bool = True) ->
         hint = "; use pairs=False (up to N = 32)" if pairs else ""
         raise ConfigError(f"the mean field of private views{' with pairs' if pairs else ''} needs N <= {limit} "
                           f"(a dense Jacobian of N^6 entries), got N = {n}{hint}")
+    shape = (n, n, n) if pairs else (n, n)
+    size = math.prod(shape)
+    if start is not None and (tuple(start.states.shape) != (pc.shape[0], *shape)
+                              or tuple(start.jacobians.shape) != (pc.shape[0], size, size)):
+        raise ValueError(f"start: expected states {(pc.shape[0], *shape)} and jacobians {(pc.shape[0], size, size)}, "
+                         f"got {tuple(start.states.shape)} and {tuple(start.jacobians.shape)}")
     from recigrad.dynamics.private_exact import solution
 
-    results = []
+    results, states, jacobians = [], [], []
     with one_thread():  # many small tensor operations: extra threads only contend
         for b in range(pc.shape[0]):
-            z = _fixed_point(pc[b].detach(), so[b].detach(), game, pairs)
-            results.append(_measures(_attach(z, pc[b], so[b], game, pairs), pc[b]))
-    return solution(results, game)
+            first = None
+            if start is not None and bool(torch.isfinite(start.states[b]).all() & torch.isfinite(start.jacobians[b]).all()):
+                first = start.states[b].detach(), start.jacobians[b].detach()
+            tables = pc[b].detach(), so[b].detach()
+            z, jac, _ = _fixed_point(*tables, game, pairs, first)
+            if warm and jac is None:
+                jac = _jacobian(z, *tables, game, pairs)
+            states.append(z)
+            jacobians.append(jac if warm else torch.full((size, size), math.nan, dtype=DTYPE))
+            results.append(_measures(_attach(z, pc[b], so[b], game, pairs, jac if warm else None), pc[b]))
+    return solution(results, game), WarmStart(torch.stack(states), torch.stack(jacobians))

@@ -14,7 +14,9 @@ Each training iteration, for a batch of populations:
    complement-symmetric norm such as stern judging); the others' signal tables from the gossip it heard,
    or, without gossip, the stated assumption that they assess by the learner's own norm (``assumed_signal``);
 3. **model**: the private mean field (``recigrad.dynamics.private_meanfield``) with the learner's own
-   live tables in its row and its estimates elsewhere;
+   live tables in its row and its estimates elsewhere, warm-started from the previous iteration's fixed
+   point and Jacobian of the same (population, learner) (``model_start``; ``warm_start = False``: solved
+   from the initial views every iteration, the same numbers within the solver's tolerance, slower);
 4. **ascend** its own payoff there through the mean field's implicit gradient, one Adam step.
 
 It never reads another agent's views, assessments or tables.
@@ -246,7 +248,21 @@ def own_payoffs(pc_own: torch.Tensor, so_own: torch.Tensor, pc_hat: torch.Tensor
                 learners: list[int], game: Game, pairs: bool = True) -> torch.Tensor:
     """``J (B, L)``: each learner's per-round payoff in the private mean field of its own view (its live
     observable tables ``pc_own (B, L, 2, 2)``, ``so_own (B, L, 2, 2, 2)`` in its row, its estimates
-    ``pc_hat (B, L, N, 2, 2)``, ``so_hat (B, L, N, 2, 2, 2)``, constants, elsewhere), differentiable in its own tables."""
+    ``pc_hat (B, L, N, 2, 2)``, ``so_hat (B, L, N, 2, 2, 2)``, constants, elsewhere), differentiable in its own
+    tables; solved from the initial views (``private_meanfield.solve``)."""
+    return _own_payoffs(pc_own, so_own, pc_hat, so_hat, learners, game, pairs, None, warm=False)[0]
+
+
+def own_payoffs_warm(pc_own: torch.Tensor, so_own: torch.Tensor, pc_hat: torch.Tensor, so_hat: torch.Tensor,
+                     learners: list[int], game: Game, pairs: bool = True,
+                     start: private_meanfield.WarmStart | None = None) -> tuple[torch.Tensor, private_meanfield.WarmStart]:
+    """``own_payoffs`` warm-started (``private_meanfield.solve_warm``) from ``start``, the fixed points and
+    Jacobians of each (population, learner)'s model at the previous call, the ``B L`` pairs folded into its
+    batch population-major (``None``: from the initial views); returns ``(J (B, L), the next call's start)``."""
+    return _own_payoffs(pc_own, so_own, pc_hat, so_hat, learners, game, pairs, start, warm=True)
+
+
+def _own_payoffs(pc_own, so_own, pc_hat, so_hat, learners, game, pairs, start, warm):
     batch, n_learners, n = pc_hat.shape[:3]
     mask = torch.zeros(n_learners, n, dtype=DTYPE)
     mask[torch.arange(n_learners), torch.tensor(learners)] = 1.0
@@ -256,9 +272,13 @@ def own_payoffs(pc_own: torch.Tensor, so_own: torch.Tensor, pc_hat: torch.Tensor
         return hat.detach() * (1.0 - m) + own.unsqueeze(2) * m
 
     pc_view, so_view = mix(pc_hat, pc_own), mix(so_hat, so_own)
-    payoff = private_meanfield.solve(pc_view.flatten(0, 1), so_view.flatten(0, 1), game, pairs=pairs).payoff
-    payoff = payoff.reshape(batch, n_learners, n)
-    return payoff[:, torch.arange(n_learners), torch.tensor(learners)]
+    if warm:
+        solution, states = private_meanfield.solve_warm(pc_view.flatten(0, 1), so_view.flatten(0, 1), game,
+                                                        pairs=pairs, start=start)
+    else:
+        solution, states = private_meanfield.solve(pc_view.flatten(0, 1), so_view.flatten(0, 1), game, pairs=pairs), None
+    payoff = solution.payoff.reshape(batch, n_learners, n)
+    return payoff[:, torch.arange(n_learners), torch.tensor(learners)], states
 
 
 def pairs_for(n: int) -> bool:
@@ -286,6 +306,8 @@ class PrivateLearners(LearnerTables):
     streams: object = None
     estimator_config: estimators.EstimatorConfig = field(default_factory=estimators.EstimatorConfig)
     interactions: int = 0
+    warm_start: bool = True
+    model_start: private_meanfield.WarmStart | None = None
 
     def play_private(self, interactions: int) -> Observations:
         """The private world plays with everyone's current true tables; what each learner saw."""
@@ -322,7 +344,12 @@ def step(state: PrivateLearners) -> torch.Tensor:
     pc_hat, so_hat = estimate(state.estimates, state.estimator_config, game, len(state.learners), state.assumed,
                               pool_self=state.assumptions.gauge())
     pc_own, so_own = observable(numerics.sigmoid(state.logits_act), numerics.sigmoid(state.logits_sig), game)
-    payoff = own_payoffs(pc_own, so_own, pc_hat, so_hat, state.learners, game, pairs_for(pc_hat.shape[2]))
+    pairs = pairs_for(pc_hat.shape[2])
+    if state.warm_start:
+        payoff, state.model_start = own_payoffs_warm(pc_own, so_own, pc_hat, so_hat, state.learners, game, pairs,
+                                                     state.model_start)
+    else:
+        payoff = own_payoffs(pc_own, so_own, pc_hat, so_hat, state.learners, game, pairs)
     state.optimizer.zero_grad()
     (-payoff.sum()).backward()
     state.optimizer.step()
