@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import time
 
 import torch
 
+from private_protocol import emit
 from recigrad.evaluation import private_reference
 from recigrad.game.regime import load_regime
 from recigrad.learning import private_learner
@@ -92,12 +92,7 @@ def main() -> None:
     torch.set_num_threads(1)
     game = {key: float(value) for key, value in (item.split("=", 1) for item in args.game)}
     for name in args.regimes:
-        row = run(name, args.seeds, args.iterations, game, args.pool_self, args.cold)
-        line = json.dumps(row)
-        print(line, flush=True)
-        if args.out:
-            with open(args.out, "a") as f:
-                f.write(line + "\n")
+        emit(run(name, args.seeds, args.iterations, game, args.pool_self, args.cold), args.out)
 
 
 if __name__ == "__main__":

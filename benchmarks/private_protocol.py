@@ -24,3 +24,14 @@ def mean_se(values) -> tuple[float, float]:
     """The mean of a tensor of per-population figures and the standard error between them."""
     values = values.double()
     return float(values.mean()), float(values.std()) / math.sqrt(len(values)) if len(values) > 1 else math.nan
+
+
+def emit(row: dict, out: str | None) -> None:
+    """Print ``row`` as one JSON line, and append it to the file ``out`` if given."""
+    import json
+
+    line = json.dumps(row)
+    print(line, flush=True)
+    if out:
+        with open(out, "a") as f:
+            f.write(line + "\n")

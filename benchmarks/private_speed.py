@@ -17,12 +17,12 @@ payoff and of the learner's logits.  One JSON line per regime on stdout (and in 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 
 import torch
 
+from private_protocol import emit
 from recigrad.evaluation import private_reference
 from recigrad.game.regime import load_regime
 from recigrad.learning import private_learner
@@ -80,11 +80,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     for name in args.regimes:
-        line = json.dumps(run(name, args.seeds, args.iterations, not args.no_reference))
-        print(line, flush=True)
-        if args.out:
-            with open(args.out, "a") as f:
-                f.write(line + "\n")
+        emit(run(name, args.seeds, args.iterations, not args.no_reference), args.out)
 
 
 if __name__ == "__main__":
