@@ -3,7 +3,7 @@ under private assessment"; §8's percent of reference, (28)).
 
 Everything here reads the true tables: it runs after training, never inside it.
 
-- ``payoff``: a learner's per-round payoff with everyone's true tables in the private model: the exact
+- ``solve``, ``payoff``: the solution, a learner's per-round payoff with everyone's true tables in the private model: the exact
   chain of private views for ``N <= 4`` (``recigrad.dynamics.private_exact``), the private mean field with
   pairs above (``recigrad.dynamics.private_meanfield``, ``N <= 8``).
 - ``reference``: the best of a few candidate tables for the learner, scored by ``payoff``: the end points of
@@ -35,13 +35,19 @@ def model_name(n: int) -> str:
     return "exact" if n <= private_exact.MAX_N else "meanfield"
 
 
+def solve(act: torch.Tensor, sig: torch.Tensor, game: Game):
+    """The private model's solution (``model_name``; payoffs, cooperation, views) with the true tables
+    ``act (B, N, 2, 2)``, ``sig (B, N, 2, 2, 2)``, detached: an evaluation, no gradient."""
+    pc, so = observable(act.detach().to(DTYPE), sig.detach().to(DTYPE), game)
+    with torch.no_grad():
+        if model_name(act.shape[1]) == "exact":
+            return private_exact.solve(pc, so, game)
+        return private_meanfield.solve(pc, so, game)
+
+
 def payoff(act: torch.Tensor, sig: torch.Tensor, game: Game) -> torch.Tensor:
     """Every agent's per-round payoff ``(B, N)`` with the true tables ``act (B, N, 2, 2)``, ``sig (B, N, 2, 2, 2)``."""
-    pc, so = observable(act.to(DTYPE), sig.to(DTYPE), game)
-    if model_name(act.shape[1]) == "exact":
-        return private_exact.solve(pc, so, game).payoff
-    with torch.no_grad():
-        return private_meanfield.solve(pc, so, game).payoff
+    return solve(act, sig, game).payoff
 
 
 @dataclass

@@ -21,10 +21,9 @@ from dataclasses import asdict
 
 import torch
 
-from recigrad.dynamics import private_exact, private_meanfield
+from recigrad.dynamics import private_meanfield
 from recigrad.errors import ConfigError
 from recigrad.evaluation import private_reference
-from recigrad.game import DTYPE, observable
 from recigrad.game.regime import Regime
 from recigrad.learning import private_learner
 from recigrad.running import checkpoint
@@ -48,13 +47,7 @@ def check(regime: Regime, method: str, resume: bool = False) -> None:
 def evaluate(act: torch.Tensor, sig: torch.Tensor, regime: Regime) -> tuple[torch.Tensor, torch.Tensor]:
     """Every agent's payoff per round and realised C as donor, ``(B, N)`` each, with the true tables, in the
     model of ``private_reference.model_name``."""
-    game = regime.game
-    pc, so = observable(act.detach().to(DTYPE), sig.detach().to(DTYPE), game)
-    with torch.no_grad():
-        if private_reference.model_name(act.shape[1]) == "exact":
-            solution = private_exact.solve(pc, so, game)
-        else:
-            solution = private_meanfield.solve(pc, so, game)
+    solution = private_reference.solve(act, sig, regime.game)
     return solution.payoff, solution.given
 
 
