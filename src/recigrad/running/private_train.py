@@ -61,14 +61,10 @@ def reference(regime: Regime) -> private_reference.PrivateReference | None:
     return private_reference.reference(act[0], sig[0], learners[0], str(agent.norm), regime.game)
 
 
-def _floats(t: torch.Tensor) -> list:
-    return [float(v) for v in t.tolist()]
-
-
 def train_seeds(regime: Regime, seeds: list[int], method: str = "rg", iterations: int | None = None,
                 eval_every: int | None = None, scalars=None, thresholds=(95.0, 99.0)):
     """The training loop of a private game (module docstring); returns a ``train.RunRecord``."""
-    from recigrad.running.train import RunRecord, agent_groups, population_dict
+    from recigrad.running.train import RunRecord, agent_groups, final_tables, json_floats, note_reached, population_dict
 
     check(regime, method)
     n = regime.population.n
@@ -103,17 +99,14 @@ def train_seeds(regime: Regime, seeds: list[int], method: str = "rg", iterations
                 if ref is not None:
                     own = payoff[:, learners[0]]
                     percent = private_reference.percent_of_reference(own, ref.payoff, regime.game.c)
-                    line.update(payoff=_floats(own), reference=[ref.payoff] * len(seeds),
-                                percent_of_reference=_floats(percent))
-                    for threshold in thresholds:
-                        for k, value in enumerate(line["percent_of_reference"]):
-                            if reached[threshold][k] is None and value >= threshold:
-                                reached[threshold][k] = state.interactions
-                                reached_seconds[threshold][k] = line["seconds"]
+                    line.update(payoff=json_floats(own), reference=[ref.payoff] * len(seeds),
+                                percent_of_reference=json_floats(percent))
+                    note_reached(line["percent_of_reference"], state.interactions, line["seconds"], reached,
+                                 reached_seconds, thresholds)
                     bar.set_postfix_str(f"{percent.mean():.2f}% of reference")
                 else:
-                    line.update(mean_payoff=_floats(payoff[:, learners].mean(1)),
-                                cooperation=_floats(given.mean(1)), nashconv=[None] * len(seeds))
+                    line.update(mean_payoff=json_floats(payoff[:, learners].mean(1)),
+                                cooperation=json_floats(given.mean(1)), nashconv=[None] * len(seeds))
                 curve.append(line)
                 if board is not None:
                     board.on_evaluation(line)
@@ -154,8 +147,4 @@ def train_seeds(regime: Regime, seeds: list[int], method: str = "rg", iterations
                                "model": ref.model, "candidates": ref.candidates, "lower_bound": True}
     else:
         result["benefit_minus_cost"] = regime.game.b - regime.game.c
-    act, sig = state.tables()
-    tables = {"learners": learners,
-              "runs": [{"seed": s, "act": act[k, learners].tolist(), "sig": sig[k, learners].tolist()}
-                       for k, s in enumerate(seeds)]}
-    return RunRecord(result, curve, tables)
+    return RunRecord(result, curve, final_tables(state, regime, seeds))

@@ -120,7 +120,8 @@ def _nashconv(state, regime: Regime) -> torch.Tensor:
     return nashconv
 
 
-def _floats(t: torch.Tensor) -> list:
+def json_floats(t: torch.Tensor) -> list:
+    """A tensor's values as a JSON list, NaN as ``null``."""
     return [None if (isinstance(v, float) and math.isnan(v)) else v for v in t.tolist()]
 
 
@@ -398,7 +399,7 @@ def train_seeds(
         result["start"] = start
         action, signal = metrics.collapse_measurable(ref)
         result["collapse_measurable"] = {"action": bool(action[0]), "signal": bool(signal[0])}
-    return RunRecord(result, curve, _final_tables(state, regime, seeds))
+    return RunRecord(result, curve, final_tables(state, regime, seeds))
 
 
 class _WithConfig:
@@ -417,18 +418,26 @@ def _evaluate_into(state, regime, ref, iteration, with_nashconv, clock, curve, r
     if ref is None and with_nashconv:
         report["nashconv"] = _nashconv(state, regime)
     line = {"iteration": iteration, "interactions": state.interactions, "seconds": time.perf_counter() - clock}
-    line.update({k: _floats(v.float() if v.dtype == torch.bool else v) for k, v in report.items()})
+    line.update({k: json_floats(v.float() if v.dtype == torch.bool else v) for k, v in report.items()})
     curve.append(line)
     if ref is not None:
-        for threshold in THRESHOLDS:
-            for k, value in enumerate(report["percent_of_reference"].tolist()):
-                if reached[threshold][k] is None and value >= threshold:
-                    reached[threshold][k] = state.interactions
-                    reached_seconds[threshold][k] = line["seconds"]
+        note_reached(report["percent_of_reference"].tolist(), state.interactions, line["seconds"], reached,
+                     reached_seconds)
         bar.set_postfix_str(f"{report['percent_of_reference'].mean():.2f}% of reference")
 
 
-def _final_tables(state, regime: Regime, seeds: list[int]) -> dict:
+def note_reached(percents: list[float], interactions: int, seconds: float, reached: dict, reached_seconds: dict,
+                 thresholds=THRESHOLDS) -> None:
+    """Record, per threshold and seed, the interactions and seconds at which the percent of reference first
+    reached it (``reached[threshold][k]`` stays ``None`` until then)."""
+    for threshold in thresholds:
+        for k, value in enumerate(percents):
+            if reached[threshold][k] is None and value >= threshold:
+                reached[threshold][k] = interactions
+                reached_seconds[threshold][k] = seconds
+
+
+def final_tables(state, regime: Regime, seeds: list[int]) -> dict:
     act, sig = state.tables()
     learners = regime.population.learners
     return {"learners": learners,
