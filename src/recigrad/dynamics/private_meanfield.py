@@ -349,7 +349,8 @@ def solve_warm(pc: torch.Tensor, so: torch.Tensor, game: Game, pairs: bool = Tru
 
 
 def _solve(pc: torch.Tensor, so: torch.Tensor, game: Game, pairs: bool, start: WarmStart | None,
-           warm: bool) -> tuple[PrivateSolution, WarmStart]:
+           warm: bool) -> tuple[PrivateSolution, WarmStart | None]:
+    """``solve`` (``warm = False``: no start, no Jacobian kept, ``None`` for the next start) and ``solve_warm``."""
     n = pc.shape[1]
     limit = MAX_N_PAIRS if pairs else MAX_N
     check_private(game, n, "the mean field of private views" + (" with pairs" if pairs else ""))
@@ -373,9 +374,9 @@ def _solve(pc: torch.Tensor, so: torch.Tensor, game: Game, pairs: bool, start: W
                 first = start.states[b].detach(), start.jacobians[b].detach()
             tables = pc[b].detach(), so[b].detach()
             z, jac, _ = _fixed_point(*tables, game, pairs, first)
-            if warm and jac is None:
-                jac = _jacobian(z, *tables, game, pairs)
-            states.append(z)
-            jacobians.append(jac if warm else torch.full((size, size), math.nan, dtype=DTYPE))
+            if warm:
+                jac = jac if jac is not None else _jacobian(z, *tables, game, pairs)
+                states.append(z)
+                jacobians.append(jac)
             results.append(_measures(_attach(z, pc[b], so[b], game, pairs, jac if warm else None), pc[b]))
-    return solution(results, game), WarmStart(torch.stack(states), torch.stack(jacobians))
+    return solution(results, game), WarmStart(torch.stack(states), torch.stack(jacobians)) if warm else None
