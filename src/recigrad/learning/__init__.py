@@ -15,7 +15,9 @@
   (method `"rg"`): play, estimate, model the population, ascend its own payoff
   through the stationary reputations;
 - `recigrad.learning.private_learner`: the same learner under private assessment,
-  estimating the others from its own observations only (not yet a registered method);
+  estimating the others from its own observations only (method `"rg"` of a private
+  game, trained by `recigrad.running.private_train`), with its beliefs of the others'
+  views in `recigrad.learning.private_beliefs`;
 - `recigrad.learning.baselines`: the sample-based baselines REINFORCE and PPO,
   on the same simulator and the same policy tables, and their neural-policy
   versions (reinforce-mlp, a2c-mlp, ppo-mlp).

@@ -2,6 +2,7 @@
 
 - `recigrad.running.train`: the training loop of one method on one regime for a
   batch of seeds, evaluated along the way (`recigrad train`);
+  `recigrad.running.private_train`: its loop for a game under private assessment;
 - `recigrad.running.runfolder`: its run folder; `recigrad.running.plots`: the
   learning-curve and percent-of-reference plots;
 - `recigrad.running.checkpoint`: checkpoint files in safe formats (JSON and numpy
