@@ -194,8 +194,7 @@ def run(
         collapse and interactions to 95% and 99% (single learner), or mean payoff,
         cooperation and NashConv (societies).
     """
-    if regime.game.private:  # docs/model.md §6, §10: the private learner, no checkpoints (recigrad.running.private_train)
-        private_train.check(regime, method, resume)
+    # a private game keeps no checkpoint (docs/model.md §6, §10); train_seeds refuses what it cannot train first
     work = checkpoint.partial_dir(out) if out is not None and not regime.game.private else None
     with devices.using(device):  # the methods' start creates the learners' state on this device
         record = train_seeds(regime, seeds, method, iterations, eval_every, work=work, resume=resume,
